@@ -1,0 +1,16 @@
+// One jest run over every package: tests import the workspace packages from src/ (no build
+// needed for unit tests); tests that spawn apps/load_balancer use its built dist/.
+/** @type {import('jest').Config} */
+const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/apps'],
+  testMatch: ['**/test/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: { '^.+\\.(t|j)sx?$': swc },
+  moduleNameMapper: {
+    '^@pingora-ts/(core|pool|load-balancing|proxy|observability)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,2 @@
+export * from './proxy-error';
+export * from './service';
