@@ -1,2 +1,3 @@
 export * from './proxy-error';
 export * from './service';
+export * from './logger';
