@@ -1,3 +1,11 @@
 export * from './proxy-error';
 export * from './service';
 export * from './logger';
+export * from './stderr-logger';
+export * from './opt';
+export * from './server-conf';
+export { ConfError, formatConfPath, type ConfIssue } from './conf-error';
+export * from './load-conf';
+export * from './pid-file';
+export * from './daemon';
+export * from './server';

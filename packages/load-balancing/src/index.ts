@@ -1,1 +1,11 @@
-export {};
+export * from './backend';
+export * from './backends';
+export * from './load-balancer';
+export * from './discovery/discovery';
+export * from './discovery/static-discovery';
+export * from './health/health-check';
+export * from './health/tcp-health-check';
+export * from './selection/selection-algorithm';
+export * from './selection/round-robin';
+export * from './selection/random';
+export * from './services/load-balancer-service';

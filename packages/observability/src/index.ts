@@ -1,1 +1,3 @@
-export {};
+export { createErrorLogger, type ErrorLoggerOptions } from './error-logger';
+export { AccessLogger, type AccessLogEntry, type AccessLoggerOptions } from './access-logger';
+export { destination, type LogTarget } from './destination';

@@ -1,0 +1,43 @@
+/**
+ * The health of one backend: whether it is healthy, whether it is enabled, and how many
+ * check outcomes in a row have disagreed with its current state. The only place where the
+ * consecutive-success / consecutive-failure rule lives. Internal to `Backends`.
+ */
+export class HealthStatus {
+  /** Backends start healthy (as in Pingora) until checks say otherwise. */
+  healthy = true;
+  /** Disabled backends are never selected by `select()`, healthy or not. */
+  enabled = true;
+  /** Outcomes in a row that disagree with `healthy`. */
+  private disagreeing = 0;
+
+  /** Healthy and enabled: may receive traffic. */
+  get ready(): boolean {
+    return this.healthy && this.enabled;
+  }
+
+  /**
+   * Counts one check outcome. When `threshold` outcomes in a row disagree with the current
+   * state, the state flips and the count starts over. An outcome that agrees resets it.
+   * Returns `true` when this outcome flipped the state.
+   */
+  observe(success: boolean, threshold: number): boolean {
+    if (success === this.healthy) {
+      this.disagreeing = 0;
+      return false;
+    }
+    this.disagreeing++;
+    if (this.disagreeing < Math.max(1, threshold)) return false;
+    this.healthy = success;
+    this.disagreeing = 0;
+    return true;
+  }
+
+  /** Forces the state (and forgets the count). Returns `true` when it changed. */
+  set(healthy: boolean): boolean {
+    this.disagreeing = 0;
+    if (healthy === this.healthy) return false;
+    this.healthy = healthy;
+    return true;
+  }
+}

@@ -1,0 +1,256 @@
+import { EventEmitter } from 'node:events';
+import { ProxyError, type BackgroundService, type Logger } from '@pingora-ts/core';
+import { Backend } from './backend';
+import { Backends, type BackendsEvents } from './backends';
+import { StaticDiscovery } from './discovery/static-discovery';
+import type { HealthCheck } from './health/health-check';
+import { SerialRunner } from './internal/serial-runner';
+import { RoundRobin } from './selection/round-robin';
+import type { SelectionAlgorithm, SelectionKey, Selector } from './selection/selection-algorithm';
+import { EMPTY_ITER } from './selection/wrapping-iter';
+import { LoadBalancerService } from './services/load-balancer-service';
+
+export interface LoadBalancerOptions {
+  /** How to pick among ready backends. Default: a new `RoundRobin`. */
+  selection?: SelectionAlgorithm;
+  /** The probe `runHealthCheck()` uses; none by default (every backend stays healthy). */
+  healthCheck?: HealthCheck | null;
+  /** How often the background service runs health checks; `null` (default): once, at start. */
+  healthCheckFrequencyMs?: number | null;
+  /** How often the background service runs discovery; `null` (default): once, at start. */
+  updateFrequencyMs?: number | null;
+  /** Check all backends at once (`true`) or one after the other (`false`, default). */
+  parallelHealthCheck?: boolean;
+  /**
+   * Where health changes and discovery failures are logged: `warn` when a backend becomes
+   * unhealthy, `info` when it comes back, `error` when discovery fails in the background.
+   * Default: nothing is logged.
+   */
+  logger?: Logger;
+}
+
+/** Events of a `LoadBalancer`: the `Backends` events, forwarded (see `BackendsEvents`). */
+export type LoadBalancerEvents = BackendsEvents;
+
+/** Passed to the `accept` of `selectWith()`-like walks: plain `select()` takes healthy only. */
+const READY_ONLY = (_b: Backend, healthy: boolean): boolean => healthy;
+
+/**
+ * Picks a backend for each request among a changing, health-checked set (Pingora's
+ * `LoadBalancer<S>`).
+ *
+ * It owns a `Backends` (discovery + health map) and a `Selector` built by its
+ * `SelectionAlgorithm` over the backends that are ready. The selector is rebuilt, lazily on
+ * the next selection, whenever the list or any backend's readiness changes, so an unhealthy
+ * backend simply leaves the rotation and the others keep their weights.
+ *
+ * Keep it fresh by calling `update()` and `runHealthCheck()` yourself, or run
+ * `backgroundService()` (in a pingora-ts `Server`, or alone with an `AbortController`).
+ *
+ * Events: `health` `(backend, healthy, error)` when a backend changes state, `change`
+ * `(backends)` when the list changes. It never emits `error`.
+ */
+export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
+  /** The algorithm the selectors are built with. */
+  readonly selection: SelectionAlgorithm;
+  /** Check all backends at once (`true`) or one after the other (`false`). */
+  parallelHealthCheck: boolean;
+
+  private readonly set: Backends;
+  private readonly logger: Logger;
+  private hc: HealthCheck | null;
+  private hcFrequency: number | null = null;
+  private updFrequency: number | null = null;
+  private builtAt = -1;
+  private readySelector: Selector = EMPTY_SELECTOR;
+  private otherSelector: Selector = EMPTY_SELECTOR;
+  private readonly checker = new SerialRunner<AbortSignal | undefined>((signal) => this.checkRound(signal));
+
+  /**
+   * A load balancer over a fixed list (a `StaticDiscovery`), ready to select at once.
+   * Strings are addresses with weight 1. Throws on an invalid address.
+   */
+  static fromBackends(backends: readonly (Backend | string)[], opts: LoadBalancerOptions = {}): LoadBalancer {
+    const list = backends.map((b) => (typeof b === 'string' ? new Backend(b) : b));
+    const set = new Backends(new StaticDiscovery(list));
+    set.replace(list);
+    return new LoadBalancer(set, opts);
+  }
+
+  /**
+   * A load balancer over `backends`. It selects among `backends.items()` as they are now
+   * (possibly none): call `update()` first when the list still has to be discovered.
+   */
+  constructor(backends: Backends, opts: LoadBalancerOptions = {}) {
+    super();
+    this.set = backends;
+    this.selection = opts.selection ?? new RoundRobin();
+    this.hc = opts.healthCheck ?? null;
+    this.healthCheckFrequencyMs = opts.healthCheckFrequencyMs ?? null;
+    this.updateFrequencyMs = opts.updateFrequencyMs ?? null;
+    this.parallelHealthCheck = opts.parallelHealthCheck ?? false;
+    this.logger = opts.logger ?? NO_LOGGER;
+    backends.on('health', (b, healthy, error) => this.onHealth(b, healthy, error));
+    backends.on('change', (list) => this.emit('change', list));
+  }
+
+  /** How often the background service runs health checks, in ms; `null`: only once, at start. */
+  get healthCheckFrequencyMs(): number | null {
+    return this.hcFrequency;
+  }
+  set healthCheckFrequencyMs(ms: number | null) {
+    this.hcFrequency = frequency('healthCheckFrequencyMs', ms);
+  }
+
+  /** How often the background service runs discovery, in ms; `null`: only once, at start. */
+  get updateFrequencyMs(): number | null {
+    return this.updFrequency;
+  }
+  set updateFrequencyMs(ms: number | null) {
+    this.updFrequency = frequency('updateFrequencyMs', ms);
+  }
+
+  /** The backends and their health. */
+  backends(): Backends {
+    return this.set;
+  }
+
+  /** The health check in use, if any. */
+  healthCheck(): HealthCheck | null {
+    return this.hc;
+  }
+
+  /** Sets (or, with `null`, removes) the health check used by `runHealthCheck()`. */
+  setHealthCheck(hc: HealthCheck | null): void {
+    this.hc = hc;
+  }
+
+  /**
+   * The first ready backend the algorithm yields for `key` within `maxIterations`
+   * candidates, or `null` when there is none (no backends, none ready, `maxIterations` < 1).
+   */
+  select(key: SelectionKey, maxIterations: number): Backend | null {
+    return this.walk(key, maxIterations, READY_ONLY, false);
+  }
+
+  /**
+   * Like `select`, but `accept(backend, healthy)` decides; the first accepted candidate is
+   * returned. Ready backends come first, in the algorithm's order, then (while iterations
+   * remain) the others with `healthy === false`. Use it to skip backends a request already
+   * tried, or to fall back to unhealthy ones. `accept` is called at most `maxIterations` times.
+   */
+  selectWith(key: SelectionKey, maxIterations: number, accept: (backend: Backend, healthy: boolean) => boolean): Backend | null {
+    return this.walk(key, maxIterations, accept, true);
+  }
+
+  private walk(key: SelectionKey, maxIterations: number, accept: (b: Backend, healthy: boolean) => boolean, others: boolean): Backend | null {
+    if (this.builtAt !== this.set.generation) this.rebuild();
+    let left = maxIterations;
+    const ready = this.readySelector.iter(key);
+    while (left > 0) {
+      const b = ready.next();
+      if (b === null) break;
+      left--;
+      if (accept(b, this.set.ready(b))) return b;
+    }
+    if (!others) return null;
+    const rest = this.otherSelector.iter(key);
+    while (left > 0) {
+      const b = rest.next();
+      if (b === null) break;
+      left--;
+      if (accept(b, this.set.ready(b))) return b;
+    }
+    return null;
+  }
+
+  /** Builds the selectors over the current ready / not ready split. */
+  private rebuild(): void {
+    const ready: Backend[] = [];
+    const other: Backend[] = [];
+    for (const b of this.set.items()) (this.set.ready(b) ? ready : other).push(b);
+    this.builtAt = this.set.generation;
+    this.readySelector = ready.length > 0 ? this.selection.build(ready) : EMPTY_SELECTOR;
+    this.otherSelector = other.length > 0 ? this.selection.build(other) : EMPTY_SELECTOR;
+  }
+
+  /**
+   * Runs discovery and applies the new list (keeping the health of backends that stay);
+   * the selector is rebuilt when the list changed. Rejects when discovery rejects.
+   */
+  update(): Promise<void> {
+    return this.set.update();
+  }
+
+  /**
+   * Checks every backend once with the health check (all at once when
+   * `parallelHealthCheck`), counts each outcome against the check's thresholds, and emits
+   * `health` for each backend that flips (the selector is rebuilt on the next selection).
+   * Does nothing without a health check. Rounds never overlap: a call made during a round
+   * waits for it and then runs its own. `signal` aborts the probes; an aborted round changes
+   * nothing.
+   */
+  runHealthCheck(signal?: AbortSignal): Promise<void> {
+    return this.checker.run(signal);
+  }
+
+  private async checkRound(signal: AbortSignal | undefined): Promise<void> {
+    const hc = this.hc;
+    if (!hc || signal?.aborted) return;
+    const checkOne = async (b: Backend): Promise<void> => {
+      let error: Error | undefined;
+      try {
+        await hc.check(b, signal);
+      } catch (err) {
+        error = err instanceof Error ? err : new Error(String(err));
+      }
+      if (signal?.aborted) return;
+      const success = error === undefined;
+      this.set.observeHealth(b, success, hc.healthThreshold(success), error);
+    };
+    const items = this.set.items();
+    if (this.parallelHealthCheck) {
+      await Promise.all(items.map(checkOne));
+    } else {
+      for (const b of items) {
+        if (signal?.aborted) return;
+        await checkOne(b);
+      }
+    }
+    if (this.builtAt !== this.set.generation) this.rebuild();
+  }
+
+  /**
+   * A background service that runs `update()` and `runHealthCheck()` at once, then every
+   * `updateFrequencyMs` / `healthCheckFrequencyMs`, until its signal aborts. See
+   * `LoadBalancerService`.
+   */
+  backgroundService(name = 'load balancer'): BackgroundService {
+    return new LoadBalancerService(this, name, this.logger);
+  }
+
+  private onHealth(b: Backend, healthy: boolean, error: Error | undefined): void {
+    if (healthy) {
+      this.logger.info({ backend: b.addr }, `backend ${b.addr} is healthy again`);
+    } else {
+      const fields: { backend: string; err?: Error } = { backend: b.addr };
+      if (error) fields.err = error;
+      this.logger.warn(fields, `backend ${b.addr} became unhealthy${error ? `: ${error.message}` : ''}`);
+    }
+    this.emit('health', b, healthy, error);
+  }
+}
+
+const EMPTY_SELECTOR: Selector = { iter: () => EMPTY_ITER };
+
+const noop = (): void => {};
+/** Logs nothing (core's `silentLogger`, kept local so no runtime import is needed for it). */
+const NO_LOGGER: Logger = { error: noop, warn: noop, info: noop, debug: noop };
+
+function frequency(name: string, ms: number | null): number | null {
+  if (ms === null) return null;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw ProxyError.internal('ConfigError', `LoadBalancer: ${name} must be a positive number of ms or null, got ${String(ms)}`);
+  }
+  return ms;
+}

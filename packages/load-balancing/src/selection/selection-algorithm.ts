@@ -1,0 +1,35 @@
+import type { Backend } from '../backend';
+
+/**
+ * What a request is balanced on: a hashing algorithm maps the same key to the same backend;
+ * `RoundRobin` and `Random` ignore it (pass `''`).
+ */
+export type SelectionKey = string | Uint8Array;
+
+/**
+ * The candidates for one selection, best first. Each call to `next()` yields the next one to
+ * try, or `null` when the algorithm has none left. The load balancer stops asking after
+ * `maxIterations` calls, so an iterator may be long (or endless).
+ */
+export interface BackendIter {
+  next(): Backend | null;
+}
+
+/**
+ * An algorithm built over one list of backends (Pingora's `BackendSelection`). It may keep
+ * state between calls (the round-robin position); it is rebuilt whenever the list or the
+ * health of a backend changes.
+ */
+export interface Selector {
+  /** Starts a selection for `key`; the first candidate is the algorithm's pick. */
+  iter(key: SelectionKey): BackendIter;
+}
+
+/**
+ * A selection algorithm: a factory of `Selector`s. `LoadBalancer` calls `build()` with the
+ * backends that are ready (healthy and enabled), in discovery order, every time that set
+ * changes, and once more over the others for callers of `selectWith` that accept them.
+ */
+export interface SelectionAlgorithm {
+  build(backends: readonly Backend[]): Selector;
+}
