@@ -1,1 +1,54 @@
-console.log("placeholder")
+import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
+import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
+import { buildServices } from './build-services';
+import { lbConfSchema, type LbConf } from './lb-conf';
+import { version } from '../package.json';
+
+/** `load_balancer [-h] [-V] [-c conf.yaml] [-d] [-t] [-u]`: Pingora's quick-start load balancer. */
+async function main(argv: string[]): Promise<number> {
+  let opt: Opt;
+  try {
+    opt = Opt.parse(argv);
+  } catch (err) {
+    if (!(err instanceof OptError)) throw err;
+    process.stderr.write(`load_balancer: ${err.message}\n${Opt.usage('load_balancer')}`);
+    return 1;
+  }
+  if (opt.help) {
+    process.stdout.write(Opt.usage('load_balancer'));
+    return 0;
+  }
+  if (opt.version) {
+    process.stdout.write(`load_balancer ${version}\n`);
+    return 0;
+  }
+
+  let server: Server<LbConf>;
+  try {
+    server = new Server<LbConf>(opt, { schema: lbConfSchema, program: 'load_balancer', version });
+  } catch (err) {
+    if (!(err instanceof ConfError)) throw err;
+    process.stderr.write(`load_balancer: config error: ${err.message}\n`);
+    return 1;
+  }
+  const conf = server.conf;
+
+  await server.bootstrap();
+  const logger = createErrorLogger({ path: conf.error_log });
+  server.logger = logger;
+  const access = new AccessLogger({ path: conf.access_log });
+  server.addServices(buildServices(conf, logger, access));
+  const code = await server.run();
+  await access.flush();
+  logger.flush();
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // Anything unexpected still ends in one clear line, never a stack trace.
+    process.stderr.write(`load_balancer: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -66,7 +66,8 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   readonly conf: C;
   /** The conf file read, if any. */
   readonly confFile: string | undefined;
-  readonly logger: Logger;
+  /** Where the server logs; apps may swap it (e.g. for a file logger made from the conf) before `run()`. */
+  logger: Logger;
   readonly #program: string;
   readonly #version: string | undefined;
   /** How `-t` names the conf: the file, `<options.conf>` or `<defaults>`. */

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { destination, type LogTarget } from './destination';
+import { destination } from './destination';
 
 export interface ErrorLoggerOptions {
   /** File for the error log (Pingora's `error_log`); unset: standard error. */
@@ -10,11 +10,14 @@ export interface ErrorLoggerOptions {
   base?: Record<string, unknown>;
 }
 
-/** A pino logger writing JSON lines to `error_log` (or stderr): server events, warnings, errors. */
+/**
+ * A pino logger writing JSON lines to `error_log`: server events, warnings, errors. Without a
+ * path it writes through `process.stderr` (not fd 2 directly), so a daemon that detaches its
+ * stderr once started keeps logging safely.
+ */
 export function createErrorLogger(opts: ErrorLoggerOptions = {}): pino.Logger {
-  const target: LogTarget = opts.path ?? 'stderr';
   return pino(
     { level: opts.level ?? 'info', base: { pid: process.pid, ...opts.base }, timestamp: pino.stdTimeFunctions.isoTime },
-    destination(target, false),
+    opts.path === undefined ? process.stderr : destination(opts.path, false),
   );
 }

@@ -1,1 +1,10 @@
-export {};
+export { HttpProxy, type HttpProxyOptions, type HttpProxyStats, type ListenerConfig } from './http-proxy';
+export type { ProxyHttp, BodyFilterResult, FailToProxy } from './proxy-http';
+export { HttpPeer, type PeerOptions } from './http-peer';
+export { Session, type UpstreamInfo, type DownstreamAccess } from './session';
+export { RequestHeader } from './request-header';
+export { ResponseHeader } from './response-header';
+export { HeaderList } from './header-list';
+export { HOOK_NAMES, DEFAULT_HOOKS, type HookName } from './hooks';
+export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
+export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';

@@ -1,0 +1,43 @@
+import type { Logger, Service } from '@pingora-ts/core';
+import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import type { AccessLogger } from '@pingora-ts/observability';
+import { ConnectionPool } from '@pingora-ts/pool';
+import { HttpProxy } from '@pingora-ts/proxy';
+import type { LbConf, ServiceConf } from './lb-conf';
+import { LbProxy } from './lb-proxy';
+
+/**
+ * Turns the config into services: per configured service, one `HttpProxy` listening service
+ * and, when it has a health check, one background service that runs it. All services share
+ * one upstream connection pool.
+ */
+export function buildServices(conf: LbConf, logger: Logger, access: AccessLogger): Service[] {
+  const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
+  return conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access));
+}
+
+function buildService(svc: ServiceConf, conf: LbConf, pool: ConnectionPool, logger: Logger, access: AccessLogger): Service[] {
+  const up = svc.upstreams;
+  const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
+  const lb = LoadBalancer.fromBackends(backends, {
+    selection: up.selection === 'random' ? new Random() : new RoundRobin(),
+    logger,
+  });
+  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access), {
+    listeners: svc.listeners.map((l) => ({ addr: l.addr })),
+    pool,
+    maxRetries: conf.max_retries,
+    logger,
+  });
+  if (up.health_check === undefined) return [proxy];
+  const hc = up.health_check;
+  lb.setHealthCheck(
+    new TcpHealthCheck({
+      consecutiveSuccess: hc.consecutive_success,
+      consecutiveFailure: hc.consecutive_failure,
+      connectTimeoutMs: hc.timeout_ms,
+    }),
+  );
+  lb.healthCheckFrequencyMs = hc.interval_ms;
+  return [proxy, lb.backgroundService(`${svc.name} health check`)];
+}

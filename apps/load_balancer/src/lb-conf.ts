@@ -1,0 +1,55 @@
+import { serverConfSchema } from '@pingora-ts/core';
+import { z } from 'zod';
+
+/**
+ * The load balancer's config: Pingora's server keys plus `services`. Every object is strict,
+ * so a misspelt key is an error naming its path (see `@pingora-ts/core`'s `loadConfFile`).
+ */
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected "host:port"')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+const backendSchema = z.union([
+  hostPort,
+  z.strictObject({ addr: hostPort, weight: z.number().int().min(1).max(1000).default(1) }),
+]);
+
+const healthCheckSchema = z.strictObject({
+  type: z.literal('tcp'),
+  interval_ms: z.number().int().min(10).default(1000),
+  consecutive_success: z.number().int().min(1).default(1),
+  consecutive_failure: z.number().int().min(1).default(1),
+  timeout_ms: z.number().int().min(1).default(1000),
+});
+
+const upstreamsSchema = z.strictObject({
+  backends: z.array(backendSchema).min(1, 'at least one backend is needed'),
+  selection: z.enum(['round_robin', 'random']).default('round_robin'),
+  health_check: healthCheckSchema.optional(),
+  /** TCP connect timeout to a backend. */
+  connection_timeout_ms: z.number().int().min(1).default(5000),
+  /** Time to the response headers, and between two body chunks, before a 504. */
+  read_timeout_ms: z.number().int().min(1).default(60000),
+  /** Idle upstream keep-alive connections close after this long. */
+  idle_timeout_ms: z.number().int().min(1).default(60000),
+});
+
+const listenerSchema = z.strictObject({ addr: hostPort });
+
+const serviceSchema = z.strictObject({
+  name: z.string().min(1),
+  listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
+  upstreams: upstreamsSchema,
+});
+
+export const lbConfSchema = serverConfSchema.extend({
+  /** Access log file; `stdout` (default) or `stderr`, or `false` to turn it off. */
+  access_log: z.union([z.string().min(1), z.literal(false)]).default('stdout'),
+  services: z.array(serviceSchema).min(1, 'at least one service is needed'),
+});
+
+export type LbConf = z.infer<typeof lbConfSchema>;
+export type ServiceConf = LbConf['services'][number];
+export type UpstreamsConf = ServiceConf['upstreams'];

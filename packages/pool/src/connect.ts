@@ -1,0 +1,70 @@
+/**
+ * Opens one TCP (or TLS) connection to a peer, mapping failures to `ProxyError` kinds
+ * (`ConnectRefused`, `ConnectTimedout`, `ConnectError`).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { ProxyError } from '@pingora-ts/core';
+import type { PeerAddress, PeerLike } from './peer-like';
+
+/** Resolves with a connected socket (TLS handshake done) or rejects with a `ProxyError`. */
+export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const socket = peer.tls ? tls.connect(tlsOptions(peer, addr)) : net.connect({ host: addr.host, port: addr.port, noDelay: true });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (err: ProxyError | null): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      socket.removeListener('error', onError);
+      socket.removeListener(peer.tls ? 'secureConnect' : 'connect', onConnect);
+      if (err === null) {
+        resolve(socket);
+      } else {
+        socket.destroy();
+        reject(err);
+      }
+    };
+    const onConnect = (): void => done(null);
+    const onError = (err: NodeJS.ErrnoException): void => done(connectError(err, peer.address));
+    socket.once(peer.tls ? 'secureConnect' : 'connect', onConnect);
+    socket.once('error', onError);
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        done(ProxyError.upstream('ConnectTimedout', `connect to ${peer.address} timed out after ${timeoutMs} ms`, undefined, peer.address));
+      }, timeoutMs);
+    }
+  });
+}
+
+function tlsOptions(peer: PeerLike, addr: PeerAddress): tls.ConnectionOptions {
+  const servername = peer.sni !== '' ? peer.sni : net.isIP(addr.host) === 0 ? addr.host : undefined;
+  const opts: tls.ConnectionOptions = {
+    host: addr.host,
+    port: addr.port,
+    servername,
+    ALPNProtocols: ['http/1.1'],
+    rejectUnauthorized: peer.verifyCert !== false,
+  };
+  if (peer.ca !== undefined) opts.ca = peer.ca;
+  if (peer.verifyHostname === false) {
+    opts.checkServerIdentity = () => undefined;
+  } else if (peer.alternativeCn !== undefined && peer.alternativeCn !== '') {
+    const alt = peer.alternativeCn;
+    opts.checkServerIdentity = (host, cert) => {
+      const first = tls.checkServerIdentity(host, cert);
+      return first === undefined ? undefined : tls.checkServerIdentity(alt, cert);
+    };
+  }
+  return opts;
+}
+
+/** Maps a socket error raised while connecting to the matching `ProxyError` kind. */
+export function connectError(err: NodeJS.ErrnoException, address: string): ProxyError {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return ProxyError.upstream('ConnectRefused', `connect to ${address} refused`, err, address);
+    case 'ETIMEDOUT':
+      return ProxyError.upstream('ConnectTimedout', `connect to ${address} timed out`, err, address);
+    default:
+      return ProxyError.upstream('ConnectError', `connect to ${address} failed: ${err.message}`, err, address);
+  }
+}

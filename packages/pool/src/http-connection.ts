@@ -1,0 +1,365 @@
+/**
+ * One upstream HTTP/1.1 connection: writes a request (head, then a body with Content-Length
+ * or chunked framing), reads the response with `ResponseParser`, and hands it to a
+ * `ResponseHandler`. Flow control is explicit: `pause()`, `resume()`, `abort()`.
+ *
+ * Connections are made and owned by a `ConnectionPool`: `pool.acquire(peer)` hands one out,
+ * `pool.release(conn)` takes it back once the response ended (it is kept only if reusable).
+ */
+import type { Socket } from 'node:net';
+import { ProxyError } from '@pingora-ts/core';
+import { ResponseParser, type ResponseParserSink } from './response-parser';
+
+/** Reacts to one response (undici's dispatch-handler split: the connection moves bytes, this reacts). */
+export interface ResponseHandler {
+  /** The final response head. The handler may `pause()` the connection until it is ready for the body. */
+  onResponseHead(status: number, reason: string, rawHeaders: string[]): void;
+  /** One piece of the body, **not the whole body**. Call `pause()` to stop the flow, `resume()` later. */
+  onResponseData(chunk: Buffer): void;
+  /** The response is complete; the handler should now `pool.release(conn)`. */
+  onResponseEnd(rawTrailers: string[] | null): void;
+  /** The request failed; the connection is already destroyed. Called at most once, never after `onResponseEnd`. */
+  onResponseError(err: ProxyError): void;
+  /** The socket drained: the request body may be written again after `writeBody` returned `false`. */
+  onRequestDrain(): void;
+}
+
+/** How the request body is framed on the wire. */
+export type RequestBodyFraming = 'none' | 'content-length' | 'chunked';
+
+export interface RequestOptions {
+  /**
+   * `'none'`: no body. `'content-length'`: the caller put a `Content-Length` header in the head
+   * and writes exactly that many bytes. `'chunked'`: the connection adds
+   * `Transfer-Encoding: chunked` and frames each `writeBody` chunk.
+   */
+  body: RequestBodyFraming;
+  /** Longest silence while waiting for the response head and between body chunks; 0 = none. */
+  readTimeoutMs: number;
+  /** Longest silence while the request is being written; 0 = none. */
+  writeTimeoutMs: number;
+}
+
+/** Gets told when a connection closes, so the pool can drop it (implemented by the pool). */
+export interface ConnectionOwner {
+  onConnectionClosed(conn: HttpConnection): void;
+}
+
+const PHASE_IDLE = 0;
+const PHASE_ACTIVE = 1;
+const PHASE_CLOSED = 2;
+
+export class HttpConnection implements ResponseParserSink {
+  /** The peer's reuse key (see `peerKey`). */
+  readonly key: string;
+  readonly socket: Socket;
+  /** True when this connection carried an earlier request (set by the pool on each acquire). */
+  reused = false;
+  /** Requests started on this connection. */
+  requests = 0;
+  /** @internal The pool's bookkeeping slot (its per-peer bucket). */
+  slot: unknown = null;
+  /** @internal How long the pool may keep it idle. */
+  readonly idleTimeoutMs: number;
+
+  private phase = PHASE_ACTIVE;
+  private handler: ResponseHandler | null = null;
+  private readonly parser: ResponseParser;
+  private paused = false;
+  private executing = false;
+  private pending: Buffer | null = null;
+  private eofPending = false;
+  private requestDone = true;
+  private responseDone = true;
+  private chunked = false;
+  private readTimeoutMs = 0;
+  private timeoutArmed = 0;
+  private socketError: NodeJS.ErrnoException | null = null;
+  private protocolBroken = false;
+
+  constructor(
+    socket: Socket,
+    key: string,
+    idleTimeoutMs: number,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.socket = socket;
+    this.key = key;
+    this.idleTimeoutMs = idleTimeoutMs;
+    this.parser = new ResponseParser(this);
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('timeout', this.onSocketTimeout);
+    socket.on('drain', this.onSocketDrain);
+  }
+
+  /** Whether the socket is gone (closed or destroyed). */
+  get closed(): boolean {
+    return this.phase === PHASE_CLOSED || this.socket.destroyed;
+  }
+
+  /**
+   * Whether the connection can carry another request: the response and request completed,
+   * the peer allowed keep-alive, and nothing unexpected was received.
+   */
+  get reusable(): boolean {
+    return (
+      this.phase !== PHASE_CLOSED &&
+      !this.socket.destroyed &&
+      this.handler === null &&
+      this.requestDone &&
+      this.responseDone &&
+      this.parser.keepAlive &&
+      !this.protocolBroken &&
+      this.pending === null
+    );
+  }
+
+  /**
+   * Starts a request: writes the head now. A body, if any, follows with `writeBody`/`endBody`.
+   * `rawHeaders` is `[name, value, …]` without framing headers except the caller's
+   * `Content-Length` (for `'content-length'` framing). Values must be valid header text.
+   */
+  request(method: string, path: string, rawHeaders: readonly string[], handler: ResponseHandler, opts: RequestOptions): void {
+    if (this.handler !== null) throw new Error('a request is already running on this connection');
+    if (this.phase !== PHASE_ACTIVE || this.socket.destroyed) throw this.closedError(this.socketError);
+    this.handler = handler;
+    this.requests++;
+    this.requestDone = opts.body === 'none';
+    this.responseDone = false;
+    this.chunked = opts.body === 'chunked';
+    this.paused = false;
+    this.readTimeoutMs = opts.readTimeoutMs;
+    this.parser.reset(method === 'HEAD');
+    let head = method + ' ' + path + ' HTTP/1.1\r\n';
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += rawHeaders[i] + ': ' + rawHeaders[i + 1] + '\r\n';
+    head += this.chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
+    this.armTimeout(this.requestDone ? opts.readTimeoutMs : opts.writeTimeoutMs);
+    this.socket.write(head, 'latin1');
+  }
+
+  /** Writes one piece of the request body. Returns `false` when the caller should wait for `onRequestDrain`. */
+  writeBody(chunk: Buffer): boolean {
+    if (this.phase === PHASE_CLOSED || this.requestDone) return false;
+    if (!this.chunked) return this.socket.write(chunk);
+    if (chunk.length === 0) return true;
+    const s = this.socket;
+    s.cork();
+    s.write(chunk.length.toString(16) + '\r\n', 'latin1');
+    s.write(chunk);
+    const ok = s.write('\r\n', 'latin1');
+    s.uncork();
+    return ok;
+  }
+
+  /** Ends the request body (writes the last chunk when chunked). */
+  endBody(): void {
+    if (this.phase === PHASE_CLOSED || this.requestDone) return;
+    if (this.chunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.requestDone = true;
+    if (!this.responseDone && !this.paused) this.armTimeout(this.readTimeoutMs);
+  }
+
+  /** Stops reading the response (backpressure). The read timeout does not run while paused. */
+  pause(): void {
+    if (this.paused || this.handler === null) return;
+    this.paused = true;
+    this.parser.stopped = true;
+    this.socket.pause();
+    this.armTimeout(0);
+  }
+
+  /** Continues reading after `pause()`; delivers what was held back first. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.parser.stopped = false;
+    if (this.executing || this.handler === null) return;
+    if (!this.responseDone && this.requestDone) this.armTimeout(this.readTimeoutMs);
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.feed(pending);
+      if (this.paused || this.handler === null) return;
+    }
+    if (this.eofPending) {
+      this.eofPending = false;
+      this.onEof();
+      return;
+    }
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  /** Gives up on the current request: the handler hears nothing more and the socket is destroyed. */
+  abort(): void {
+    this.handler = null;
+    this.parser.stopped = true;
+    this.responseDone = true;
+    this.destroy();
+  }
+
+  /** Destroys the socket. */
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  /** @internal Called by the pool when it hands the connection out. */
+  activate(reused: boolean): void {
+    this.phase = PHASE_ACTIVE;
+    this.reused = reused;
+    this.socket.ref();
+  }
+
+  /** @internal Called by the pool when it keeps the connection idle. */
+  park(): void {
+    this.phase = PHASE_IDLE;
+    this.paused = false;
+    this.parser.stopped = false;
+    this.socket.unref();
+    this.armTimeout(this.idleTimeoutMs);
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private armTimeout(ms: number): void {
+    if (ms === this.timeoutArmed) return;
+    this.timeoutArmed = ms;
+    this.socket.setTimeout(ms);
+  }
+
+  /** @internal ResponseParserSink: called by the parser, not by users. */
+  onHead(status: number, reason: string, rawHeaders: string[]): void {
+    this.handler?.onResponseHead(status, reason, rawHeaders);
+  }
+
+  /** @internal */
+  onBody(chunk: Buffer): void {
+    this.handler?.onResponseData(chunk);
+  }
+
+  /** @internal */
+  onComplete(rawTrailers: string[] | null): void {
+    const handler = this.handler;
+    this.handler = null;
+    this.responseDone = true;
+    this.paused = false;
+    this.parser.stopped = false;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.armTimeout(0);
+    handler?.onResponseEnd(rawTrailers);
+  }
+
+  private feed(buf: Buffer): void {
+    this.executing = true;
+    let at: number;
+    try {
+      at = this.parser.execute(buf, 0);
+    } catch (err) {
+      this.executing = false;
+      this.fail(ProxyError.from(err, { kind: 'InvalidHTTPResponse', source: 'upstream' }));
+      return;
+    }
+    this.executing = false;
+    if (at < buf.length) {
+      if (this.parser.done) {
+        // Bytes after a complete response: the peer is not speaking plain request/response.
+        this.protocolBroken = true;
+        if (this.phase === PHASE_IDLE || this.handler === null) this.destroy();
+      } else if (this.paused) {
+        this.pending = this.pending === null ? buf.subarray(at) : Buffer.concat([this.pending, buf.subarray(at)]);
+      } else if (this.handler !== null) {
+        // resumed from inside a callback: carry on
+        this.feed(buf.subarray(at));
+      }
+    }
+  }
+
+  private onEof(): void {
+    const handler = this.handler;
+    if (handler === null || this.responseDone) return;
+    if (this.parser.readsUntilClose) {
+      this.parser.finish();
+      return;
+    }
+    this.fail(this.closedError(this.socketError));
+  }
+
+  private fail(err: ProxyError): void {
+    const handler = this.handler;
+    this.handler = null;
+    this.responseDone = true;
+    this.parser.stopped = true;
+    this.destroy();
+    if (handler !== null) handler.onResponseError(err);
+  }
+
+  private closedError(cause: NodeJS.ErrnoException | null): ProxyError {
+    const where = this.key;
+    if (this.parser.bytesRead > 0) {
+      return ProxyError.upstream('ReadError', 'upstream closed the connection in the middle of the response', cause ?? undefined, where);
+    }
+    if (cause !== null && cause.code === 'EPIPE') {
+      return ProxyError.upstream('WriteError', 'upstream closed the connection while the request was written', cause, where);
+    }
+    return ProxyError.upstream('ConnectionClosed', 'upstream closed the connection before responding', cause ?? undefined, where);
+  }
+
+  private readonly onSocketData = (buf: Buffer): void => {
+    if (this.phase !== PHASE_ACTIVE || this.handler === null) {
+      // Nothing expected: an idle connection got bytes, or a response after its end.
+      this.protocolBroken = true;
+      this.destroy();
+      return;
+    }
+    if (this.paused || this.pending !== null) {
+      this.pending = this.pending === null ? buf : Buffer.concat([this.pending, buf]);
+      return;
+    }
+    this.feed(buf);
+  };
+
+  private readonly onSocketEnd = (): void => {
+    if (this.paused || this.pending !== null) {
+      this.eofPending = true;
+      return;
+    }
+    this.onEof();
+  };
+
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
+    this.socketError ??= err;
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.phase = PHASE_CLOSED;
+    if (this.handler !== null && !this.responseDone) {
+      if (this.paused && (this.eofPending || this.pending !== null)) {
+        // Deliver what arrived before the close once the handler resumes.
+        this.eofPending = true;
+      } else {
+        this.fail(this.closedError(this.socketError));
+      }
+    }
+    this.owner.onConnectionClosed(this);
+  };
+
+  private readonly onSocketTimeout = (): void => {
+    if (this.phase === PHASE_IDLE) {
+      this.destroy(); // idle timeout; the owner drops it on close
+      return;
+    }
+    if (this.handler === null || this.responseDone || this.paused) return;
+    if (!this.requestDone && this.parser.bytesRead === 0) {
+      this.fail(
+        new ProxyError(`writing the request to ${this.key} timed out`, { kind: 'WriteError', source: 'upstream', retry: false, context: this.key }),
+      );
+      return;
+    }
+    this.fail(ProxyError.upstream('ReadTimedout', `upstream ${this.key} did not respond within ${this.readTimeoutMs} ms`, undefined, this.key));
+  };
+
+  private readonly onSocketDrain = (): void => {
+    this.handler?.onRequestDrain();
+  };
+}

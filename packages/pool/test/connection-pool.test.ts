@@ -1,0 +1,187 @@
+import type * as http from 'node:http';
+import type * as net from 'node:net';
+import { ConnectionPool, peerKey, type PeerLike } from '@pingora-ts/pool';
+import { ProxyError } from '@pingora-ts/core';
+import { Resources, sleep, until } from './resources';
+
+const res = new Resources();
+afterEach(() => res.closeAll());
+
+const peer = (address: string, extra: Partial<PeerLike> = {}): PeerLike => ({ address, tls: false, sni: '', ...extra });
+
+/** An upstream that counts the TCP connections it accepted. */
+async function countingUpstream(handler: http.RequestListener = (_req, r) => r.end('ok')) {
+  const up = await res.httpServer(handler);
+  const seen = { connections: 0, open: 0, maxOpen: 0 };
+  up.server.on('connection', (s: net.Socket) => {
+    seen.connections++;
+    seen.open++;
+    seen.maxOpen = Math.max(seen.maxOpen, seen.open);
+    s.on('close', () => seen.open--);
+  });
+  return { ...up, seen };
+}
+
+function newPool(opts: ConstructorParameters<typeof ConnectionPool>[0] = {}): ConnectionPool {
+  const pool = new ConnectionPool(opts);
+  res.defer(() => pool.destroy());
+  return pool;
+}
+
+test('N sequential requests: 1 new connection, N-1 reused', async () => {
+  const up = await countingUpstream((req, r) => r.end(`hello ${req.url}`));
+  const pool = newPool();
+  const N = 20;
+  for (let i = 0; i < N; i++) {
+    const r = await pool.request(peer(up.address), { path: `/${i}` });
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe(`hello /${i}`);
+    expect(r.reused).toBe(i > 0);
+  }
+  expect(pool.newConnections).toBe(1);
+  expect(pool.reusedConnections).toBe(N - 1);
+  expect(pool.stats()).toMatchObject({ newConnections: 1, reusedConnections: N - 1, idleConnections: 1, activeConnections: 0, peers: 1 });
+  expect(up.seen.connections).toBe(1);
+});
+
+test('idle timeout closes idle connections; the next request opens a new one', async () => {
+  const up = await countingUpstream();
+  const pool = newPool({ idleTimeoutMs: 100 });
+  await pool.request(peer(up.address));
+  expect(pool.stats().idleConnections).toBe(1);
+  await until(() => up.seen.open === 0, 2000, 'upstream to see the idle connection close');
+  expect(pool.stats().idleConnections).toBe(0);
+  await pool.request(peer(up.address));
+  expect(pool.newConnections).toBe(2);
+  expect(pool.reusedConnections).toBe(0);
+});
+
+test('per-peer idleTimeoutMs overrides the pool default', async () => {
+  const up = await countingUpstream();
+  const pool = newPool({ idleTimeoutMs: 60_000 });
+  await pool.request(peer(up.address, { idleTimeoutMs: 50 }));
+  await until(() => up.seen.open === 0, 2000, 'idle connection to close');
+});
+
+test('size bounds idle + active connections per peer; waiters get freed connections', async () => {
+  const up = await countingUpstream((_req, r) => setTimeout(() => r.end('slow'), 40));
+  const pool = newPool({ size: 2 });
+  const results = await Promise.all(Array.from({ length: 8 }, () => pool.request(peer(up.address))));
+  expect(results.every((r) => r.status === 200)).toBe(true);
+  expect(up.seen.maxOpen).toBeLessThanOrEqual(2);
+  expect(pool.newConnections).toBe(2);
+  expect(pool.reusedConnections).toBe(6);
+  expect(pool.stats().idleConnections).toBe(2);
+});
+
+test('a waiter gives up after connectTimeoutMs when the peer stays at size', async () => {
+  const up = await countingUpstream((_req, r) => setTimeout(() => r.end('slow'), 400));
+  const pool = newPool({ size: 1, connectTimeoutMs: 100 });
+  const first = pool.request(peer(up.address));
+  const second = pool.request(peer(up.address)).catch((e: unknown) => e);
+  const err = (await second) as ProxyError;
+  expect(err).toBeInstanceOf(ProxyError);
+  expect(err.kind).toBe('ConnectTimedout');
+  expect((await first).status).toBe(200);
+});
+
+test('distinct peers get distinct connections', async () => {
+  const a = await countingUpstream((_req, r) => r.end('a'));
+  const b = await countingUpstream((_req, r) => r.end('b'));
+  const pool = newPool();
+  for (let i = 0; i < 3; i++) {
+    expect((await pool.request(peer(a.address))).body.toString()).toBe('a');
+    expect((await pool.request(peer(b.address))).body.toString()).toBe('b');
+    // same address, other group: its own connections
+    expect((await pool.request(peer(a.address, { groupKey: 'tenant-2' }))).body.toString()).toBe('a');
+  }
+  expect(pool.newConnections).toBe(3);
+  expect(pool.reusedConnections).toBe(6);
+  expect(pool.stats().peers).toBe(3);
+  expect(a.seen.connections).toBe(2);
+  expect(b.seen.connections).toBe(1);
+});
+
+test('peerKey separates everything that makes peers differ', () => {
+  const base = peer('10.0.0.1:443', { tls: true, sni: 'a.example' });
+  const keys = new Set([
+    peerKey(base),
+    peerKey({ ...base, address: '10.0.0.2:443' }),
+    peerKey({ ...base, tls: false }),
+    peerKey({ ...base, sni: 'b.example' }),
+    peerKey({ ...base, verifyCert: false }),
+    peerKey({ ...base, verifyHostname: false }),
+    peerKey({ ...base, alternativeCn: 'alt.example' }),
+    peerKey({ ...base, caKey: 'private-ca' }),
+    peerKey({ ...base, groupKey: 'g' }),
+  ]);
+  expect(keys.size).toBe(9);
+  expect(peerKey({ ...base })).toBe(peerKey(base));
+  // SNI and verify flags do not matter without TLS
+  expect(peerKey(peer('10.0.0.1:80', { sni: 'x' }))).toBe(peerKey(peer('10.0.0.1:80')));
+});
+
+test('a connection the upstream closes while idle is dropped, not reused', async () => {
+  const up = await countingUpstream();
+  const pool = newPool();
+  await pool.request(peer(up.address));
+  up.server.closeIdleConnections();
+  await until(() => pool.stats().idleConnections === 0, 2000, 'pool to drop the closed connection');
+  const r = await pool.request(peer(up.address));
+  expect(r.reused).toBe(false);
+  expect(pool.newConnections).toBe(2);
+});
+
+test('Connection: close responses are not kept', async () => {
+  const up = await countingUpstream((_req, r) => {
+    r.setHeader('connection', 'close');
+    r.end('bye');
+  });
+  const pool = newPool();
+  await pool.request(peer(up.address));
+  await pool.request(peer(up.address));
+  expect(pool.newConnections).toBe(2);
+  expect(pool.reusedConnections).toBe(0);
+});
+
+test('connect refused is a retryable ConnectRefused error', async () => {
+  const port = await res.refusedPort();
+  const pool = newPool();
+  const err = (await pool.acquire(peer(`127.0.0.1:${port}`)).catch((e: unknown) => e)) as ProxyError;
+  expect(err.kind).toBe('ConnectRefused');
+  expect(err.source).toBe('upstream');
+  expect(err.canRetry(false)).toBe(true);
+  expect(pool.stats().activeConnections).toBe(0);
+});
+
+test('close() and destroy() are idempotent and awaitable; acquire after close rejects', async () => {
+  const up = await countingUpstream();
+  const pool = new ConnectionPool();
+  await pool.request(peer(up.address));
+  const p1 = pool.close();
+  const p2 = pool.close();
+  expect(p1).toBe(p2);
+  await p1;
+  await pool.destroy();
+  await until(() => up.seen.open === 0, 2000, 'upstream to see the close');
+  await expect(pool.acquire(peer(up.address))).rejects.toThrow('closed');
+});
+
+test('close() waits for busy connections to be released', async () => {
+  const up = await countingUpstream((_req, r) => setTimeout(() => r.end('late'), 100));
+  const pool = new ConnectionPool();
+  const inFlight = pool.request(peer(up.address));
+  await sleep(20);
+  let closed = false;
+  const closing = pool.close().then(() => (closed = true));
+  await sleep(20);
+  expect(closed).toBe(false);
+  expect((await inFlight).body.toString()).toBe('late');
+  await closing;
+  expect(closed).toBe(true);
+});
+
+test('rejects unknown and invalid options', () => {
+  expect(() => new ConnectionPool({ sise: 3 } as never)).toThrow('unknown ConnectionPool option "sise"');
+  expect(() => new ConnectionPool({ size: 0 })).toThrow('positive integer');
+});

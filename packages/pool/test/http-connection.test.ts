@@ -1,0 +1,251 @@
+import type * as net from 'node:net';
+import { ConnectionPool, type HttpConnection, type PeerLike, type ResponseHandler } from '@pingora-ts/pool';
+import type { ProxyError } from '@pingora-ts/core';
+import { Resources, sleep } from './resources';
+
+const res = new Resources();
+afterEach(() => res.closeAll());
+
+const peer = (address: string): PeerLike => ({ address, tls: false, sni: '' });
+
+interface Outcome {
+  status: number;
+  headers: string[];
+  body: string;
+  trailers: string[] | null;
+  error: ProxyError | null;
+}
+
+/** A handler that records one response; `pauseMs` pauses after every body chunk. */
+class Recorder implements ResponseHandler {
+  out: Outcome = { status: 0, headers: [], body: '', trailers: null, error: null };
+  done: Promise<Outcome>;
+  private finish!: (o: Outcome) => void;
+  chunks = 0;
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly conn: HttpConnection,
+    private readonly pauseMs = 0,
+  ) {
+    this.done = new Promise((r) => (this.finish = r));
+  }
+  onResponseHead(status: number, _reason: string, raw: string[]): void {
+    this.out.status = status;
+    this.out.headers = raw;
+  }
+  onResponseData(chunk: Buffer): void {
+    this.chunks++;
+    this.out.body += chunk.toString('latin1');
+    if (this.pauseMs > 0) {
+      this.conn.pause();
+      setTimeout(() => this.conn.resume(), this.pauseMs);
+    }
+  }
+  onResponseEnd(trailers: string[] | null): void {
+    this.out.trailers = trailers;
+    this.pool.release(this.conn);
+    this.finish(this.out);
+  }
+  onResponseError(err: ProxyError): void {
+    this.out.error = err;
+    this.pool.release(this.conn);
+    this.finish(this.out);
+  }
+  onRequestDrain(): void {}
+}
+
+/** An upstream that answers every request head with `replies[i]`, written in `pieceSize`-byte pieces. */
+async function rawUpstream(replies: string[], pieceSize = 0, opts: { closeAfter?: boolean } = {}) {
+  let n = 0;
+  const requests: string[] = [];
+  const up = await res.netServer((socket: net.Socket) => {
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        requests.push(buf.slice(0, end));
+        buf = buf.slice(end + 4);
+        const reply = replies[Math.min(n++, replies.length - 1)] as string;
+        void writePieces(socket, reply, pieceSize).then(() => {
+          if (opts.closeAfter) socket.end();
+        });
+      }
+    });
+    socket.on('error', () => {});
+  });
+  return { ...up, requests };
+}
+
+async function writePieces(socket: net.Socket, text: string, pieceSize: number): Promise<void> {
+  if (pieceSize <= 0) {
+    socket.write(text, 'latin1');
+    return;
+  }
+  for (let i = 0; i < text.length; i += pieceSize) {
+    if (socket.destroyed) return;
+    socket.write(text.slice(i, i + pieceSize), 'latin1');
+    await sleep(1);
+  }
+}
+
+async function send(pool: ConnectionPool, address: string, method = 'GET', pauseMs = 0, readTimeoutMs = 0): Promise<Outcome & { reused: boolean }> {
+  const conn = await pool.acquire(peer(address));
+  const rec = new Recorder(pool, conn, pauseMs);
+  conn.request(method, '/', ['host', address], rec, { body: 'none', readTimeoutMs, writeTimeoutMs: 0 });
+  const out = await rec.done;
+  return { ...out, reused: conn.reused };
+}
+
+function newPool(): ConnectionPool {
+  const pool = new ConnectionPool();
+  res.defer(() => pool.destroy());
+  return pool;
+}
+
+const CHUNKED =
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n' + '5;ext=1\r\nhello\r\n' + '1\r\n \r\n' + '5\r\nworld\r\n' + '0\r\nX-Checksum: abc\r\n\r\n';
+
+test.each([0, 1, 7])('chunked response with extensions and trailers (pieces of %i bytes), then reuse', async (piece) => {
+  const up = await rawUpstream([CHUNKED], piece);
+  const pool = newPool();
+  const a = await send(pool, up.address);
+  expect(a.error).toBeNull();
+  expect(a.status).toBe(200);
+  expect(a.body).toBe('hello world');
+  expect(a.headers).toEqual(['Transfer-Encoding', 'chunked', 'X-A', '1']);
+  expect(a.trailers).toEqual(['X-Checksum', 'abc']);
+  const b = await send(pool, up.address);
+  expect(b.body).toBe('hello world');
+  expect(b.reused).toBe(true);
+  expect(pool.newConnections).toBe(1);
+});
+
+test('content-length body split across packets, with pause/resume backpressure', async () => {
+  const body = 'x'.repeat(5000);
+  const up = await rawUpstream([`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`], 997);
+  const pool = newPool();
+  const r = await send(pool, up.address, 'GET', 2);
+  expect(r.body).toBe(body);
+  expect((await send(pool, up.address)).reused).toBe(true);
+});
+
+test('1xx informational responses are skipped', async () => {
+  const up = await rawUpstream(['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok']);
+  const r = await send(newPool(), up.address);
+  expect(r.status).toBe(201);
+  expect(r.body).toBe('ok');
+});
+
+test('HEAD, 204 and 304 responses have no body even with Content-Length', async () => {
+  const up = await rawUpstream([
+    'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n',
+    'HTTP/1.1 204 No Content\r\n\r\n',
+    'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n',
+  ]);
+  const pool = newPool();
+  const head = await send(pool, up.address, 'HEAD');
+  expect(head.status).toBe(200);
+  expect(head.headers).toEqual(['Content-Length', '10']);
+  expect(head.body).toBe('');
+  expect((await send(pool, up.address)).status).toBe(204);
+  const nm = await send(pool, up.address);
+  expect(nm.status).toBe(304);
+  expect(nm.reused).toBe(true);
+  expect(pool.newConnections).toBe(1);
+});
+
+test('a body without length runs until close, and the connection is not kept', async () => {
+  const up = await rawUpstream(['HTTP/1.1 200 OK\r\n\r\nuntil the end'], 3, { closeAfter: true });
+  const pool = newPool();
+  const r = await send(pool, up.address);
+  expect(r.error).toBeNull();
+  expect(r.body).toBe('until the end');
+  expect(pool.stats().idleConnections).toBe(0);
+});
+
+test('HTTP/1.0 responses are kept only with Connection: keep-alive', async () => {
+  const up = await rawUpstream(['HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\na', 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb']);
+  const pool = newPool();
+  await send(pool, up.address);
+  expect(pool.stats().idleConnections).toBe(1);
+  await send(pool, up.address);
+  expect(pool.stats().idleConnections).toBe(0);
+});
+
+test.each([
+  ['garbage status line', 'HTTP/2 200 OK\r\n\r\n'],
+  ['obsolete line folding', 'HTTP/1.1 200 OK\r\nX: a\r\n  b\r\nContent-Length: 0\r\n\r\n'],
+  ['conflicting content-length', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
+  ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+  ['chunk longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n0\r\n\r\n'],
+])('invalid response (%s) fails with InvalidHTTPResponse', async (_name, reply) => {
+  const up = await rawUpstream([reply]);
+  const r = await send(newPool(), up.address);
+  expect(r.error?.kind).toBe('InvalidHTTPResponse');
+  expect(r.error?.status).toBe(502);
+});
+
+test('upstream closing before any response byte: ConnectionClosed, retryable only when reused', async () => {
+  const up = await res.netServer((s) => s.once('data', () => s.destroy()));
+  const r = await send(newPool(), up.address);
+  expect(r.error?.kind).toBe('ConnectionClosed');
+  expect(r.error?.canRetry(false)).toBe(false);
+  expect(r.error?.canRetry(true)).toBe(true);
+});
+
+test('upstream closing mid-body: ReadError, not retryable', async () => {
+  const up = await res.netServer((s) =>
+    s.once('data', () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+      setTimeout(() => s.destroy(), 10);
+    }),
+  );
+  const r = await send(newPool(), up.address);
+  expect(r.body).toBe('partial');
+  expect(r.error?.kind).toBe('ReadError');
+  expect(r.error?.canRetry(true)).toBe(false);
+});
+
+test('read timeout: ReadTimedout (504)', async () => {
+  const up = await res.netServer(() => {});
+  const started = Date.now();
+  const r = await send(newPool(), up.address, 'GET', 0, 100);
+  expect(r.error?.kind).toBe('ReadTimedout');
+  expect(r.error?.status).toBe(504);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+});
+
+test('bytes after a complete response make the connection unusable', async () => {
+  const up = await rawUpstream(['HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naEXTRA']);
+  const pool = newPool();
+  const r = await send(pool, up.address);
+  expect(r.body).toBe('a');
+  await sleep(20);
+  expect(pool.stats().idleConnections).toBe(0);
+});
+
+test('request bodies: content-length and chunked framing', async () => {
+  const up = await rawUpstream(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
+  const pool = newPool();
+  let body = '';
+  up.server.on('connection', (s: net.Socket) => s.on('data', (d) => (body += d.toString('latin1'))));
+  const conn = await pool.acquire(peer(up.address));
+  const rec = new Recorder(pool, conn);
+  conn.request('POST', '/up', ['host', 'x', 'content-length', '5'], rec, { body: 'content-length', readTimeoutMs: 0, writeTimeoutMs: 0 });
+  conn.writeBody(Buffer.from('ab'));
+  conn.writeBody(Buffer.from('cde'));
+  conn.endBody();
+  await rec.done;
+  const conn2 = await pool.acquire(peer(up.address));
+  expect(conn2.reused).toBe(true);
+  const rec2 = new Recorder(pool, conn2);
+  conn2.request('PUT', '/up2', ['host', 'x'], rec2, { body: 'chunked', readTimeoutMs: 0, writeTimeoutMs: 0 });
+  conn2.writeBody(Buffer.from('hello'));
+  conn2.writeBody(Buffer.alloc(0));
+  conn2.writeBody(Buffer.from('!'));
+  conn2.endBody();
+  await rec2.done;
+  expect(body).toContain('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nabcde');
+  expect(body).toContain('PUT /up2 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n');
+});

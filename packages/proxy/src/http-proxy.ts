@@ -1,0 +1,198 @@
+/**
+ * `HttpProxy`: a listening service that proxies HTTP/1.1 requests as a user `ProxyHttp`
+ * object decides (Pingora's `HttpProxy` service). Implements core's `ListeningService`, so a
+ * `Server` can run it, or call `listen()` / `shutdown()` yourself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { silentLogger, type BoundAddress, type ListeningService, type Logger, type ShutdownOptions } from '@pingora-ts/core';
+import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
+import { Http1Listener } from './downstream/http1-listener';
+import { resolveHooks } from './hooks';
+import type { ProxyHttp } from './proxy-http';
+import { ProxyTask, type ProxyRuntime } from './proxy-task';
+
+/** One address to accept connections on. */
+export interface ListenerConfig {
+  /** `"host:port"` (`"127.0.0.1:0"` picks a free port), `"[::1]:8080"`, or a Unix socket path. */
+  addr: string;
+}
+
+export interface HttpProxyOptions {
+  /** Where to listen; at least one. */
+  listeners: ListenerConfig[];
+  /**
+   * The upstream connection pool, or options for one the proxy makes (and closes on shutdown).
+   * A pool passed in is shared and left open. Default: `new ConnectionPool()`.
+   */
+  pool?: ConnectionPool | ConnectionPoolOptions;
+  /** Retries after the first attempt (each calls `upstreamPeer` again). Default 16. */
+  maxRetries?: number;
+  /** Where errors, bad requests and retries are logged. Default: nothing is logged. */
+  logger?: Logger;
+  /** How long an idle downstream keep-alive connection stays open. Default 60000. */
+  keepAliveTimeoutMs?: number;
+  /** Longest time to receive a request head. Default 60000. */
+  headersTimeoutMs?: number;
+  /** Longest time to receive a whole request (head and body); 0: none. Default 300000. */
+  requestTimeoutMs?: number;
+  /** Largest request head in bytes (larger: 431). Default 16384. */
+  maxHeaderSize?: number;
+}
+
+/** Counters of a running proxy. */
+export interface HttpProxyStats {
+  /** Requests received since start. */
+  requests: number;
+  /** Requests being handled now. */
+  activeRequests: number;
+  /** Open downstream connections. */
+  activeConnections: number;
+  /** The upstream pool's counters. */
+  pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number };
+}
+
+const OPTION_KEYS = new Set([
+  'listeners',
+  'pool',
+  'maxRetries',
+  'logger',
+  'keepAliveTimeoutMs',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'maxHeaderSize',
+]);
+
+export class HttpProxy<Ctx> implements ListeningService {
+  readonly kind = 'listening' as const;
+  readonly name: string;
+  /** The upstream connection pool. */
+  readonly pool: ConnectionPool;
+  private readonly ownsPool: boolean;
+  private readonly listeners: Http1Listener[];
+  private readonly runtime: ProxyRuntime<Ctx>;
+  private requests = 0;
+  private activeRequests = 0;
+  private stopping: Promise<void> | null = null;
+
+  /**
+   * Checks `app` (required hooks present, no misspelt hook) and the options (unknown keys
+   * throw, with their path). Nothing listens until `listen()`.
+   */
+  constructor(name: string, app: ProxyHttp<Ctx>, options: HttpProxyOptions) {
+    validateOptions(options);
+    const resolved = resolveHooks(app);
+    this.name = name;
+    if (options.pool instanceof ConnectionPool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+    } else {
+      this.pool = new ConnectionPool(options.pool ?? {});
+      this.ownsPool = true;
+    }
+    const logger = options.logger ?? silentLogger;
+    const maxRetries = options.maxRetries ?? 16;
+    const listenerOpts = {
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 60_000,
+      headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 300_000,
+      maxHeaderSize: options.maxHeaderSize ?? 16_384,
+    };
+    if (listenerOpts.requestTimeoutMs > 0 && listenerOpts.headersTimeoutMs > listenerOpts.requestTimeoutMs) {
+      throw new TypeError('HttpProxy option "headersTimeoutMs" must not exceed "requestTimeoutMs"');
+    }
+    this.listeners = options.listeners.map((l) => new Http1Listener(l.addr, listenerOpts, this.onRequest, logger, name));
+    this.runtime = {
+      name,
+      hooks: resolved.hooks,
+      requestBodyFilter: resolved.requestBodyFilter,
+      responseBodyFilter: resolved.responseBodyFilter,
+      pool: this.pool,
+      maxRetries,
+      logger,
+      taskDone: () => {
+        this.activeRequests--;
+      },
+    };
+  }
+
+  /** Binds every listener. Rejects (and closes what was bound) when one fails. */
+  async listen(): Promise<void> {
+    const results = await Promise.allSettled(this.listeners.map((l) => l.listen()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(this.listeners.map((l) => l.shutdown(false, 0)));
+      throw failed.reason;
+    }
+  }
+
+  /** Bound addresses (ports resolved); empty before `listen()`. */
+  addresses(): BoundAddress[] {
+    const out: BoundAddress[] = [];
+    for (const l of this.listeners) {
+      const a = l.address();
+      if (a !== null) out.push(a);
+    }
+    return out;
+  }
+
+  /**
+   * Graceful: stop accepting, let requests in flight finish (their connections get
+   * `Connection: close`), close idle keep-alive connections, force-close after `timeoutMs`;
+   * then close the pool if the proxy made it. Not graceful: destroy everything now. Idempotent.
+   */
+  shutdown(opts: ShutdownOptions): Promise<void> {
+    if (this.stopping === null) {
+      this.stopping = (async () => {
+        await Promise.all(this.listeners.map((l) => l.shutdown(opts.graceful, opts.timeoutMs)));
+        if (this.ownsPool) await (opts.graceful ? this.pool.close() : this.pool.destroy());
+      })();
+    } else if (!opts.graceful) {
+      for (const l of this.listeners) void l.shutdown(false, 0);
+      if (this.ownsPool) void this.pool.destroy();
+    }
+    return this.stopping;
+  }
+
+  stats(): HttpProxyStats {
+    let connections = 0;
+    for (const l of this.listeners) connections += l.connections;
+    const p = this.pool.stats();
+    return {
+      requests: this.requests,
+      activeRequests: this.activeRequests,
+      activeConnections: connections,
+      pool: {
+        newConnections: p.newConnections,
+        reusedConnections: p.reusedConnections,
+        idleConnections: p.idleConnections,
+        activeConnections: p.activeConnections,
+      },
+    };
+  }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.requests++;
+    this.activeRequests++;
+    void new ProxyTask(this.runtime, req, res).run();
+  };
+}
+
+function validateOptions(options: HttpProxyOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError('HttpProxy options must be an object');
+  for (const k of Object.keys(options)) {
+    if (!OPTION_KEYS.has(k)) throw new TypeError(`unknown HttpProxy option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+  }
+  if (!Array.isArray(options.listeners) || options.listeners.length === 0) {
+    throw new TypeError('HttpProxy option "listeners" must list at least one { addr }');
+  }
+  options.listeners.forEach((l, i) => {
+    for (const k of Object.keys(l)) {
+      if (k !== 'addr') throw new TypeError(`unknown HttpProxy option "listeners[${i}].${k}"`);
+    }
+    if (typeof l.addr !== 'string') throw new TypeError(`HttpProxy option "listeners[${i}].addr" must be a string`);
+  });
+  for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize'] as const) {
+    const v = options[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new TypeError(`HttpProxy option "${k}" must be an integer >= 0, got ${String(v)}`);
+  }
+}

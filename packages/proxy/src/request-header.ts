@@ -1,0 +1,35 @@
+/**
+ * The request head sent upstream (Pingora's `RequestHeader`): `upstreamRequestFilter` may
+ * change its method, path and headers. The downstream request itself is never changed.
+ */
+import { HeaderList } from './header-list';
+
+export class RequestHeader {
+  readonly headers: HeaderList;
+  private _method: string;
+  private _path: string;
+
+  constructor(method: string, path: string, rawHeaders: string[] = []) {
+    this._method = method;
+    this._path = path;
+    this.headers = new HeaderList(rawHeaders);
+  }
+
+  /** The method, e.g. `GET`. Must be an HTTP token. */
+  get method(): string {
+    return this._method;
+  }
+  set method(v: string) {
+    if (v.length === 0 || /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(v)) throw new TypeError(`invalid HTTP method "${v}"`);
+    this._method = v;
+  }
+
+  /** The request target (path and query), e.g. `/a?b=1`. No spaces or control characters. */
+  get path(): string {
+    return this._path;
+  }
+  set path(v: string) {
+    if (v.length === 0 || /[\x00-\x20\x7f]/.test(v)) throw new TypeError(`invalid request target "${v}"`);
+    this._path = v;
+  }
+}

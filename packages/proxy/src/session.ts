@@ -1,0 +1,129 @@
+/**
+ * One downstream request as the hooks see it (Pingora's `Session`): what was asked, who asked,
+ * what has been answered so far, and which upstream was tried. Logging hooks can print
+ * everything they need from it: method, path, status, bytes, duration, upstream, reuse.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Downstream } from './downstream/downstream';
+
+/** The last upstream attempt. */
+export interface UpstreamInfo {
+  /** The peer address, `"host:port"`. */
+  readonly address: string;
+  /** The request went over a connection reused from the pool. */
+  readonly reused: boolean;
+}
+
+/** The raw node:http objects, for what the session does not cover. */
+export interface DownstreamAccess {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+export class Session {
+  /** When the request arrived (`process.hrtime.bigint()`, nanoseconds). */
+  readonly startTime: bigint;
+  /** @internal */
+  readonly io: Downstream;
+  private _upstream: { address: string; reused: boolean } | null = null;
+  private _retries = 0;
+  private _clientAddr: string | null = null;
+
+  /** @internal Made by the proxy for every request. */
+  constructor(io: Downstream) {
+    this.io = io;
+    this.startTime = process.hrtime.bigint();
+  }
+
+  /** Request method, e.g. `GET`. */
+  get method(): string {
+    return this.io.method;
+  }
+
+  /** Raw request target as received (path and query). */
+  get path(): string {
+    return this.io.target;
+  }
+
+  /** Downstream request headers, names lower-cased (read-only view). */
+  get headers(): Readonly<IncomingHttpHeaders> {
+    return this.io.req.headers;
+  }
+
+  /** Downstream request headers as received: `[name, value, …]`. */
+  get rawHeaders(): readonly string[] {
+    return this.io.rawHeaders;
+  }
+
+  /** `'1.1'` or `'1.0'`. */
+  get httpVersion(): string {
+    return this.io.req.httpVersion;
+  }
+
+  /** The client's IP address. */
+  get clientAddr(): string {
+    return (this._clientAddr ??= this.io.clientIp());
+  }
+
+  get clientPort(): number {
+    return this.io.clientPort();
+  }
+
+  /** Status sent downstream; 0 until a response head was sent. */
+  get status(): number {
+    return this.io.status;
+  }
+
+  /** Response body bytes sent downstream. */
+  get bytesSent(): number {
+    return this.io.bytesSent;
+  }
+
+  /** Whether a response head was already sent downstream. */
+  get headersSent(): boolean {
+    return this.io.headersSent;
+  }
+
+  /** The last upstream tried, or `null` before `upstreamPeer` returned. */
+  get upstream(): UpstreamInfo | null {
+    return this._upstream;
+  }
+
+  /** Attempts after the first one (see the retry loop in `docs/phases.md`). */
+  get retries(): number {
+    return this._retries;
+  }
+
+  /** Milliseconds since the request arrived. */
+  durationMs(): number {
+    return Number(process.hrtime.bigint() - this.startTime) / 1e6;
+  }
+
+  /** The node:http request and response, for advanced use. Writing to them bypasses the counters. */
+  get downstream(): DownstreamAccess {
+    return this.io;
+  }
+
+  /**
+   * Sends a whole response downstream (for `requestFilter` and friends, which then return
+   * `true`). `Content-Length` is set from `body`. Throws when a response head was already sent.
+   */
+  respond(status: number, headers?: OutgoingHttpHeaders | readonly string[], body?: string | Uint8Array): void {
+    this.io.respond(status, headers, body);
+  }
+
+  /** @internal */
+  setUpstream(address: string): void {
+    this._upstream = { address, reused: false };
+  }
+
+  /** @internal */
+  setUpstreamReused(reused: boolean): void {
+    if (this._upstream !== null) this._upstream.reused = reused;
+  }
+
+  /** @internal */
+  countRetry(): void {
+    this._retries++;
+  }
+}
