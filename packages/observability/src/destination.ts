@@ -6,9 +6,9 @@ import pino from 'pino';
 export type LogTarget = string | 'stdout' | 'stderr';
 
 /**
- * An asynchronous destination (sonic-boom), so logging never blocks a request. `buffered`
- * gathers lines into 4 KiB writes (for the access log, one line per request); unbuffered
- * writes each line as it comes (for the error log, where a line must not wait).
+ * A sonic-boom destination. `buffered` (the access log, one line per request): asynchronous,
+ * lines gathered into 4 KiB writes, so logging never blocks a request. Unbuffered (the error
+ * log): each line written synchronously as it comes, so none is lost if the process dies.
  * A file is opened here, synchronously, so a bad path fails at start-up, not on a later line.
  */
 export function destination(target: LogTarget, buffered: boolean): pino.DestinationStream & { flushSync(): void } {
@@ -19,5 +19,5 @@ export function destination(target: LogTarget, buffered: boolean): pino.Destinat
     mkdirSync(dirname(target), { recursive: true });
     fd = openSync(target, 'a');
   }
-  return pino.destination({ fd, sync: false, minLength: buffered ? 4096 : 0 });
+  return pino.destination({ fd, sync: !buffered, minLength: buffered ? 4096 : 0 });
 }
