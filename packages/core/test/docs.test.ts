@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectReadmeEmbedsExamples } from '../../../test-support/examples';
 import { ERROR_KINDS, type ErrorKind } from '@pingora-ts/core';
 import { CORE_DIR } from './helpers';
 
@@ -37,8 +38,4 @@ test('docs/errors.md agrees with ERROR_KINDS on retry and status, and says what 
   }
 });
 
-test('the README embeds examples/echo-server.mjs verbatim', () => {
-  const example = readFileSync(join(CORE_DIR, 'examples', 'echo-server.mjs'), 'utf8');
-  const readme = readFileSync(join(CORE_DIR, 'README.md'), 'utf8');
-  expect(readme).toContain('```js\n' + example + '```\n');
-});
+test('the README embeds examples/echo-server.mjs verbatim', () => expectReadmeEmbedsExamples(CORE_DIR));

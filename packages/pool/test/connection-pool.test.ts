@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { ConnectionPool, peerKey, type PeerLike } from '@pingora-ts/pool';
 import { ProxyError } from '@pingora-ts/core';
-import { Resources, sleep, until } from './resources';
+import { Resources, sleep, until } from '../../../test-support/resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());

@@ -1,7 +1,7 @@
 import type * as net from 'node:net';
 import { ConnectionPool, type HttpConnection, type PeerLike, type ResponseHandler } from '@pingora-ts/pool';
 import type { ProxyError } from '@pingora-ts/core';
-import { Resources, sleep } from './resources';
+import { Resources, sleep } from '../../../test-support/resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ConnectionPool } from '@pingora-ts/pool';
 import type { ProxyError } from '@pingora-ts/core';
-import { Resources } from './resources';
+import { Resources } from '../../../test-support/resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());

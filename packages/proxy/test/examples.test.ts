@@ -2,36 +2,15 @@
  * The README embeds each example verbatim, and each example runs against the built package
  * (build first: `pnpm build`; CI builds before jest).
  */
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expectReadmeEmbedsExamples, runExample } from '../../../test-support/examples';
 
 const pkg = path.join(__dirname, '..');
 
-function embedded(): Array<{ file: string; code: string }> {
-  const readme = fs.readFileSync(path.join(pkg, 'README.md'), 'utf8');
-  const out: Array<{ file: string; code: string }> = [];
-  const re = /<!-- example: (\S+) -->\n```js\n([\s\S]*?)```/g;
-  for (let m = re.exec(readme); m !== null; m = re.exec(readme)) out.push({ file: m[1] as string, code: m[2] as string });
-  return out;
-}
-
-test('README embeds every example verbatim', () => {
-  const examples = fs.readdirSync(path.join(pkg, 'examples')).filter((f) => f.endsWith('.mjs'));
-  const blocks = embedded();
-  expect(blocks.map((b) => b.file).sort()).toEqual(examples.map((f) => `examples/${f}`).sort());
-  for (const b of blocks) expect(b.code).toBe(fs.readFileSync(path.join(pkg, b.file), 'utf8'));
-});
+test('README embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
 test('examples/own-proxy.mjs runs against the built package', async () => {
-  for (const dir of [pkg, path.join(pkg, '..', 'pool')]) {
-    if (!fs.existsSync(path.join(dir, 'dist', 'index.js'))) throw new Error(`${dir}/dist is missing: run \`pnpm build\` first`);
-  }
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['examples/own-proxy.mjs'], { cwd: pkg, timeout: 10_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
-    );
-  });
+  const out = await runExample(pkg, 'examples/own-proxy.mjs', [], [pkg, path.join(pkg, '..', 'pool'), path.join(pkg, '..', 'core')]);
   expect(out).toMatch(/^GET \/health 200 3B [\d.]+ms -$/m);
   expect(out).toContain('-> 200 ok');
   expect(out).toMatch(/^GET \/hello 200 \d+B [\d.]+ms 127\.0\.0\.1:\d+ new$/m);
