@@ -9,11 +9,11 @@ import { LbProxy } from './lb-proxy';
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
  * and, when it has a health check, one background service that runs it. All services share
- * one upstream connection pool.
+ * one upstream connection pool, returned too so its counters can be read.
  */
-export function buildServices(conf: LbConf, logger: Logger, access: AccessLogger): Service[] {
+export function buildServices(conf: LbConf, logger: Logger, access: AccessLogger): { services: Service[]; pool: ConnectionPool } {
   const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
-  return conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access));
+  return { services: conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access)), pool };
 }
 
 function buildService(svc: ServiceConf, conf: LbConf, pool: ConnectionPool, logger: Logger, access: AccessLogger): Service[] {

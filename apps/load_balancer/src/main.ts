@@ -37,8 +37,12 @@ async function main(argv: string[]): Promise<number> {
   const logger = createErrorLogger({ path: conf.error_log });
   server.logger = logger;
   const access = new AccessLogger({ path: conf.access_log });
-  server.addServices(buildServices(conf, logger, access));
+  const { services, pool } = buildServices(conf, logger, access);
+  server.addServices(services);
   const code = await server.run();
+  // How well upstream connections were reused over the whole run (read by the benchmarks).
+  const { newConnections, reusedConnections } = pool.stats();
+  logger.info({ newConnections, reusedConnections }, 'pool stats');
   await access.flush();
   logger.flush();
   return code;

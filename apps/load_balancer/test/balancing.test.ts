@@ -109,3 +109,15 @@ test('access log: one line per request with upstream and connection reuse; ≤ 1
   expect(lines[5]?.bytes).toBe(`upstream ${a.port}`.length);
   expect(lines.filter((l) => l.reused === false).length).toBeLessThanOrEqual(1);
 });
+
+test('on shutdown the error log reports the pool counters', async () => {
+  const a = await h.upstream();
+  const lb = await h.start(lbConf(h.dir, [a.addr]));
+  const one = new Agent({ connections: 1 });
+  for (let i = 0; i < 20; i++) await (await request(lb.url, { dispatcher: one })).body.text();
+  await one.close();
+  lb.child.kill('SIGTERM');
+  await lb.exited;
+  const line = lb.stderr().split('\n').find((l) => l.includes('"msg":"pool stats"'));
+  expect(JSON.parse(line ?? '{}')).toMatchObject({ newConnections: 1, reusedConnections: 19 });
+});
