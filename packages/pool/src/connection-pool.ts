@@ -5,6 +5,8 @@
  * connections. Per key, at most `size` connections exist (idle + in use + connecting); a
  * caller that finds none free waits for one (up to the connect timeout). Idle connections are
  * reused newest first, closed after `idleTimeoutMs`, and never keep the process alive.
+ * Every timeout (idle, read, write) is a deadline on the connection checked by one coarse
+ * sweep per pool, not a timer per connection or per request.
  */
 import { channel } from 'node:diagnostics_channel';
 import { ProxyError } from '@pingora-ts/core';
@@ -12,6 +14,7 @@ import { connect } from './connect';
 import { HttpConnection, type ConnectionOwner } from './http-connection';
 import { parsePeerAddress, peerKey, type PeerAddress, type PeerLike } from './peer-like';
 import { BufferedRequest, type PoolRequestOptions, type PoolResponse } from './buffered-request';
+import { TimeoutSweep } from './timeout-sweep';
 
 export interface ConnectionPoolOptions {
   /** Most connections per peer key, idle and in use together (Pingora's `upstream_keepalive_pool_size`). Default 128. */
@@ -73,6 +76,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   private readonly buckets = new Map<string, PeerBucket>();
   private readonly all = new Set<HttpConnection>();
+  private readonly sweep = new TimeoutSweep(this.all);
   private newCount = 0;
   private reusedCount = 0;
   private closing: Promise<void> | null = null;
@@ -135,6 +139,20 @@ export class ConnectionPool implements ConnectionOwner {
     }
     if (bucket.busy < this.size) return this.open(bucket, peer);
     return this.wait(bucket, peer);
+  }
+
+  /**
+   * The newest idle connection to `peer`, handed out now (`conn.reused === true`), or `null`
+   * when there is none (then `acquire` opens or waits for one). The synchronous fast path of
+   * `acquire`: no promise, no microtask.
+   */
+  acquireIdle(peer: PeerLike): HttpConnection | null {
+    if (this.closing !== null) return null;
+    const bucket = this.buckets.get(peer.poolKey ?? peerKey(peer));
+    if (bucket === undefined) return null;
+    const conn = popIdle(bucket);
+    if (conn !== null) this.activate(bucket, conn);
+    return conn;
   }
 
   /**
@@ -219,6 +237,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   private checkClosed(): void {
     if (this.closing !== null && this.all.size === 0) {
+      this.sweep.stop();
       for (const done of this.closedWaiters.splice(0)) done();
     }
   }
@@ -290,6 +309,11 @@ export class ConnectionPool implements ConnectionOwner {
         this.open(bucket, waiter.peer).then(waiter.resolve, waiter.reject);
       }
     }
+  }
+
+  /** @internal Part of `ConnectionOwner`: keeps the sweep ticking often enough for a timeout of `ms`. */
+  watchTimeout(ms: number): void {
+    this.sweep.watch(ms);
   }
 
   /** @internal */

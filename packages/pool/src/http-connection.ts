@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { ResponseParser, type ResponseParserSink } from './response-parser';
+import type { TimeoutTarget } from './timeout-sweep';
 
 /** Reacts to one response (undici's dispatch-handler split: the connection moves bytes, this reacts). */
 export interface ResponseHandler {
@@ -40,16 +41,20 @@ export interface RequestOptions {
   writeTimeoutMs: number;
 }
 
-/** Gets told when a connection closes, so the pool can drop it (implemented by the pool). */
+/** The connection's owner (the pool): told when it closes, and keeps its deadlines checked. */
 export interface ConnectionOwner {
   onConnectionClosed(conn: HttpConnection): void;
+  /** A timeout of `ms` was armed: call `conn.checkTimeout(Date.now())` at least every `ms / 4` from now on. */
+  watchTimeout(ms: number): void;
 }
 
 const PHASE_IDLE = 0;
+/** `deadline` of a connection parked since the last sweep tick. */
+const IDLE_FROM_NEXT_TICK = -1;
 const PHASE_ACTIVE = 1;
 const PHASE_CLOSED = 2;
 
-export class HttpConnection implements ResponseParserSink {
+export class HttpConnection implements ResponseParserSink, TimeoutTarget {
   /** The peer's reuse key (see `peerKey`). */
   readonly key: string;
   readonly socket: Socket;
@@ -73,7 +78,14 @@ export class HttpConnection implements ResponseParserSink {
   private responseDone = true;
   private chunked = false;
   private readTimeoutMs = 0;
-  private timeoutArmed = 0;
+  /**
+   * The armed timeout (0: none) and when it fires (`Date.now()` based; pushed back by socket
+   * activity). `IDLE_FROM_NEXT_TICK`: parked; the pool's next sweep tick starts the idle timeout.
+   */
+  private timeoutMs = 0;
+  private deadline = 0;
+  /** Whether the socket keeps the process alive (idle ones do not, from the sweep tick after parking). */
+  private refed = true;
   private socketError: NodeJS.ErrnoException | null = null;
   private protocolBroken = false;
 
@@ -91,7 +103,6 @@ export class HttpConnection implements ResponseParserSink {
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
-    socket.on('timeout', this.onSocketTimeout);
     socket.on('drain', this.onSocketDrain);
   }
 
@@ -143,6 +154,7 @@ export class HttpConnection implements ResponseParserSink {
   /** Writes one piece of the request body. Returns `false` when the caller should wait for `onRequestDrain`. */
   writeBody(chunk: Buffer): boolean {
     if (this.phase === PHASE_CLOSED || this.requestDone) return false;
+    this.touch();
     if (!this.chunked) return this.socket.write(chunk);
     if (chunk.length === 0) return true;
     const s = this.socket;
@@ -162,16 +174,24 @@ export class HttpConnection implements ResponseParserSink {
     if (!this.responseDone && !this.paused) this.armTimeout(this.readTimeoutMs);
   }
 
-  /** Stops reading the response (backpressure). The read timeout does not run while paused. */
+  /**
+   * Stops reading the response (backpressure). The read timeout does not run while paused.
+   * Called from inside a handler callback, the parser stops after that callback and keeps the
+   * rest of the bytes for `resume()`.
+   */
   pause(): void {
     if (this.paused || this.handler === null) return;
     this.paused = true;
     this.parser.stopped = true;
+    if (this.executing) return; // `feed` stops the socket and the timeout if still paused when the parser returns
     this.socket.pause();
     this.armTimeout(0);
   }
 
-  /** Continues reading after `pause()`; delivers what was held back first. */
+  /**
+   * Continues reading after `pause()`; delivers what was held back first. Called from inside a
+   * handler callback (a handler that paused and made up its mind at once), parsing simply goes on.
+   */
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
@@ -209,23 +229,59 @@ export class HttpConnection implements ResponseParserSink {
   activate(reused: boolean): void {
     this.phase = PHASE_ACTIVE;
     this.reused = reused;
-    this.socket.ref();
+    this.timeoutMs = 0;
+    this.deadline = 0;
+    if (!this.refed) {
+      this.refed = true;
+      this.socket.ref();
+    }
   }
 
-  /** @internal Called by the pool when it keeps the connection idle. */
+  /**
+   * @internal Called by the pool when it keeps the connection idle. The idle timeout and the
+   * `unref()` start at the sweep's next tick: a connection reused before then (the common
+   * case under load) costs no timer and no ref/unref.
+   */
   park(): void {
     this.phase = PHASE_IDLE;
     this.paused = false;
     this.parser.stopped = false;
-    this.socket.unref();
-    this.armTimeout(this.idleTimeoutMs);
+    this.timeoutMs = this.idleTimeoutMs;
+    this.deadline = IDLE_FROM_NEXT_TICK;
+    this.owner.watchTimeout(this.idleTimeoutMs);
     if (this.socket.isPaused()) this.socket.resume();
   }
 
+  /** @internal Called by the pool's sweep: fires the armed timeout once it is due. */
+  checkTimeout(now: number): void {
+    if (this.deadline === IDLE_FROM_NEXT_TICK) {
+      this.deadline = now + this.timeoutMs;
+      if (this.refed) {
+        this.refed = false;
+        this.socket.unref();
+      }
+      return;
+    }
+    if (this.deadline === 0 || now < this.deadline) return;
+    this.deadline = 0;
+    this.timeoutMs = 0;
+    this.onTimeout();
+  }
+
+  /** Arms a timeout of `ms` (0: none) from now; socket activity pushes it back. */
   private armTimeout(ms: number): void {
-    if (ms === this.timeoutArmed) return;
-    this.timeoutArmed = ms;
-    this.socket.setTimeout(ms);
+    this.timeoutMs = ms;
+    if (ms === 0) {
+      this.deadline = 0;
+      return;
+    }
+    this.deadline = Date.now() + ms;
+    this.owner.watchTimeout(ms);
+  }
+
+  /** The socket moved bytes: an armed timeout counts from now. */
+  private touch(): void {
+    if (this.timeoutMs !== 0 && this.deadline !== IDLE_FROM_NEXT_TICK) this.deadline = Date.now() + this.timeoutMs;
   }
 
   /** @internal ResponseParserSink: called by the parser, not by users. */
@@ -246,7 +302,8 @@ export class HttpConnection implements ResponseParserSink {
     this.paused = false;
     this.parser.stopped = false;
     if (this.socket.isPaused()) this.socket.resume();
-    this.armTimeout(0);
+    this.timeoutMs = 0;
+    this.deadline = 0;
     handler?.onResponseEnd(rawTrailers);
   }
 
@@ -268,11 +325,15 @@ export class HttpConnection implements ResponseParserSink {
         if (this.phase === PHASE_IDLE || this.handler === null) this.destroy();
       } else if (this.paused) {
         this.pending = this.pending === null ? buf.subarray(at) : Buffer.concat([this.pending, buf.subarray(at)]);
+        if (!this.socket.isPaused()) this.socket.pause();
       } else if (this.handler !== null) {
-        // resumed from inside a callback: carry on
+        // resumed from inside a callback after the parser had stopped: carry on
         this.feed(buf.subarray(at));
       }
+    } else if (this.paused && this.handler !== null) {
+      this.socket.pause(); // paused from inside a callback: stop the socket now that the parser returned
     }
+    if (this.paused && this.handler !== null) this.armTimeout(0);
   }
 
   private onEof(): void {
@@ -306,6 +367,7 @@ export class HttpConnection implements ResponseParserSink {
   }
 
   private readonly onSocketData = (buf: Buffer): void => {
+    this.touch();
     if (this.phase !== PHASE_ACTIVE || this.handler === null) {
       // Nothing expected: an idle connection got bytes, or a response after its end.
       this.protocolBroken = true;
@@ -344,7 +406,7 @@ export class HttpConnection implements ResponseParserSink {
     this.owner.onConnectionClosed(this);
   };
 
-  private readonly onSocketTimeout = (): void => {
+  private onTimeout(): void {
     if (this.phase === PHASE_IDLE) {
       this.destroy(); // idle timeout; the owner drops it on close
       return;
@@ -357,9 +419,10 @@ export class HttpConnection implements ResponseParserSink {
       return;
     }
     this.fail(ProxyError.upstream('ReadTimedout', `upstream ${this.key} did not respond within ${this.readTimeoutMs} ms`, undefined, this.key));
-  };
+  }
 
   private readonly onSocketDrain = (): void => {
+    this.touch();
     this.handler?.onRequestDrain();
   };
 }

@@ -37,6 +37,13 @@ const S_DONE = 10;
 const CR = 13;
 const LF = 10;
 
+/**
+ * A byte no head may hold: controls other than HTAB, CR and LF (RFC 9110 §5.5; node:http refuses
+ * them when writing, and the proxy writes these values downstream). CR and LF are checked per
+ * line: only as a CRLF pair.
+ */
+const FORBIDDEN_IN_HEAD = /[^\t\r\n\x20-\x7e\x80-\xff]/;
+
 export class ResponseParser {
   /** Set by the sink (from inside a callback) to make `execute` return early. */
   stopped = false;
@@ -209,8 +216,10 @@ export class ResponseParser {
   }
 
   private onHeadText(text: string): void {
+    const len = text.length;
     // Status line: HTTP/1.x SSS reason
-    if (text.length < 12 || !text.startsWith('HTTP/1.') || text.charCodeAt(8) !== 32) throw invalid('bad status line');
+    if (len < 12 || !text.startsWith('HTTP/1.') || text.charCodeAt(8) !== 32) throw invalid('bad status line');
+    if (FORBIDDEN_IN_HEAD.test(text)) throw invalid('control character in head');
     const minor = text.charCodeAt(7) - 48;
     if (minor !== 0 && minor !== 1) throw invalid('unsupported HTTP version');
     const d0 = text.charCodeAt(9) - 48;
@@ -218,8 +227,7 @@ export class ResponseParser {
     const d2 = text.charCodeAt(11) - 48;
     if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw invalid('bad status code');
     const status = d0 * 100 + d1 * 10 + d2;
-    let lineEnd = text.indexOf('\r\n', 12);
-    if (lineEnd < 0) lineEnd = text.length;
+    let lineEnd = lineEndAt(text, 12);
     const sep = text.charCodeAt(12);
     if (lineEnd > 12 && sep !== 32) throw invalid('bad status line');
     const reason = lineEnd > 13 ? text.slice(13, lineEnd) : '';
@@ -231,28 +239,27 @@ export class ResponseParser {
     let close = false;
     let keepAlive10 = false;
     let pos = lineEnd + 2;
-    while (pos < text.length) {
-      let eol = text.indexOf('\r\n', pos);
-      if (eol < 0) eol = text.length;
+    while (pos < len) {
+      lineEnd = lineEndAt(text, pos);
       const first = text.charCodeAt(pos);
       if (first === 32 || first === 9) throw invalid('obsolete header line folding');
       const colon = text.indexOf(':', pos);
-      if (colon <= pos || colon > eol) throw invalid('bad header line');
+      if (colon <= pos || colon > lineEnd) throw invalid('bad header line');
       const last = text.charCodeAt(colon - 1);
       if (last === 32 || last === 9) throw invalid('whitespace before header colon');
       const name = text.slice(pos, colon);
-      const value = text.slice(colon + 1, eol).trim();
+      const value = text.slice(colon + 1, lineEnd).trim();
       raw.push(name, value);
       switch (name.length) {
         case 14:
-          if (name.toLowerCase() === 'content-length') {
+          if (equalsLower(name, 'content-length')) {
             const n = parseLength(value);
             if (n < 0 || (contentLength >= 0 && n !== contentLength)) throw invalid('bad content-length');
             contentLength = n;
           }
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
+          if (equalsLower(name, 'transfer-encoding')) {
             const v = value.toLowerCase();
             if (v === 'chunked' || v.endsWith(',chunked') || v.endsWith(', chunked')) {
               chunked = true;
@@ -264,16 +271,20 @@ export class ResponseParser {
           }
           break;
         case 10:
-          if (name.toLowerCase() === 'connection') {
-            const v = value.toLowerCase();
-            if (hasToken(v, 'close')) close = true;
-            if (hasToken(v, 'keep-alive')) keepAlive10 = true;
+          if (equalsLower(name, 'connection')) {
+            if (equalsLower(value, 'keep-alive')) {
+              keepAlive10 = true;
+            } else {
+              const v = value.toLowerCase();
+              if (hasToken(v, 'close')) close = true;
+              if (hasToken(v, 'keep-alive')) keepAlive10 = true;
+            }
           }
           break;
         default:
           break;
       }
-      pos = eol + 2;
+      pos = lineEnd + 2;
     }
 
     if (status < 200) {
@@ -315,6 +326,7 @@ export class ResponseParser {
     this.trailerLine = '';
     if (line.charCodeAt(line.length - 1) !== CR) throw invalid('bad trailer line ending');
     line = line.slice(0, -1);
+    if (FORBIDDEN_IN_HEAD.test(line) || line.indexOf('\r') >= 0) throw invalid('control character in trailer');
     if (line.length === 0) {
       this.state = S_DONE;
       this.sink.onComplete(this.trailers);
@@ -325,6 +337,27 @@ export class ResponseParser {
     (this.trailers ??= []).push(line.slice(0, colon), line.slice(colon + 1).trim());
     return nl + 1;
   }
+}
+
+/**
+ * Where the line starting at `from` ends (its CR; the text's end for the last line). Throws
+ * on a bare CR or LF: the first LF from `from` must follow a CR, and be the first CR's partner.
+ */
+function lineEndAt(text: string, from: number): number {
+  const lf = text.indexOf('\n', from);
+  const end = lf < 0 ? text.length : lf - 1;
+  if ((lf >= 0 && text.charCodeAt(end) !== CR) || text.indexOf('\r', from) !== (lf < 0 ? -1 : end)) throw invalid('bare CR or LF in head');
+  return end;
+}
+
+/** `s === lower` ignoring ASCII case, without allocating; `lower` is lower-case. */
+function equalsLower(s: string, lower: string): boolean {
+  if (s.length !== lower.length) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function invalid(what: string): ProxyError {

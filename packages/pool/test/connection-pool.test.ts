@@ -185,3 +185,19 @@ test('rejects unknown and invalid options', () => {
   expect(() => new ConnectionPool({ sise: 3 } as never)).toThrow('unknown ConnectionPool option "sise"');
   expect(() => new ConnectionPool({ size: 0 })).toThrow('positive integer');
 });
+
+test('acquireIdle hands out an idle connection synchronously, or null', async () => {
+  const up = await countingUpstream();
+  const pool = newPool();
+  const p = peer(up.address);
+  expect(pool.acquireIdle(p)).toBeNull();
+  await pool.request(p);
+  const conn = pool.acquireIdle(p);
+  expect(conn?.reused).toBe(true);
+  expect(pool.stats()).toMatchObject({ idleConnections: 0, activeConnections: 1, reusedConnections: 1 });
+  expect(pool.acquireIdle(p)).toBeNull();
+  pool.release(conn as NonNullable<typeof conn>);
+  expect(pool.stats().idleConnections).toBe(1);
+  await pool.close();
+  expect(pool.acquireIdle(p)).toBeNull();
+});

@@ -179,6 +179,11 @@ test.each([
   ['conflicting content-length', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
   ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
   ['chunk longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n0\r\n\r\n'],
+  ['a control character in a value', 'HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 0\r\n\r\n'],
+  ['a bare LF in a value', 'HTTP/1.1 200 OK\r\nX-Bad: a\nSet-Cookie: injected\r\nContent-Length: 0\r\n\r\n'],
+  ['a bare CR in a value', 'HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 0\r\n\r\n'],
+  ['a bare LF in the status line', 'HTTP/1.1 200 O\nK\r\nContent-Length: 0\r\n\r\n'],
+  ['a control character in a trailer', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\x7fb\r\n\r\n'],
 ])('invalid response (%s) fails with InvalidHTTPResponse', async (_name, reply) => {
   const up = await rawUpstream([reply]);
   const r = await send(newPool(), up.address);
@@ -248,4 +253,36 @@ test('request bodies: content-length and chunked framing', async () => {
   await rec2.done;
   expect(body).toContain('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nabcde');
   expect(body).toContain('PUT /up2 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n');
+});
+
+test('a handler that pauses and resumes inside onResponseHead gets the rest of the same read at once', async () => {
+  const up = await rawUpstream(['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello']);
+  const pool = newPool();
+  const conn = await pool.acquire(peer(up.address));
+  const events: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    conn.request('GET', '/', ['host', 'x'], {
+      onResponseHead() {
+        conn.pause();
+        events.push('head');
+        conn.resume(); // decided at once, still inside the parser's callback
+      },
+      onResponseData(chunk) {
+        events.push(`data ${chunk.toString()}`);
+      },
+      onResponseEnd() {
+        events.push('end');
+        pool.release(conn);
+        resolve();
+      },
+      onResponseError(err) {
+        events.push(`error ${err.kind}`);
+        resolve();
+      },
+      onRequestDrain() {},
+    }, { body: 'none', readTimeoutMs: 1000, writeTimeoutMs: 0 });
+  });
+  await done;
+  expect(events).toEqual(['head', 'data hello', 'end']);
+  expect(pool.stats().idleConnections).toBe(1);
 });

@@ -1,10 +1,13 @@
 /**
  * Headers on their way through the proxy: hop-by-hop fields (RFC 9110 §7.6.1) are dropped in
  * both directions, and the request gains `X-Forwarded-For/-Proto/-Host`. One pass over the
- * headers; names are lower-cased only when their length could match.
+ * headers, switching on the name's length and comparing without allocating; a second pass
+ * only when a `Connection` header lists more fields to drop.
  */
-import type { HeaderList } from './header-list';
 import type { RequestBodyFraming } from '@pingora-ts/pool';
+import { isZero } from './downstream/request-checks';
+import { equalsLower } from './equals-lower';
+import type { HeaderList } from './header-list';
 
 /** What the downstream request head says about its body. */
 export interface RequestBodyInfo {
@@ -18,75 +21,65 @@ export interface RequestBodyInfo {
  * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged.
  */
 export function forwardRequestHeaders(raw: readonly string[], clientIp: string, proto: string, info: RequestBodyInfo): string[] {
-  const tokens = connectionTokens(raw);
   const out: string[] = [];
   let xff: string | null = null;
   let host: string | null = null;
   let hasBody = false;
   let chunked = false;
+  let listed = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    let lower: string | null = null;
-    let drop = false;
     switch (name.length) {
       case 2:
-        lower = name.toLowerCase();
-        drop = lower === 'te';
+        if (equalsLower(name, 'te')) continue;
         break;
       case 4:
-        lower = name.toLowerCase();
-        if (lower === 'host' && host === null) host = value;
+        if (host === null && equalsLower(name, 'host')) host = value;
         break;
       case 6:
-        lower = name.toLowerCase();
-        drop = lower === 'expect';
+        if (equalsLower(name, 'expect')) continue;
         break;
       case 7:
-        lower = name.toLowerCase();
-        drop = lower === 'trailer' || lower === 'upgrade';
+        if (equalsLower(name, 'trailer') || equalsLower(name, 'upgrade')) continue;
         break;
       case 10:
-        lower = name.toLowerCase();
-        drop = lower === 'connection' || lower === 'keep-alive';
+        if (equalsLower(name, 'connection')) {
+          if (listsFields(value)) listed = true;
+          continue;
+        }
+        if (equalsLower(name, 'keep-alive')) continue;
         break;
       case 14:
-        lower = name.toLowerCase();
-        if (lower === 'content-length' && value !== '0') hasBody = true;
+        if (equalsLower(name, 'content-length') && !isZero(value)) hasBody = true;
         break;
       case 15:
-        lower = name.toLowerCase();
-        if (lower === 'x-forwarded-for') {
+        if (equalsLower(name, 'x-forwarded-for')) {
           xff = xff === null ? value : xff + ', ' + value;
-          drop = true;
+          continue;
         }
         break;
       case 16:
-        lower = name.toLowerCase();
-        drop = lower === 'proxy-connection' || lower === 'x-forwarded-host';
+        if (equalsLower(name, 'proxy-connection') || equalsLower(name, 'x-forwarded-host')) continue;
         break;
       case 17:
-        lower = name.toLowerCase();
-        if (lower === 'transfer-encoding') {
+        if (equalsLower(name, 'transfer-encoding')) {
           hasBody = true;
           chunked = true;
-          drop = true;
-        } else {
-          drop = lower === 'x-forwarded-proto';
+          continue;
         }
+        if (equalsLower(name, 'x-forwarded-proto')) continue;
         break;
       case 19:
-        lower = name.toLowerCase();
-        drop = lower === 'proxy-authorization';
+        if (equalsLower(name, 'proxy-authorization')) continue;
         break;
       default:
         break;
     }
-    if (drop) continue;
-    if (tokens !== null && tokens.includes(lower ?? name.toLowerCase())) continue;
     out.push(name, value);
   }
-  if (chunked) removeContentLength(out); // TE wins over CL (RFC 9112 §6.3); never forward both
+  if (listed) removeNamed(out, connectionTokens(raw));
+  if (chunked) removeNamed(out, ['content-length']); // TE wins over CL (RFC 9112 §6.3); never forward both
   out.push('x-forwarded-for', xff === null ? clientIp : xff + ', ' + clientIp, 'x-forwarded-proto', proto);
   if (host !== null) out.push('x-forwarded-host', host);
   info.hasBody = hasBody;
@@ -98,55 +91,54 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
  * (unless the upstream also sent `Transfer-Encoding`, which framed the body instead).
  */
 export function forwardResponseHeaders(raw: readonly string[]): string[] {
-  const tokens = connectionTokens(raw);
   const out: string[] = [];
   let coded = false;
+  let listed = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
-    let lower: string | null = null;
-    let drop = false;
+    const value = raw[i + 1] as string;
     switch (name.length) {
       case 2:
-        lower = name.toLowerCase();
-        drop = lower === 'te';
+        if (equalsLower(name, 'te')) continue;
         break;
       case 7:
-        lower = name.toLowerCase();
-        drop = lower === 'trailer' || lower === 'upgrade';
+        if (equalsLower(name, 'trailer') || equalsLower(name, 'upgrade')) continue;
         break;
       case 10:
-        lower = name.toLowerCase();
-        drop = lower === 'connection' || lower === 'keep-alive';
+        if (equalsLower(name, 'connection')) {
+          if (listsFields(value)) listed = true;
+          continue;
+        }
+        if (equalsLower(name, 'keep-alive')) continue;
         break;
       case 16:
-        lower = name.toLowerCase();
-        drop = lower === 'proxy-connection';
+        if (equalsLower(name, 'proxy-connection')) continue;
         break;
       case 17:
-        lower = name.toLowerCase();
-        drop = lower === 'transfer-encoding';
-        if (drop) coded = true;
+        if (equalsLower(name, 'transfer-encoding')) {
+          coded = true;
+          continue;
+        }
         break;
       case 18:
-        lower = name.toLowerCase();
-        drop = lower === 'proxy-authenticate';
+        if (equalsLower(name, 'proxy-authenticate')) continue;
         break;
       default:
         break;
     }
-    if (drop) continue;
-    if (tokens !== null && tokens.includes(lower ?? name.toLowerCase())) continue;
-    out.push(name, raw[i + 1] as string);
+    out.push(name, value);
   }
-  if (coded) removeContentLength(out);
+  if (listed) removeNamed(out, connectionTokens(raw));
+  if (coded) removeNamed(out, ['content-length']);
   return out;
 }
 
-function removeContentLength(raw: string[]): void {
+/** Removes every field named in `lower` (lower-case names) from `raw`, in place. */
+function removeNamed(raw: string[], lower: readonly string[]): void {
   let w = 0;
   for (let r = 0; r < raw.length; r += 2) {
     const n = raw[r] as string;
-    if (n.length === 14 && n.toLowerCase() === 'content-length') continue;
+    if (lower.includes(n.toLowerCase())) continue;
     raw[w] = n;
     raw[w + 1] = raw[r + 1] as string;
     w += 2;
@@ -168,11 +160,11 @@ export function upstreamFraming(headers: HeaderList, hasBody: boolean, peerAddre
     const name = raw[i] as string;
     const n = name.length;
     if (n === 4) {
-      if (name.toLowerCase() === 'host') hasHost = true;
+      if (equalsLower(name, 'host')) hasHost = true;
     } else if (n === 14) {
-      if (name.toLowerCase() === 'content-length') hasLength = true;
+      if (equalsLower(name, 'content-length')) hasLength = true;
     } else if (n === 17) {
-      if (name.toLowerCase() === 'transfer-encoding') hasCoding = true;
+      if (equalsLower(name, 'transfer-encoding')) hasCoding = true;
     }
   }
   if (hasCoding) headers.remove('transfer-encoding');
@@ -181,15 +173,24 @@ export function upstreamFraming(headers: HeaderList, hasBody: boolean, peerAddre
   return hasLength ? 'content-length' : 'chunked';
 }
 
-/** Lower-cased field names listed in `Connection` headers (besides close/keep-alive), or null. */
-function connectionTokens(raw: readonly string[]): string[] | null {
-  let tokens: string[] | null = null;
+/** Whether a `Connection` value lists a field (anything besides `close` and `keep-alive`). */
+function listsFields(value: string): boolean {
+  if (equalsLower(value, 'keep-alive') || equalsLower(value, 'close')) return false;
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t.length > 0 && t !== 'close' && t !== 'keep-alive') return true;
+  }
+  return false;
+}
+
+/** Lower-cased field names listed in `Connection` headers (besides close/keep-alive). */
+function connectionTokens(raw: readonly string[]): string[] {
+  const tokens: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    if (!equalsLower(raw[i] as string, 'connection')) continue;
     for (const part of (raw[i + 1] as string).split(',')) {
       const t = part.trim().toLowerCase();
-      if (t.length > 0 && t !== 'close' && t !== 'keep-alive') (tokens ??= []).push(t);
+      if (t.length > 0 && t !== 'close' && t !== 'keep-alive') tokens.push(t);
     }
   }
   return tokens;

@@ -97,8 +97,11 @@ export class HeaderList {
   }
 }
 
-/** Throws a `TypeError` when `name` is not an HTTP token or `value` holds CR, LF or NUL. */
-function checkValue(name: string, value: string | number): string {
+/**
+ * Throws a `TypeError` when `name` is not an HTTP token or `value` holds CR, LF or NUL;
+ * returns the value as a string.
+ */
+export function checkValue(name: string, value: string | number): string {
   if (name.length === 0) throw new TypeError('header name must not be empty');
   for (let i = 0; i < name.length; i++) {
     if (!isTokenChar(name.charCodeAt(i))) throw new TypeError(`invalid header name "${name}"`);

@@ -3,10 +3,14 @@
  * object decides (Pingora's `HttpProxy` service). Implements core's `ListeningService`, so a
  * `Server` can run it, or call `listen()` / `shutdown()` yourself.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { silentLogger, type BoundAddress, type ListeningService, type Logger, type ShutdownOptions } from '@pingora-ts/core';
 import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
-import { Http1Listener } from './downstream/http1-listener';
+import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
+import type { DownstreamIo, DownstreamLimits, DownstreamListener } from './downstream/downstream-io';
+import { FastHttp1Listener } from './downstream/fast-listener';
+import { parseListenAddr } from './downstream/listen-address';
+import { NodeHttp1Listener } from './downstream/node-listener';
+import { llhttp, llhttpUnavailable } from './http1/llhttp';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
@@ -35,8 +39,15 @@ export interface HttpProxyOptions {
   headersTimeoutMs?: number;
   /** Longest time to receive a whole request (head and body); 0: none. Default 300000. */
   requestTimeoutMs?: number;
-  /** Largest request head in bytes (larger: 431). Default 16384. */
+  /** Largest request head in bytes (larger: 431; 414 when the request line alone is larger). Default 16384. */
   maxHeaderSize?: number;
+  /**
+   * The downstream HTTP/1.1 implementation. `'fast'` (default): `net` sockets parsed by
+   * node's own llhttp, responses written directly; falls back to `'node'` (logged as a warning)
+   * when that internal parser is unavailable. `'node'`: node:http, the only one where
+   * `session.downstream` (node:http's request and response) exists.
+   */
+  downstream?: DownstreamKind;
 }
 
 /** Counters of a running proxy. */
@@ -60,6 +71,7 @@ const OPTION_KEYS = new Set([
   'headersTimeoutMs',
   'requestTimeoutMs',
   'maxHeaderSize',
+  'downstream',
 ]);
 
 export class HttpProxy<Ctx> implements ListeningService {
@@ -67,8 +79,12 @@ export class HttpProxy<Ctx> implements ListeningService {
   readonly name: string;
   /** The upstream connection pool. */
   readonly pool: ConnectionPool;
+  /** The downstream path in use (see `HttpProxyOptions.downstream`). */
+  readonly downstream: DownstreamKind;
   private readonly ownsPool: boolean;
-  private readonly listeners: Http1Listener[];
+  private readonly choice: DownstreamChoice;
+  private readonly logger: Logger;
+  private readonly listeners: DownstreamListener[];
   private readonly runtime: ProxyRuntime<Ctx>;
   private requests = 0;
   private activeRequests = 0;
@@ -91,16 +107,24 @@ export class HttpProxy<Ctx> implements ListeningService {
     }
     const logger = options.logger ?? silentLogger;
     const maxRetries = options.maxRetries ?? 16;
-    const listenerOpts = {
+    const limits: DownstreamLimits = {
       keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 60_000,
       headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 300_000,
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
     };
-    if (listenerOpts.requestTimeoutMs > 0 && listenerOpts.headersTimeoutMs > listenerOpts.requestTimeoutMs) {
+    if (limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs) {
       throw new TypeError('HttpProxy option "headersTimeoutMs" must not exceed "requestTimeoutMs"');
     }
-    this.listeners = options.listeners.map((l) => new Http1Listener(l.addr, listenerOpts, this.onRequest, logger, name));
+    this.logger = logger;
+    this.choice = chooseDownstream(options.downstream ?? 'fast', llhttp, llhttpUnavailable);
+    this.downstream = this.choice.kind;
+    const parser = this.choice.parser;
+    this.listeners = options.listeners.map((l) =>
+      parser !== null
+        ? new FastHttp1Listener(l.addr, limits, parser, this.onRequest, logger, name)
+        : new NodeHttp1Listener(l.addr, limits, this.onRequest, logger, name),
+    );
     this.runtime = {
       name,
       hooks: resolved.hooks,
@@ -115,8 +139,9 @@ export class HttpProxy<Ctx> implements ListeningService {
     };
   }
 
-  /** Binds every listener. Rejects (and closes what was bound) when one fails. */
+  /** Binds every listener (and logs which downstream path runs). Rejects (and closes what was bound) when one fails. */
   async listen(): Promise<void> {
+    this.choice.log(this.logger, this.name);
     const results = await Promise.allSettled(this.listeners.map((l) => l.listen()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
@@ -170,10 +195,10 @@ export class HttpProxy<Ctx> implements ListeningService {
     };
   }
 
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  private readonly onRequest = (io: DownstreamIo): void => {
     this.requests++;
     this.activeRequests++;
-    void new ProxyTask(this.runtime, req, res).run();
+    new ProxyTask(this.runtime, io).run();
   };
 }
 
@@ -190,7 +215,11 @@ function validateOptions(options: HttpProxyOptions): void {
       if (k !== 'addr') throw new TypeError(`unknown HttpProxy option "listeners[${i}].${k}"`);
     }
     if (typeof l.addr !== 'string') throw new TypeError(`HttpProxy option "listeners[${i}].addr" must be a string`);
+    parseListenAddr(l.addr);
   });
+  if (options.downstream !== undefined && options.downstream !== 'fast' && options.downstream !== 'node') {
+    throw new TypeError(`HttpProxy option "downstream" must be "fast" or "node", got ${String(options.downstream)}`);
+  }
   for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize'] as const) {
     const v = options[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new TypeError(`HttpProxy option "${k}" must be an integer >= 0, got ${String(v)}`);

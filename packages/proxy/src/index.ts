@@ -1,4 +1,5 @@
 export { HttpProxy, type HttpProxyOptions, type HttpProxyStats, type ListenerConfig } from './http-proxy';
+export type { DownstreamKind } from './downstream/choose-downstream';
 export type { ProxyHttp, BodyFilterResult, FailToProxy } from './proxy-http';
 export { HttpPeer, type PeerOptions } from './http-peer';
 export { Session, type UpstreamInfo, type DownstreamAccess } from './session';

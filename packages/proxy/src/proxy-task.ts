@@ -1,21 +1,28 @@
 /**
  * Runs one downstream request through the hooks (the order of `docs/phases.md`) and moves its
  * bytes: request head and body upstream, response head and body downstream, with backpressure
- * both ways. The I/O itself lives in `Downstream` and the pool's `HttpConnection`.
+ * both ways. The I/O itself lives in the `DownstreamIo` and the pool's `HttpConnection`.
+ *
+ * A state machine, not an async function: a hook that returns a plain value continues the
+ * request in the same call (no promise, no microtask); only a hook that returns a promise, a
+ * new upstream connection, or I/O suspends it. Events from the connections (response head,
+ * end, errors, the client going away) only record what happened and `wake()` the task, which
+ * continues where it waits; an event raised from inside a step of the task (a synchronous
+ * callback) is handled once that step returned, so no step is ever re-entered.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError, type Logger } from '@pingora-ts/core';
 import type { ConnectionPool, HttpConnection, ResponseHandler } from '@pingora-ts/pool';
 import { publishRequest } from './diagnostics';
-import { Downstream, type DrainListener } from './downstream/downstream';
+import type { DownstreamEvents, DownstreamIo } from './downstream/downstream-io';
 import { forwardRequestHeaders, forwardResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
 import type { BoundBodyFilter } from './hooks';
 import type { HttpPeer } from './http-peer';
-import type { BodyFilterResult, ProxyHttp } from './proxy-http';
+import type { BodyFilterResult, FailToProxy, ProxyHttp } from './proxy-http';
 import { RequestHeader } from './request-header';
 import { ResponseHeader } from './response-header';
 import { Session } from './session';
 import { RequestBodyPump, type PumpOwner } from './upstream/request-body-pump';
+import { requestOptions } from './upstream/request-options';
 
 /** What every request of one `HttpProxy` shares. */
 export interface ProxyRuntime<Ctx> {
@@ -33,15 +40,35 @@ export interface ProxyRuntime<Ctx> {
 /** Methods whose request may be sent twice (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner, RequestBodyInfo {
+/** What the task waits for; `wake()` continues from there. */
+const WAIT_NONE = 0;
+/** A hook's promise, `upstreamPeer`'s, or a new connection: its settlement continues the task. */
+const WAIT_ASYNC = 1;
+/** The request went upstream; the response head (or a failure) comes next. */
+const WAIT_HEAD = 2;
+/** The response head went downstream; the body's end (or a failure) comes next. */
+const WAIT_BODY = 3;
+
+/** A continuation: a method of the task taking the settled value. */
+type Step<Ctx, T> = (this: ProxyTask<Ctx>, value: T) => void;
+
+export class ProxyTask<Ctx> implements ResponseHandler, DownstreamEvents, PumpOwner, RequestBodyInfo {
   readonly session: Session;
   /** From `RequestBodyInfo`: the downstream request has a body. */
   hasBody = false;
-  private readonly io: Downstream;
+  private readonly io: DownstreamIo;
   private ctx!: Ctx;
-  private clientGone = false;
+  /** Set when the downstream cannot go on (client gone, malformed or slow body); never cleared. */
+  private downstreamFailure: ProxyError | null = null;
+  private error: ProxyError | null = null;
+  private waiting = WAIT_NONE;
+  /** A step of the task is running: events only record and `wake` later. */
+  private stepping = false;
+  private woken = false;
   // one attempt
+  private peer: HttpPeer | null = null;
   private conn: HttpConnection | null = null;
+  private request: RequestHeader | null = null;
   private pump: RequestBodyPump | null = null;
   private response: ResponseHeader | null = null;
   private failure: ProxyError | null = null;
@@ -53,180 +80,398 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   private endPending = false;
   private headWritten = false;
   private reused = false;
-  private wake: (() => void) | null = null;
 
   constructor(
     private readonly rt: ProxyRuntime<Ctx>,
-    req: IncomingMessage,
-    res: ServerResponse,
+    io: DownstreamIo,
   ) {
-    this.io = new Downstream(req, res);
-    this.session = new Session(this.io);
-    res.on('close', this.onDownstreamClose);
+    this.io = io;
+    this.session = new Session(io);
+    io.setEvents(this);
   }
 
-  /** Runs the request to its end; never rejects. */
-  async run(): Promise<void> {
-    const { hooks, logger } = this.rt;
-    const s = this.session;
-    let error: ProxyError | null = null;
+  /** Runs the request to its end (`logging`, then `taskDone`); never throws. */
+  run(): void {
+    this.stepping = true;
+    let r: void | Promise<void>;
     try {
-      this.ctx = hooks.newCtx();
-      const ctx = this.ctx;
-      await hooks.earlyRequestFilter(s, ctx);
-      if (await hooks.requestFilter(s, ctx)) {
-        if (!this.io.headersSent && !this.io.gone) {
-          error = ProxyError.internal('InternalError', 'requestFilter returned true but sent no response');
-        }
-      } else if (!(await hooks.proxyUpstreamFilter(s, ctx))) {
-        if (!this.io.headersSent && !this.io.gone) this.io.respond(502, ['connection', 'close'], undefined);
+      this.ctx = this.rt.hooks.newCtx();
+      r = this.rt.hooks.earlyRequestFilter(this.session, this.ctx);
+    } catch (err) {
+      r = undefined;
+      this.requestFailed(err);
+      this.leave();
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.afterEarlyRequestFilter, this.requestFailed);
+    else this.afterEarlyRequestFilter();
+    this.leave();
+  }
+
+  // Steps, in hook order. Each calls a hook, then its continuation directly when the hook
+  // returned a plain value (a monomorphic call V8 can inline), or through `wait` for a promise.
+
+  private afterEarlyRequestFilter(): void {
+    let r: boolean | Promise<boolean>;
+    try {
+      r = this.rt.hooks.requestFilter(this.session, this.ctx);
+    } catch (err) {
+      this.requestFailed(err);
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.afterRequestFilter, this.requestFailed);
+    else this.afterRequestFilter(r);
+  }
+
+  private afterRequestFilter(handled: boolean): void {
+    if (handled) {
+      if (!this.io.headersSent && !this.io.gone) {
+        this.requestFailed(ProxyError.internal('InternalError', 'requestFilter returned true but sent no response'));
       } else {
-        error = await this.proxyWithRetries();
+        this.finish(null);
       }
-    } catch (err) {
-      error = ProxyError.from(err);
+      return;
     }
-    if (error !== null) {
-      this.logFailure(error);
-      try {
-        await hooks.failToProxy(s, error, this.ctx);
-      } catch (err) {
-        logger.error({ err, service: this.rt.name }, 'failToProxy hook threw');
-        this.io.destroy();
-      }
-    }
+    let r: boolean | Promise<boolean>;
     try {
-      await hooks.logging(s, error, this.ctx);
+      r = this.rt.hooks.proxyUpstreamFilter(this.session, this.ctx);
     } catch (err) {
-      logger.error({ err, service: this.rt.name }, 'logging hook threw');
+      this.requestFailed(err);
+      return;
     }
-    publishRequest(this.rt.name, s, error);
-    this.rt.taskDone();
+    if (isThenable(r)) this.wait(r, this.afterProxyUpstreamFilter, this.requestFailed);
+    else this.afterProxyUpstreamFilter(r);
   }
 
-  private async proxyWithRetries(): Promise<ProxyError | null> {
-    for (;;) {
-      const err = await this.attempt();
-      if (err === null) return null;
-      if (!this.mayRetry(err)) return err;
-      this.session.countRetry();
-      this.rt.logger.debug(
-        { service: this.rt.name, kind: err.kind, upstream: this.session.upstream?.address, retries: this.session.retries },
-        'retrying request on another attempt',
-      );
+  private afterProxyUpstreamFilter(proxy: boolean): void {
+    if (!proxy) {
+      try {
+        if (!this.io.headersSent && !this.io.gone) this.io.respond(502, ['connection', 'close'], undefined);
+      } catch (err) {
+        this.requestFailed(err);
+        return;
+      }
+      this.finish(null);
+      return;
     }
+    this.attempt();
+  }
+
+  private attempt(): void {
+    this.resetAttempt();
+    let peer: HttpPeer | Promise<HttpPeer>;
+    try {
+      peer = this.rt.hooks.upstreamPeer(this.session, this.ctx);
+    } catch (err) {
+      this.attemptFailed(ProxyError.from(err));
+      return;
+    }
+    if (isThenable(peer)) this.wait(peer, this.afterUpstreamPeer, this.upstreamPeerFailed);
+    else this.afterUpstreamPeer(peer);
+  }
+
+  private upstreamPeerFailed(err: unknown): void {
+    this.attemptFailed(ProxyError.from(err));
+  }
+
+  private afterUpstreamPeer(peer: HttpPeer): void {
+    if (peer === null || typeof peer !== 'object' || typeof peer.address !== 'string' || typeof peer.options !== 'object') {
+      this.attemptFailed(ProxyError.from(new TypeError('upstreamPeer must return an HttpPeer')));
+      return;
+    }
+    this.peer = peer;
+    this.session.setUpstream(peer.address);
+    if (this.downstreamFailure !== null) {
+      this.attemptFailed(this.downstreamFailure);
+      return;
+    }
+    const pool = this.rt.pool;
+    const idle = pool.acquireIdle(peer);
+    if (idle !== null) {
+      this.connected(idle);
+      return;
+    }
+    this.waiting = WAIT_ASYNC;
+    pool.acquire(peer).then(
+      (conn) => this.resumeWith(this.connected, conn),
+      (err: unknown) => this.resumeWith(this.connectFailed, err),
+    );
+  }
+
+  private connectFailed(err: unknown): void {
+    const e = ProxyError.from(err, { kind: 'ConnectError', source: 'upstream' });
+    let out: ProxyError;
+    try {
+      out = this.rt.hooks.failToConnect(this.session, this.peer as HttpPeer, this.ctx, e);
+    } catch (err2) {
+      out = ProxyError.from(err2);
+    }
+    this.attemptFailed(out);
+  }
+
+  private connected(conn: HttpConnection): void {
+    this.reused = conn.reused;
+    this.session.setUpstreamReused(conn.reused);
+    if (this.downstreamFailure !== null) {
+      this.rt.pool.release(conn);
+      this.attemptFailed(this.downstreamFailure);
+      return;
+    }
+    this.conn = conn;
+    let r: void | Promise<void>;
+    try {
+      r = this.rt.hooks.connectedToUpstream(this.session, conn.reused, this.peer as HttpPeer, this.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.afterConnectedToUpstream, this.upstreamFailed);
+    else this.afterConnectedToUpstream();
+  }
+
+  private afterConnectedToUpstream(): void {
+    const io = this.io;
+    const request = new RequestHeader(io.method, io.target, forwardRequestHeaders(io.rawHeaders, this.session.clientAddr, 'http', this));
+    this.request = request;
+    let r: void | Promise<void>;
+    try {
+      r = this.rt.hooks.upstreamRequestFilter(this.session, request, this.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.sendRequest, this.upstreamFailed);
+    else this.sendRequest();
+  }
+
+  private sendRequest(): void {
+    const failure = this.failure ?? this.downstreamFailure;
+    if (failure !== null) {
+      this.upstreamFailed(failure);
+      return;
+    }
+    const conn = this.conn as HttpConnection;
+    const peer = this.peer as HttpPeer;
+    const request = this.request as RequestHeader;
+    try {
+      const framing = upstreamFraming(request.headers, this.hasBody, peer.address);
+      conn.request(request.method, request.path, request.headers.raw, this, requestOptions(peer, framing));
+      this.headWritten = true;
+      this.waiting = WAIT_HEAD;
+      if (framing !== 'none') {
+        const f = this.rt.requestBodyFilter;
+        const s = this.session;
+        const ctx = this.ctx;
+        this.pump = new RequestBodyPump(this.io, conn, f === null ? null : (chunk, end) => f(s, chunk, end, ctx), this);
+        this.pump.start();
+      }
+    } catch (err) {
+      this.waiting = WAIT_NONE;
+      this.upstreamFailed(err);
+    }
+  }
+
+  /** The response head arrived (see `onResponseHead`). */
+  private afterResponseHead(): void {
+    this.waiting = WAIT_NONE;
+    let r: void | Promise<void>;
+    try {
+      r = this.rt.hooks.upstreamResponseFilter(this.session, this.response as ResponseHeader, this.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.afterUpstreamResponseFilter, this.upstreamFailed);
+    else this.afterUpstreamResponseFilter();
+  }
+
+  private afterUpstreamResponseFilter(): void {
+    let r: void | Promise<void>;
+    try {
+      r = this.rt.hooks.responseFilter(this.session, this.response as ResponseHeader, this.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) this.wait(r, this.writeResponseHead, this.upstreamFailed);
+    else this.writeResponseHead();
+  }
+
+  private writeResponseHead(): void {
+    if (this.failure !== null) {
+      this.upstreamFailed(this.failure);
+      return;
+    }
+    const response = this.response as ResponseHeader;
+    try {
+      this.io.writeHead(response.status, response.reason, response.headers.raw);
+    } catch (err) {
+      this.upstreamFailed(
+        new ProxyError(`response head not valid for downstream: ${(err as Error).message}`, {
+          kind: 'InvalidHTTPResponse',
+          source: 'upstream',
+          cause: err,
+          context: (this.peer as HttpPeer).address,
+        }),
+      );
+      return;
+    }
+    this.forwarding = true;
+    this.waiting = WAIT_BODY;
+    if (this.upstreamEnded) {
+      this.endDownstream();
+    } else {
+      this.conn?.resume();
+      // No body byte went with the head yet: send it soon (streaming responses).
+      if (!this.completed && this.failure === null && this.io.bytesSent === 0) this.io.flushHead();
+    }
+  }
+
+  private attemptSucceeded(): void {
+    this.waiting = WAIT_NONE;
+    this.finish(null);
+  }
+
+  /** An attempt failed after the connection was made. */
+  private upstreamFailed(err: unknown): void {
+    this.waiting = WAIT_NONE;
+    const e = ProxyError.from(err);
+    this.dropConnection();
+    let out: ProxyError;
+    try {
+      out = this.rt.hooks.errorWhileProxy(this.peer as HttpPeer, this.session, e, this.ctx, this.reused);
+    } catch (err2) {
+      out = ProxyError.from(err2);
+    }
+    this.attemptFailed(out);
+  }
+
+  private attemptFailed(err: ProxyError): void {
+    this.waiting = WAIT_NONE;
+    if (!this.mayRetry(err)) {
+      this.requestFailed(err);
+      return;
+    }
+    this.session.countRetry();
+    this.rt.logger.debug(
+      { service: this.rt.name, kind: err.kind, upstream: this.session.upstream?.address, retries: this.session.retries },
+      'retrying request on another attempt',
+    );
+    this.attempt();
   }
 
   private mayRetry(err: ProxyError): boolean {
-    if (this.session.retries >= this.rt.maxRetries || this.clientGone || this.io.headersSent) return false;
+    if (this.session.retries >= this.rt.maxRetries || this.downstreamFailure !== null || this.io.headersSent) return false;
     if (!err.canRetry(this.reused)) return false;
     if (this.pump !== null && this.pump.started) return false; // body bytes are gone, cannot replay
     if (this.headWritten && !IDEMPOTENT.has(this.io.method)) return false;
     return true;
   }
 
-  private async attempt(): Promise<ProxyError | null> {
-    const { hooks, pool } = this.rt;
-    const s = this.session;
-    const ctx = this.ctx;
-    this.resetAttempt();
-    let peer: HttpPeer;
+  /** The request failed for good: `failToProxy`, then `logging`. */
+  private requestFailed(err: unknown): void {
+    const e = ProxyError.from(err);
+    this.error = e;
+    this.logFailure(e);
+    let r: FailToProxy | Promise<FailToProxy>;
     try {
-      peer = await hooks.upstreamPeer(s, ctx);
-      if (peer === null || typeof peer !== 'object' || typeof peer.address !== 'string' || typeof peer.options !== 'object') {
-        throw new TypeError('upstreamPeer must return an HttpPeer');
-      }
-    } catch (err) {
-      return ProxyError.from(err);
+      r = this.rt.hooks.failToProxy(this.session, e, this.ctx);
+    } catch (err2) {
+      this.failToProxyThrew(err2);
+      return;
     }
-    s.setUpstream(peer.address);
-    if (this.clientGone) return goneError();
-    let conn: HttpConnection;
-    try {
-      conn = await pool.acquire(peer);
-    } catch (err) {
-      const e = ProxyError.from(err, { kind: 'ConnectError', source: 'upstream' });
-      try {
-        return hooks.failToConnect(s, peer, ctx, e);
-      } catch (err2) {
-        return ProxyError.from(err2);
-      }
-    }
-    this.reused = conn.reused;
-    s.setUpstreamReused(conn.reused);
-    if (this.clientGone) {
-      pool.release(conn);
-      return goneError();
-    }
-    this.conn = conn;
-    try {
-      await hooks.connectedToUpstream(s, conn.reused, peer, ctx);
-      const request = new RequestHeader(this.io.method, this.io.target, forwardRequestHeaders(this.io.rawHeaders, s.clientAddr, 'http', this));
-      await hooks.upstreamRequestFilter(s, request, ctx);
-      await this.exchange(peer, request);
-      return null;
-    } catch (err) {
-      const e = ProxyError.from(err);
-      this.dropConnection();
-      try {
-        return hooks.errorWhileProxy(peer, s, e, ctx, conn.reused);
-      } catch (err2) {
-        return ProxyError.from(err2);
-      }
-    }
+    if (isThenable(r)) this.wait(r, this.afterFailToProxy, this.failToProxyThrew);
+    else this.afterFailToProxy();
   }
 
-  /** Sends the request on `this.conn` and forwards the response; resolves when the downstream response ended. */
-  private async exchange(peer: HttpPeer, request: RequestHeader): Promise<void> {
-    const { hooks } = this.rt;
-    const s = this.session;
-    const ctx = this.ctx;
-    if (this.clientGone) throw goneError();
-    const conn = this.conn as HttpConnection;
-    const framing = upstreamFraming(request.headers, this.hasBody, peer.address);
-    conn.request(request.method, request.path, request.headers.raw, this, {
-      body: framing,
-      readTimeoutMs: peer.options.readTimeoutMs,
-      writeTimeoutMs: peer.options.writeTimeoutMs,
-    });
-    this.headWritten = true;
-    if (framing !== 'none') {
-      const f = this.rt.requestBodyFilter;
-      this.pump = new RequestBodyPump(this.io.req, conn, f === null ? null : (chunk, end) => f(s, chunk, end, ctx), this);
-      this.pump.start();
-    }
-    while (this.response === null) {
-      if (this.failure !== null) throw this.failure;
-      await this.sleep();
-    }
-    if (this.failure !== null) throw this.failure;
-    const response = this.response;
-    await hooks.upstreamResponseFilter(s, response, ctx);
-    await hooks.responseFilter(s, response, ctx);
-    if (this.failure !== null) throw this.failure;
+  private afterFailToProxy(): void {
+    this.finish(this.error);
+  }
+
+  private failToProxyThrew(err: unknown): void {
+    this.rt.logger.error({ err, service: this.rt.name }, 'failToProxy hook threw');
+    this.io.destroy();
+    this.finish(this.error);
+  }
+
+  /** `logging`, last and once. */
+  private finish(error: ProxyError | null): void {
+    this.error = error;
+    let r: void | Promise<void>;
     try {
-      this.io.writeHead(response.status, response.reason, response.headers.raw);
+      r = this.rt.hooks.logging(this.session, error, this.ctx);
     } catch (err) {
-      // node:http refused a header value (control characters): the upstream sent it, or a filter set it.
-      throw new ProxyError(`response head not valid for downstream: ${(err as Error).message}`, {
-        kind: 'InvalidHTTPResponse',
-        source: 'upstream',
-        cause: err,
-        context: peer.address,
-      });
+      this.loggingThrew(err);
+      return;
     }
-    this.forwarding = true;
-    if (this.upstreamEnded) {
-      this.endDownstream();
-    } else {
-      this.conn?.resume();
-      // No body byte was ready to go with the head: send the head now (streaming responses).
-      if (!this.completed && this.failure === null && this.io.bytesSent === 0) this.io.flushHead();
+    if (isThenable(r)) this.wait(r, this.done, this.loggingThrew);
+    else this.done();
+  }
+
+  private loggingThrew(err: unknown): void {
+    this.rt.logger.error({ err, service: this.rt.name }, 'logging hook threw');
+    this.done();
+  }
+
+  private done(): void {
+    publishRequest(this.rt.name, this.session, this.error);
+    this.rt.taskDone();
+  }
+
+  // Continuation plumbing
+
+  /** Suspends the task until `r` settles, then continues with `next(value)` (or `failed(reason)`). */
+  private wait<T>(r: PromiseLike<T>, next: Step<Ctx, T>, failed: Step<Ctx, unknown>): void {
+    this.waiting = WAIT_ASYNC;
+    r.then(
+      (v) => this.resumeWith(next, v),
+      (err: unknown) => this.resumeWith(failed, err),
+    );
+  }
+
+  /** Continues the task after an asynchronous step settled. */
+  private resumeWith<T>(step: Step<Ctx, T>, value: T): void {
+    this.waiting = WAIT_NONE;
+    this.stepping = true;
+    try {
+      step.call(this, value);
+    } catch (err) {
+      // A bug in the task itself: end the request rather than leave it hanging.
+      this.rt.logger.error({ err, service: this.rt.name }, 'proxy task failed');
+      this.io.destroy();
     }
-    while (!this.completed) {
-      if (this.failure !== null) throw this.failure;
-      await this.sleep();
+    this.leave();
+  }
+
+  /** An event happened: continue where the task waits (after the running step, if any). */
+  private wake(): void {
+    if (this.stepping) {
+      this.woken = true;
+      return;
     }
+    this.stepping = true;
+    this.woken = true;
+    this.leave();
+  }
+
+  /** Ends a step: handles the events it raised, then lets events wake the task directly again. */
+  private leave(): void {
+    while (this.woken) {
+      this.woken = false;
+      switch (this.waiting) {
+        case WAIT_HEAD:
+          if (this.failure !== null) this.upstreamFailed(this.failure);
+          else if (this.response !== null) this.afterResponseHead();
+          break;
+        case WAIT_BODY:
+          if (this.failure !== null) this.upstreamFailed(this.failure);
+          else if (this.completed) this.attemptSucceeded();
+          break;
+        default:
+          break; // WAIT_ASYNC: the settlement continues; WAIT_NONE: nothing waits
+      }
+    }
+    this.stepping = false;
   }
 
   // ResponseHandler (from the upstream connection)
@@ -234,7 +479,7 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   onResponseHead(status: number, reason: string, rawHeaders: string[]): void {
     this.response = new ResponseHeader(status, reason, forwardResponseHeaders(rawHeaders));
     this.conn?.pause(); // until the response hooks ran and the head went downstream
-    this.notify();
+    this.wake();
   }
 
   onResponseData(chunk: Buffer): void {
@@ -249,13 +494,11 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
     if (conn !== null) this.rt.pool.release(conn);
     this.upstreamEnded = true;
     if (this.forwarding) this.endDownstream();
-    else this.notify();
+    else this.wake();
   }
 
   onResponseError(err: ProxyError): void {
-    this.dropConnection();
-    this.failure ??= err;
-    this.notify();
+    this.fail(err);
   }
 
   onRequestDrain(): void {
@@ -265,17 +508,10 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   // PumpOwner
 
   onRequestBodyError(err: unknown): void {
-    this.failStream(err);
+    this.fail(ProxyError.from(err));
   }
 
-  /** A body filter failed: abandon the upstream side and end the attempt with the error. */
-  private failStream(err: unknown): void {
-    this.dropConnection();
-    this.failure ??= ProxyError.from(err);
-    this.notify();
-  }
-
-  // DrainListener (downstream)
+  // DownstreamEvents
 
   onDownstreamDrain(): void {
     if (!this.waitingDrain) return;
@@ -283,12 +519,23 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
     if (!this.filterBusy) this.conn?.resume();
   }
 
+  onDownstreamError(err: ProxyError): void {
+    this.downstreamFailure ??= err;
+    this.fail(err);
+  }
+
+  /** The attempt cannot go on: abandon the upstream side and let the task take the failure. */
+  private fail(err: ProxyError): void {
+    this.dropConnection();
+    this.failure ??= err;
+    this.wake();
+  }
+
   private sendDown(chunk: Buffer): void {
     if (chunk.length === 0) return;
     if (!this.io.write(chunk)) {
       this.waitingDrain = true;
       this.conn?.pause();
-      this.io.onDrain(this);
     }
   }
 
@@ -297,7 +544,7 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
     try {
       out = (this.rt.responseBodyFilter as BoundBodyFilter<Ctx>)(this.session, chunk, end, this.ctx);
     } catch (err) {
-      this.failStream(err);
+      this.fail(ProxyError.from(err));
       return;
     }
     if (out instanceof Promise) {
@@ -305,7 +552,7 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
       this.conn?.pause();
       out.then(
         (r) => this.afterFilter(r, chunk, end),
-        (err: unknown) => this.failStream(err),
+        (err: unknown) => this.fail(ProxyError.from(err)),
       );
       return;
     }
@@ -341,18 +588,10 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   }
 
   private finishDownstream(): void {
-    this.io.end();
     this.completed = true;
-    this.notify();
+    this.io.end();
+    this.wake();
   }
-
-  private readonly onDownstreamClose = (): void => {
-    if (this.io.res.writableFinished) return;
-    this.clientGone = true;
-    this.dropConnection();
-    this.failure ??= goneError();
-    this.notify();
-  };
 
   /** Abandons the upstream side of the current attempt (connection destroyed, body pump stopped). */
   private dropConnection(): void {
@@ -366,7 +605,9 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   }
 
   private resetAttempt(): void {
+    this.peer = null;
     this.conn = null;
+    this.request = null;
     this.pump = null;
     this.response = null;
     this.failure = null;
@@ -378,20 +619,6 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
     this.endPending = false;
     this.headWritten = false;
     this.reused = false;
-  }
-
-  private sleep(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    if (wake !== null) {
-      this.wake = null;
-      wake();
-    }
   }
 
   private logFailure(e: ProxyError): void {
@@ -414,6 +641,7 @@ export class ProxyTask<Ctx> implements ResponseHandler, DrainListener, PumpOwner
   }
 }
 
-function goneError(): ProxyError {
-  return ProxyError.downstream('ClientGone', 'the client closed the connection');
+/** A promise or any other thenable a hook may return. */
+function isThenable<T>(r: T | PromiseLike<T>): r is PromiseLike<T> {
+  return typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function';
 }

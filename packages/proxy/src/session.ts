@@ -4,7 +4,7 @@
  * everything they need from it: method, path, status, bytes, duration, upstream, reuse.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Downstream } from './downstream/downstream';
+import type { DownstreamIo } from './downstream/downstream-io';
 
 /** The last upstream attempt. */
 export interface UpstreamInfo {
@@ -24,13 +24,13 @@ export class Session {
   /** When the request arrived (`process.hrtime.bigint()`, nanoseconds). */
   readonly startTime: bigint;
   /** @internal */
-  readonly io: Downstream;
+  readonly io: DownstreamIo;
   private _upstream: { address: string; reused: boolean } | null = null;
   private _retries = 0;
   private _clientAddr: string | null = null;
 
   /** @internal Made by the proxy for every request. */
-  constructor(io: Downstream) {
+  constructor(io: DownstreamIo) {
     this.io = io;
     this.startTime = process.hrtime.bigint();
   }
@@ -45,9 +45,9 @@ export class Session {
     return this.io.target;
   }
 
-  /** Downstream request headers, names lower-cased (read-only view). */
+  /** Downstream request headers, names lower-cased (read-only view; built on first use). */
   get headers(): Readonly<IncomingHttpHeaders> {
-    return this.io.req.headers;
+    return this.io.headers;
   }
 
   /** Downstream request headers as received: `[name, value, …]`. */
@@ -57,7 +57,7 @@ export class Session {
 
   /** `'1.1'` or `'1.0'`. */
   get httpVersion(): string {
-    return this.io.req.httpVersion;
+    return this.io.httpVersion;
   }
 
   /** The client's IP address. */
@@ -99,9 +99,13 @@ export class Session {
     return Number(process.hrtime.bigint() - this.startTime) / 1e6;
   }
 
-  /** The node:http request and response, for advanced use. Writing to them bypasses the counters. */
+  /**
+   * The node:http request and response, for advanced use; writing to them bypasses the
+   * counters. Only with the HttpProxy option `downstream: 'node'`: the fast path has no
+   * node:http objects, and this throws a `TypeError` there.
+   */
   get downstream(): DownstreamAccess {
-    return this.io;
+    return this.io.access;
   }
 
   /**

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_HOOKS, HOOK_NAMES, HttpPeer, type ProxyHttp } from '@pingora-ts/proxy';
 import type { ProxyError } from '@pingora-ts/core';
-import { Resources, client, startProxy } from './resources';
+import { DOWNSTREAMS, Resources, client, startProxy, useDownstream } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -108,148 +108,152 @@ function expectOnChart(calls: string[]): void {
   expect(bad).toEqual([]);
 }
 
-test('the chart names every hook', () => {
-  const text = fs.readFileSync(path.join(__dirname, '..', 'docs', 'phases.md'), 'utf8');
-  for (const hook of HOOK_NAMES) expect(text).toContain(hook);
-});
+describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
+  beforeEach(() => useDownstream(downstream));
 
-test('plain GET: hook order', async () => {
-  const up = await res.httpServer((_req, r) => r.end('hello'));
-  const { app, next } = recorder([new HttpPeer(up.address)]);
-  const { url } = await startProxy(res, app);
-  const r = await client(res, url).request({ path: '/', method: 'GET' });
-  expect(await r.body.text()).toBe('hello');
-  const log = await next();
-  expect(log.calls).toEqual([
-    'newCtx',
-    'earlyRequestFilter',
-    'requestFilter',
-    'proxyUpstreamFilter',
-    'upstreamPeer',
-    'connectedToUpstream',
-    'upstreamRequestFilter',
-    'upstreamResponseFilter',
-    'responseFilter',
-    'responseBodyFilter',
-    'logging',
-  ]);
-  expect(log.error).toBeNull();
-  expectOnChart(log.calls);
-});
-
-test('POST with a body: requestBodyFilter runs after upstreamRequestFilter', async () => {
-  const up = await res.httpServer((req, r) => {
-    req.resume();
-    req.on('end', () => r.end('got it'));
+  test('the chart names every hook', () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', 'docs', 'phases.md'), 'utf8');
+    for (const hook of HOOK_NAMES) expect(text).toContain(hook);
   });
-  const { app, next } = recorder([new HttpPeer(up.address)]);
-  const { url } = await startProxy(res, app);
-  const r = await client(res, url).request({ path: '/', method: 'POST', body: 'payload' });
-  expect(await r.body.text()).toBe('got it');
-  const log = await next();
-  expect(log.calls).toEqual([
-    'newCtx',
-    'earlyRequestFilter',
-    'requestFilter',
-    'proxyUpstreamFilter',
-    'upstreamPeer',
-    'connectedToUpstream',
-    'upstreamRequestFilter',
-    'requestBodyFilter',
-    'upstreamResponseFilter',
-    'responseFilter',
-    'responseBodyFilter',
-    'logging',
-  ]);
-  expectOnChart(log.calls);
-});
 
-test('retry after connect refused: upstreamPeer is asked again and the second peer answers', async () => {
-  const refused = await res.refusedPort();
-  const up = await res.httpServer((_req, r) => r.end('second'));
-  const { app, next } = recorder([new HttpPeer(`127.0.0.1:${refused}`), new HttpPeer(up.address)]);
-  const { url } = await startProxy(res, app);
-  const r = await client(res, url).request({ path: '/', method: 'GET' });
-  expect(r.statusCode).toBe(200);
-  expect(await r.body.text()).toBe('second');
-  const log = await next();
-  expect(log.calls).toEqual([
-    'newCtx',
-    'earlyRequestFilter',
-    'requestFilter',
-    'proxyUpstreamFilter',
-    'upstreamPeer',
-    'failToConnect',
-    'upstreamPeer',
-    'connectedToUpstream',
-    'upstreamRequestFilter',
-    'upstreamResponseFilter',
-    'responseFilter',
-    'responseBodyFilter',
-    'logging',
-  ]);
-  expectOnChart(log.calls);
-});
+  test('plain GET: hook order', async () => {
+    const up = await res.httpServer((_req, r) => r.end('hello'));
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { url } = await startProxy(res, app);
+    const r = await client(res, url).request({ path: '/', method: 'GET' });
+    expect(await r.body.text()).toBe('hello');
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'upstreamResponseFilter',
+      'responseFilter',
+      'responseBodyFilter',
+      'logging',
+    ]);
+    expect(log.error).toBeNull();
+    expectOnChart(log.calls);
+  });
 
-test('early response from requestFilter: straight to logging', async () => {
-  const { app, next } = recorder([new HttpPeer('127.0.0.1:1')]);
-  const { url } = await startProxy(res, app);
-  const r = await client(res, url).request({ path: '/health', method: 'GET' });
-  expect(r.statusCode).toBe(200);
-  expect(await r.body.text()).toBe('healthy');
-  const log = await next();
-  expect(log.calls).toEqual(['newCtx', 'earlyRequestFilter', 'requestFilter', 'logging']);
-  expect(log.status).toBe(200);
-  expectOnChart(log.calls);
-});
+  test('POST with a body: requestBodyFilter runs after upstreamRequestFilter', async () => {
+    const up = await res.httpServer((req, r) => {
+      req.resume();
+      req.on('end', () => r.end('got it'));
+    });
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { url } = await startProxy(res, app);
+    const r = await client(res, url).request({ path: '/', method: 'POST', body: 'payload' });
+    expect(await r.body.text()).toBe('got it');
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'requestBodyFilter',
+      'upstreamResponseFilter',
+      'responseFilter',
+      'responseBodyFilter',
+      'logging',
+    ]);
+    expectOnChart(log.calls);
+  });
 
-test('every peer refuses: retries run out, failToProxy sends 502', async () => {
-  const refused = await res.refusedPort();
-  const { app, next } = recorder([new HttpPeer(`127.0.0.1:${refused}`)]);
-  const { url } = await startProxy(res, app, { maxRetries: 2 });
-  const r = await client(res, url).request({ path: '/', method: 'GET' });
-  expect(r.statusCode).toBe(502);
-  expect(await r.body.text()).toBe('502 Bad Gateway\n');
-  const log = await next();
-  expect(log.calls).toEqual([
-    'newCtx',
-    'earlyRequestFilter',
-    'requestFilter',
-    'proxyUpstreamFilter',
-    'upstreamPeer',
-    'failToConnect',
-    'upstreamPeer',
-    'failToConnect',
-    'upstreamPeer',
-    'failToConnect',
-    'failToProxy',
-    'logging',
-  ]);
-  expect(log.error?.kind).toBe('ConnectRefused');
-  expect(log.status).toBe(502);
-  expectOnChart(log.calls);
-});
+  test('retry after connect refused: upstreamPeer is asked again and the second peer answers', async () => {
+    const refused = await res.refusedPort();
+    const up = await res.httpServer((_req, r) => r.end('second'));
+    const { app, next } = recorder([new HttpPeer(`127.0.0.1:${refused}`), new HttpPeer(up.address)]);
+    const { url } = await startProxy(res, app);
+    const r = await client(res, url).request({ path: '/', method: 'GET' });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('second');
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'failToConnect',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'upstreamResponseFilter',
+      'responseFilter',
+      'responseBodyFilter',
+      'logging',
+    ]);
+    expectOnChart(log.calls);
+  });
 
-test('upstream resets a fresh connection: errorWhileProxy, no retry, 502', async () => {
-  const up = await res.netServer((s) => s.once('data', () => s.destroy()));
-  const { app, next } = recorder([new HttpPeer(up.address)]);
-  const { url } = await startProxy(res, app);
-  const r = await client(res, url).request({ path: '/', method: 'GET' });
-  expect(r.statusCode).toBe(502);
-  await r.body.text();
-  const log = await next();
-  expect(log.calls).toEqual([
-    'newCtx',
-    'earlyRequestFilter',
-    'requestFilter',
-    'proxyUpstreamFilter',
-    'upstreamPeer',
-    'connectedToUpstream',
-    'upstreamRequestFilter',
-    'errorWhileProxy',
-    'failToProxy',
-    'logging',
-  ]);
-  expect(log.error?.kind).toBe('ConnectionClosed');
-  expectOnChart(log.calls);
+  test('early response from requestFilter: straight to logging', async () => {
+    const { app, next } = recorder([new HttpPeer('127.0.0.1:1')]);
+    const { url } = await startProxy(res, app);
+    const r = await client(res, url).request({ path: '/health', method: 'GET' });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('healthy');
+    const log = await next();
+    expect(log.calls).toEqual(['newCtx', 'earlyRequestFilter', 'requestFilter', 'logging']);
+    expect(log.status).toBe(200);
+    expectOnChart(log.calls);
+  });
+
+  test('every peer refuses: retries run out, failToProxy sends 502', async () => {
+    const refused = await res.refusedPort();
+    const { app, next } = recorder([new HttpPeer(`127.0.0.1:${refused}`)]);
+    const { url } = await startProxy(res, app, { maxRetries: 2 });
+    const r = await client(res, url).request({ path: '/', method: 'GET' });
+    expect(r.statusCode).toBe(502);
+    expect(await r.body.text()).toBe('502 Bad Gateway\n');
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'failToConnect',
+      'upstreamPeer',
+      'failToConnect',
+      'upstreamPeer',
+      'failToConnect',
+      'failToProxy',
+      'logging',
+    ]);
+    expect(log.error?.kind).toBe('ConnectRefused');
+    expect(log.status).toBe(502);
+    expectOnChart(log.calls);
+  });
+
+  test('upstream resets a fresh connection: errorWhileProxy, no retry, 502', async () => {
+    const up = await res.netServer((s) => s.once('data', () => s.destroy()));
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { url } = await startProxy(res, app);
+    const r = await client(res, url).request({ path: '/', method: 'GET' });
+    expect(r.statusCode).toBe(502);
+    await r.body.text();
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'errorWhileProxy',
+      'failToProxy',
+      'logging',
+    ]);
+    expect(log.error?.kind).toBe('ConnectionClosed');
+    expectOnChart(log.calls);
+  });
 });

@@ -4,21 +4,31 @@
  */
 import * as net from 'node:net';
 import type { Logger } from '@pingora-ts/core';
-import { HttpProxy, type HttpProxyOptions, type ProxyHttp } from '@pingora-ts/proxy';
+import { HttpProxy, type DownstreamKind, type HttpProxyOptions, type ProxyHttp } from '@pingora-ts/proxy';
 import { Client } from 'undici';
 import type { Resources } from '../../../test-support/resources';
 
 export { Resources, sleep, until } from '../../../test-support/resources';
 
+/** Both downstream paths: every integration test runs against each (`describe.each(DOWNSTREAMS)`). */
+export const DOWNSTREAMS: readonly DownstreamKind[] = ['fast', 'node'];
 
-/** Starts an HttpProxy on 127.0.0.1:0; it is shut down (not gracefully) in `closeAll()`. */
+let downstream: DownstreamKind = 'fast';
+
+/** Makes `startProxy` use `kind` unless its options say otherwise (call it in a `beforeEach`). */
+export function useDownstream(kind: DownstreamKind): void {
+  downstream = kind;
+}
+
+/** Starts an HttpProxy on 127.0.0.1:0 (on the `useDownstream` path); it is shut down (not gracefully) in `closeAll()`. */
 export async function startProxy<Ctx>(
   res: Resources,
   app: ProxyHttp<Ctx>,
   opts: Partial<HttpProxyOptions> = {},
 ): Promise<{ proxy: HttpProxy<Ctx>; port: number; url: string }> {
-  const proxy = new HttpProxy('test-proxy', app, { listeners: [{ addr: '127.0.0.1:0' }], ...opts });
+  const proxy = new HttpProxy('test-proxy', app, { listeners: [{ addr: '127.0.0.1:0' }], downstream, ...opts });
   await proxy.listen();
+  expect(proxy.downstream).toBe(opts.downstream ?? downstream);
   res.defer(() => proxy.shutdown({ graceful: false, timeoutMs: 0 }));
   const a = proxy.addresses()[0];
   if (a === undefined || a.kind !== 'tcp') throw new Error('no tcp address');

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { HttpPeer } from '@pingora-ts/proxy';
-import { Resources, client, sleep, startProxy } from './resources';
+import { DOWNSTREAMS, Resources, client, sleep, startProxy, useDownstream } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -54,59 +54,63 @@ function rssWatch(): { stop(): number } {
 
 jest.setTimeout(60_000);
 
-test('100 MiB upload through the proxy, bounded memory', async () => {
-  let received = 0;
-  const up = await res.httpServer((req, r) => {
-    let i = 0;
-    req.on('data', (d: Buffer) => {
-      received += d.length;
-      if ((++i & 15) === 0) {
-        req.pause();
-        setTimeout(() => req.resume(), 1);
-      }
-    });
-    req.on('end', () => r.end(String(received)));
-  });
-  const peer = new HttpPeer(up.address);
-  const { url } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
-  const c = client(res, url);
-  const upload = async (size: number): Promise<string> => {
-    received = 0;
-    const r = await c.request({ path: '/upload', method: 'PUT', headers: { 'content-length': String(size) }, body: generated(size) });
-    return r.body.text();
-  };
-  expect(await upload(WARMUP)).toBe(String(WARMUP));
-  const watch = rssWatch();
-  expect(await upload(TOTAL)).toBe(String(TOTAL));
-  const growth = watch.stop();
-  console.log(`upload: RSS growth ${(growth / 1048576).toFixed(1)} MiB`);
-  expect(received).toBe(TOTAL);
-  expect(growth).toBeLessThan(MAX_GROWTH);
-});
+describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
+  beforeEach(() => useDownstream(downstream));
 
-test('100 MiB download through the proxy (chunked), slow client, bounded memory', async () => {
-  const up = await res.httpServer((req, r) => {
-    generated(req.url === '/warmup' ? WARMUP : TOTAL).pipe(r);
+  test('100 MiB upload through the proxy, bounded memory', async () => {
+    let received = 0;
+    const up = await res.httpServer((req, r) => {
+      let i = 0;
+      req.on('data', (d: Buffer) => {
+        received += d.length;
+        if ((++i & 15) === 0) {
+          req.pause();
+          setTimeout(() => req.resume(), 1);
+        }
+      });
+      req.on('end', () => r.end(String(received)));
+    });
+    const peer = new HttpPeer(up.address);
+    const { url } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
+    const c = client(res, url);
+    const upload = async (size: number): Promise<string> => {
+      received = 0;
+      const r = await c.request({ path: '/upload', method: 'PUT', headers: { 'content-length': String(size) }, body: generated(size) });
+      return r.body.text();
+    };
+    expect(await upload(WARMUP)).toBe(String(WARMUP));
+    const watch = rssWatch();
+    expect(await upload(TOTAL)).toBe(String(TOTAL));
+    const growth = watch.stop();
+    console.log(`upload: RSS growth ${(growth / 1048576).toFixed(1)} MiB`);
+    expect(received).toBe(TOTAL);
+    expect(growth).toBeLessThan(MAX_GROWTH);
   });
-  const peer = new HttpPeer(up.address);
-  const { url } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
-  const c = client(res, url);
-  const download = async (path: string): Promise<number> => {
-    const r = await c.request({ path, method: 'GET' });
-    expect(r.headers['transfer-encoding']).toBe('chunked');
-    let n = 0;
-    let i = 0;
-    for await (const chunk of r.body) {
-      n += (chunk as Buffer).length;
-      if ((++i & 15) === 0) await sleep(1);
-    }
-    return n;
-  };
-  expect(await download('/warmup')).toBe(WARMUP);
-  const watch = rssWatch();
-  const got = await download('/download');
-  const growth = watch.stop();
-  console.log(`download: RSS growth ${(growth / 1048576).toFixed(1)} MiB`);
-  expect(got).toBe(TOTAL);
-  expect(growth).toBeLessThan(MAX_GROWTH);
+
+  test('100 MiB download through the proxy (chunked), slow client, bounded memory', async () => {
+    const up = await res.httpServer((req, r) => {
+      generated(req.url === '/warmup' ? WARMUP : TOTAL).pipe(r);
+    });
+    const peer = new HttpPeer(up.address);
+    const { url } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
+    const c = client(res, url);
+    const download = async (path: string): Promise<number> => {
+      const r = await c.request({ path, method: 'GET' });
+      expect(r.headers['transfer-encoding']).toBe('chunked');
+      let n = 0;
+      let i = 0;
+      for await (const chunk of r.body) {
+        n += (chunk as Buffer).length;
+        if ((++i & 15) === 0) await sleep(1);
+      }
+      return n;
+    };
+    expect(await download('/warmup')).toBe(WARMUP);
+    const watch = rssWatch();
+    const got = await download('/download');
+    const growth = watch.stop();
+    console.log(`download: RSS growth ${(growth / 1048576).toFixed(1)} MiB`);
+    expect(got).toBe(TOTAL);
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  });
 });

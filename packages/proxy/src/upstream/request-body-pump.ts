@@ -6,19 +6,19 @@
  * Not `stream.pipeline`: on an upstream failure the downstream must stay open so the proxy can
  * still answer 502, and pipeline would destroy it.
  */
-import type { IncomingMessage } from 'node:http';
 import type { HttpConnection } from '@pingora-ts/pool';
+import type { DownstreamIo, RequestBodySink } from '../downstream/downstream-io';
 import type { BodyFilterResult } from '../proxy-http';
 
 /** A body filter with its session and ctx already bound. */
 export type ChunkFilter = (chunk: Buffer | null, endOfStream: boolean) => BodyFilterResult | Promise<BodyFilterResult>;
 
-/** Told when the filter fails or the body is fully sent. */
+/** Told when the filter fails. */
 export interface PumpOwner {
   onRequestBodyError(err: unknown): void;
 }
 
-export class RequestBodyPump {
+export class RequestBodyPump implements RequestBodySink {
   /** Some body bytes were taken from the downstream: the request can no longer be replayed. */
   started = false;
   /** The whole body was handed to the upstream connection. */
@@ -29,26 +29,21 @@ export class RequestBodyPump {
   private endPending = false;
 
   constructor(
-    private readonly source: IncomingMessage,
+    private readonly source: DownstreamIo,
     private readonly conn: HttpConnection,
     private readonly filter: ChunkFilter | null,
     private readonly owner: PumpOwner,
   ) {}
 
   start(): void {
-    const src = this.source;
-    src.on('data', this.onData);
-    src.on('end', this.onEnd);
-    src.on('error', this.onSourceError);
-    if (src.readableEnded) this.onEnd();
-    else src.resume();
+    this.source.readBody(this);
   }
 
   /** The upstream socket drained (from `ResponseHandler.onRequestDrain`). */
   onUpstreamDrain(): void {
     if (!this.waitingDrain) return;
     this.waitingDrain = false;
-    if (!this.filterBusy && !this.stopped) this.source.resume();
+    if (!this.filterBusy && !this.stopped) this.source.resumeBody();
   }
 
   /**
@@ -58,36 +53,17 @@ export class RequestBodyPump {
   stop(discardRest: boolean): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.detach();
-    if (discardRest && !this.done) this.source.resume();
-    else this.source.pause();
+    if (!this.done) this.source.stopBody(discardRest);
   }
 
-  private detach(): void {
-    const src = this.source;
-    src.removeListener('data', this.onData);
-    src.removeListener('end', this.onEnd);
-    // keep the no-op error listener: a late 'error' must not become an uncaught exception
-  }
-
-  private write(chunk: Buffer): void {
-    if (chunk.length === 0 || this.stopped) return;
-    if (!this.conn.writeBody(chunk)) {
-      this.waitingDrain = true;
-      this.source.pause();
-    }
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
+  onRequestBodyChunk(chunk: Buffer): void {
     this.started = true;
-    if (this.filter === null) {
-      this.write(chunk);
-      return;
-    }
-    this.runFilter(chunk, false);
-  };
+    if (this.stopped) return;
+    if (this.filter === null) this.write(chunk);
+    else this.runFilter(chunk, false);
+  }
 
-  private readonly onEnd = (): void => {
+  onRequestBodyEnd(): void {
     if (this.stopped) return;
     if (this.filterBusy) {
       this.endPending = true;
@@ -98,12 +74,20 @@ export class RequestBodyPump {
       return;
     }
     this.finish();
-  };
+  }
+
+  private write(chunk: Buffer): void {
+    if (chunk.length === 0 || this.stopped) return;
+    if (!this.conn.writeBody(chunk)) {
+      this.waitingDrain = true;
+      this.source.pauseBody();
+    }
+  }
 
   private finish(): void {
     if (this.stopped) return;
     this.done = true;
-    this.detach();
+    this.stopped = true;
     this.conn.endBody();
   }
 
@@ -117,7 +101,7 @@ export class RequestBodyPump {
     }
     if (out instanceof Promise) {
       this.filterBusy = true;
-      this.source.pause();
+      this.source.pauseBody();
       out.then(
         (r) => this.afterFilter(r, chunk, end),
         (err: unknown) => this.fail(err),
@@ -139,18 +123,14 @@ export class RequestBodyPump {
     }
     if (this.endPending) {
       this.endPending = false;
-      this.onEnd();
+      this.onRequestBodyEnd();
       return;
     }
-    if (wasBusy && !this.waitingDrain) this.source.resume();
+    if (wasBusy && !this.waitingDrain) this.source.resumeBody();
   }
 
   private fail(err: unknown): void {
     this.stop(false);
     this.owner.onRequestBodyError(err);
   }
-
-  private readonly onSourceError = (): void => {
-    // The client went away mid-upload: the response's 'close' tells the runner.
-  };
 }

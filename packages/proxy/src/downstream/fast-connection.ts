@@ -1,0 +1,423 @@
+/**
+ * One downstream HTTP/1.1 connection on the fast path: bytes from the socket go through a
+ * lent llhttp parser; one request is answered at a time.
+ *
+ * Sequencing. A request starts after the read that carried its head was parsed (so an error
+ * later in the same bytes stops it before anything goes upstream). A pipelined head that
+ * arrives while a request is being answered is queued and the parser stops right after it
+ * (`PAUSE`); the rest of the bytes wait and the socket is paused until the answer ended.
+ * A body is taken on demand: chunks that arrive before the runner asks are kept (bounded by
+ * one read: reading pauses) and handed over when it does.
+ *
+ * Timeouts are deadlines checked by the listener's sweep: keep-alive (idle), headers (a head
+ * arriving), request (until the body is in), and a short linger once the connection closes.
+ *
+ * No closures per connection: socket events go to shared functions that find the connection
+ * through a symbol on the socket.
+ */
+import type { Socket } from 'node:net';
+import { ProxyError } from '@pingora-ts/core';
+import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
+import { FastDownstream } from './fast-downstream';
+import type { FastHttp1Listener } from './fast-listener';
+import { checkRequestHead, type HeadRefusal } from './request-checks';
+
+const kConnection = Symbol('pingora-ts.fastConnection');
+
+interface TaggedSocket extends Socket {
+  [kConnection]: FastConnection;
+}
+
+/** Between requests: the keep-alive timeout runs. */
+const C_IDLE = 0;
+/** A request head is arriving (a new connection starts here): the headers timeout runs. */
+const C_HEAD = 1;
+/** A request is being answered: the request timeout runs until its body is in. */
+const C_BUSY = 2;
+/** The last bytes are going out; the socket is destroyed at the deadline. */
+const C_CLOSING = 3;
+
+export class FastConnection implements RequestParserHandler {
+  /** The request being answered. */
+  current: FastDownstream | null = null;
+  /** The connection closes after the current response (graceful shutdown, a malformed body). */
+  closeAfterCurrent = false;
+  private phase = C_HEAD;
+  /** When the phase's timeout fires (`Date.now()` based); 0: none. */
+  private deadline = 0;
+  private parser: RequestParser | null = null;
+  /** The request whose bytes the parser is in. */
+  private reading: FastDownstream | null = null;
+  /** A request parsed in the read being handled, started once that read was parsed. */
+  private fresh: FastDownstream | null = null;
+  /** A pipelined request waiting for `current`. */
+  private queued: FastDownstream | null = null;
+  /** Bytes held while the parser is stopped after a queued head. */
+  private pending: Buffer | null = null;
+  /** A refusal (4xx) to send once `current` is answered; nothing is read after it. */
+  private refusal: HeadRefusal | null = null;
+  /** The last request said `Connection: close` (or was HTTP/1.0): nothing after it is parsed. */
+  private lastRequest = false;
+  /** Reading is held for a request body nobody takes yet (or backpressure). */
+  private bodyHeld = false;
+  private readPaused = false;
+  /** The request line of the head now arriving has ended (so an overflow is 431, not 414). */
+  private lineSeen = false;
+  /** Inside the parser's `execute`: the parser must not be given back now. */
+  private executing = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly server: FastHttp1Listener,
+  ) {
+    (socket as TaggedSocket)[kConnection] = this;
+    this.deadline = Date.now() + server.headersTimeoutMs;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+  }
+
+  /** No request is being answered or waiting (a partial head does not count). */
+  get idle(): boolean {
+    return this.current === null && this.fresh === null && this.queued === null;
+  }
+
+  // RequestParserHandler: called by the parser, inside `execute`
+
+  onRequestHead(method: string, target: string, rawHeaders: string[], versionMajor: number, versionMinor: number, keepAlive: boolean): number {
+    this.lineSeen = false;
+    const facts = this.server.facts;
+    const refusal = checkRequestHead(method, versionMajor, versionMinor, rawHeaders, facts);
+    if (refusal !== null) {
+      this.refusal = refusal;
+      this.lastRequest = true;
+      return NO_BODY + PAUSE;
+    }
+    const req = new FastDownstream(this, method, target, rawHeaders, versionMinor, keepAlive, facts.expectContinue);
+    // Without a body the request is complete with its head (llhttp will not report its end).
+    const body = facts.hasBody;
+    if (body) this.reading = req;
+    else req.complete = true;
+    if (!keepAlive) this.lastRequest = true;
+    if (this.current === null && this.fresh === null) {
+      this.fresh = req;
+      // the request timeout counts from the first byte of the head, and ends once the request is in
+      if (body) this.enterBusy(this.phase === C_HEAD && this.deadline !== 0 ? this.deadline - this.server.headersTimeoutMs : Date.now());
+      else this.enterBusy(0);
+      return body ? READ_BODY : NO_BODY;
+    }
+    this.queued = req;
+    return (body ? READ_BODY : NO_BODY) + PAUSE;
+  }
+
+  onRequestBody(chunk: Buffer): void {
+    this.reading?.bodyChunk(chunk);
+  }
+
+  onRequestComplete(): void {
+    const req = this.reading;
+    if (req === null) return;
+    this.reading = null;
+    this.bodyHeld = false;
+    req.bodyComplete();
+    if (this.phase !== C_BUSY) return;
+    if (req === this.current || req === this.fresh) {
+      this.deadline = 0; // the request is in: no request timeout while it is answered
+    } else if (req.ended && this.idle) {
+      this.toIdle(); // the rest of an answered request's body was read and dropped
+    }
+  }
+
+  // From the request objects
+
+  /** Holds reading while `req`'s body has no taker (or the taker is full). */
+  holdBody(req: FastDownstream, hold: boolean): void {
+    if (req !== this.reading) return;
+    this.bodyHeld = hold;
+    this.updateReading();
+  }
+
+  /** `req`'s response ended: keep the connection for the next request, or close it. */
+  responseEnded(req: FastDownstream): void {
+    if (req !== this.current) return;
+    this.current = null;
+    if (this.socket.destroyed || this.phase === C_CLOSING) return;
+    if (!req.keepAlive || this.closeAfterCurrent || this.server.closing) {
+      this.close();
+      return;
+    }
+    if (this.refusal !== null) {
+      this.refuse();
+      return;
+    }
+    if (!req.complete) {
+      // Answered before its body was all in: read and drop the rest, then idle.
+      req.stopBody(true);
+      return;
+    }
+    if (this.queued !== null || this.pending !== null) {
+      // Not from inside the finished request's call stack: on the next tick.
+      process.nextTick(continueConnection, this);
+      return;
+    }
+    this.toIdle();
+  }
+
+  // From the listener
+
+  /** Sweep tick: fires the phase's timeout when due; gives back the parser of an idle connection. */
+  checkTimeout(now: number): void {
+    if (this.phase === C_IDLE) this.giveParser();
+    if (this.deadline === 0 || now < this.deadline) return;
+    this.deadline = 0;
+    switch (this.phase) {
+      case C_HEAD:
+        this.refusal = { status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', detail: `request head not received within ${this.server.headersTimeoutMs} ms` };
+        this.refuse();
+        break;
+      case C_BUSY: {
+        const req = this.current;
+        if (req === null) this.socket.destroy(); // the body of an answered request is too slow to drain
+        else this.failCurrent(req, 408, 'ERR_HTTP_REQUEST_TIMEOUT', `request not received within ${this.server.requestTimeoutMs} ms`);
+        break;
+      }
+      default:
+        this.socket.destroy(); // keep-alive timeout, or the linger after closing
+        break;
+    }
+  }
+
+  /** Graceful shutdown: idle connections close now, busy ones after their response. */
+  shutdown(): void {
+    if (this.idle) this.socket.destroy();
+    else this.closeAfterCurrent = true;
+  }
+
+  // Socket events (through the shared functions below)
+
+  /** @internal */
+  onData(buf: Buffer): void {
+    if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null)) return; // read and dropped
+    if (this.pending !== null) {
+      this.pending = Buffer.concat([this.pending, buf]);
+      this.updateReading();
+      return;
+    }
+    if (this.phase === C_IDLE) {
+      this.phase = C_HEAD;
+      this.deadline = Date.now() + this.server.headersTimeoutMs;
+    }
+    this.parse(buf);
+  }
+
+  /** @internal The client closed its side: like node:http, that aborts what it asked for. */
+  onEnd(): void {
+    this.socket.destroy();
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.server.forget(this);
+    this.phase = C_CLOSING;
+    this.deadline = 0;
+    const gone = ProxyError.downstream('ClientGone', 'the client closed the connection');
+    this.current?.fail(gone);
+    this.fresh = this.queued = this.reading = this.current = null;
+    this.pending = null;
+    this.giveParser();
+  }
+
+  /** @internal */
+  continueAfterResponse(): void {
+    if (this.socket.destroyed || this.phase === C_CLOSING || this.current !== null) return;
+    const next = this.queued;
+    if (next !== null) {
+      this.queued = null;
+      this.fresh = next;
+      this.enterBusy(next.complete ? 0 : Date.now());
+    }
+    const rest = this.pending;
+    this.pending = null;
+    if (rest !== null) {
+      if (next === null) this.toHead();
+      this.parse(rest);
+    } else {
+      this.afterParse();
+    }
+  }
+
+  private parse(buf: Buffer): void {
+    const parser = (this.parser ??= this.server.parsers.take(this));
+    this.executing = true;
+    const r = parser.execute(buf);
+    this.executing = false;
+    if (typeof r === 'number') {
+      // An `Upgrade` request ends the parse of this read; the proxy serves it as plain HTTP and
+      // parses what follows as the next request.
+      if (r < buf.length) this.pending = buf.subarray(r);
+    } else if (r.code === 'HPE_PAUSED') {
+      parser.resume();
+      if (r.bytesParsed < buf.length) this.pending = buf.subarray(r.bytesParsed);
+    } else {
+      this.parseFailed(r, buf);
+      return;
+    }
+    if (this.phase === C_HEAD && !this.lineSeen) this.lineSeen = buf.indexOf(10) >= 0;
+    this.afterParse();
+  }
+
+  /** Starts the request parsed in this read, sends a refusal that is due, sets reading. */
+  private afterParse(): void {
+    const next = this.fresh;
+    if (next !== null && this.current === null) {
+      this.fresh = null;
+      this.current = next;
+      this.server.onRequest(next);
+    }
+    if (this.refusal !== null && this.current === null && this.fresh === null && !this.socket.destroyed && this.phase !== C_CLOSING) {
+      this.refuse();
+      return;
+    }
+    this.updateReading();
+  }
+
+  private parseFailed(err: ParseFailure, buf: Buffer): void {
+    let status = 400;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      // Over the limit before the request line ended: the target is too long.
+      const lf = buf.indexOf(10);
+      status = this.lineSeen || (lf >= 0 && lf < err.bytesParsed) ? 431 : 414;
+    }
+    this.lastRequest = true;
+    const req = this.reading;
+    this.reading = null;
+    if (req !== null && req.ended) {
+      // The dropped rest of an answered request's body: nothing to answer, just close.
+      this.server.logRefusal(this, status, err.code, err.reason);
+      this.close();
+      return;
+    }
+    if (req !== null && req === this.current) {
+      // Its body turned out malformed while it is being answered: the runner aborts the upstream
+      // request and answers 400 if no head went out yet; the connection closes after.
+      this.failCurrent(req, status, err.code, err.reason);
+      return;
+    }
+    if (req !== null && req === this.fresh) this.fresh = null; // never started: nothing went upstream
+    this.refusal = { status, code: err.code, detail: err.reason };
+    this.afterParse();
+  }
+
+  /** Ends the current request with a downstream error and closes after its response. */
+  private failCurrent(req: FastDownstream, status: number, code: string, detail: string): void {
+    this.server.logRefusal(this, status, code, detail);
+    this.closeAfterCurrent = true;
+    this.lastRequest = true;
+    this.bodyHeld = false;
+    this.updateReading();
+    req.fail(new ProxyError(detail, { kind: 'InvalidHTTPRequest', source: 'downstream', status }));
+  }
+
+  /** Answers the pending refusal with `Connection: close`, logs it, and closes. */
+  private refuse(): void {
+    const r = this.refusal as HeadRefusal;
+    this.refusal = null;
+    this.server.logRefusal(this, r.status, r.code, r.detail);
+    if (this.current !== null) {
+      this.socket.destroy(); // never while a response is under way; refusals wait for it
+      return;
+    }
+    this.fresh = this.queued = this.reading = null;
+    this.socket.write(`HTTP/1.1 ${r.status} ${this.server.statusText(r.status)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+    this.close();
+  }
+
+  /** Sends what is queued, then FIN; input is read and dropped meanwhile, destroyed after a linger. */
+  private close(): void {
+    this.phase = C_CLOSING;
+    this.deadline = 0;
+    this.pending = null;
+    this.bodyHeld = false;
+    const s = this.socket;
+    if (s.destroyed) return;
+    this.updateReading();
+    s.end();
+    if (s.writableFinished) this.linger();
+    else s.once('finish', onSocketFinish);
+  }
+
+  /** @internal Our side is flushed: give the client a moment to close first, then destroy. */
+  linger(): void {
+    this.deadline = Date.now() + this.server.lingerMs;
+  }
+
+  /** A request is answered; the request timeout runs from `since` (0: the request is already in). */
+  private enterBusy(since: number): void {
+    this.phase = C_BUSY;
+    const t = this.server.requestTimeoutMs;
+    this.deadline = t > 0 && since !== 0 ? since + t : 0;
+  }
+
+  private toIdle(): void {
+    if (this.phase === C_CLOSING) return;
+    if (this.lastRequest) {
+      this.close();
+      return;
+    }
+    this.phase = C_IDLE;
+    this.deadline = Date.now() + this.server.keepAliveTimeoutMs;
+    if (this.server.parsers.crowded) this.giveParser();
+    this.updateReading();
+  }
+
+  /** Gives the parser back between messages (a busy connection keeps it from request to request). */
+  private giveParser(): void {
+    if (this.parser === null || this.pending !== null || this.executing) return;
+    this.server.parsers.give(this.parser);
+    this.parser = null;
+  }
+
+  private toHead(): void {
+    this.phase = C_HEAD;
+    this.deadline = Date.now() + this.server.headersTimeoutMs;
+  }
+
+  /** Reads unless bytes are held for a queued request or a body has no taker. */
+  private updateReading(): void {
+    const read = this.pending === null && !this.bodyHeld;
+    if (read === !this.readPaused || this.socket.destroyed) return;
+    this.readPaused = !read;
+    if (read) this.socket.resume();
+    else this.socket.pause();
+  }
+}
+
+function onSocketData(this: Socket, buf: Buffer): void {
+  (this as TaggedSocket)[kConnection].onData(buf);
+}
+
+function onSocketEnd(this: Socket): void {
+  (this as TaggedSocket)[kConnection].onEnd();
+}
+
+function onSocketClose(this: Socket): void {
+  (this as TaggedSocket)[kConnection].onClose();
+}
+
+function onSocketDrain(this: Socket): void {
+  (this as TaggedSocket)[kConnection].current?.drained();
+}
+
+function onSocketFinish(this: Socket): void {
+  (this as TaggedSocket)[kConnection].linger();
+}
+
+function onSocketError(): void {
+  // 'close' follows and tells the request.
+}
+
+function continueConnection(conn: FastConnection): void {
+  conn.continueAfterResponse();
+}

@@ -1,0 +1,95 @@
+/**
+ * Checks on a parsed request head that llhttp (strict mode) leaves to the server, run by both
+ * downstream paths before any hook sees the request, so nothing ambiguous goes upstream:
+ * HTTP/1.0 or 1.1 only (llhttp also takes 0.9 and 2.0), exactly one `Host` (RFC 9112 §3.2),
+ * `Transfer-Encoding` ending in `chunked` (400 otherwise, as llhttp) and only as plain
+ * `chunked` (501 for another coding before it: the proxy re-frames bodies, so it would be
+ * lost), never in HTTP/1.0 (RFC 9112 §6.1), no `CONNECT` (tunnels are not supported), and
+ * `Expect` only as `100-continue` (417 otherwise, as node:http does).
+ */
+import { equalsLower } from '../equals-lower';
+
+/** Why a request head is refused: the status to send and a code for the log line. */
+export interface HeadRefusal {
+  status: number;
+  code: string;
+  detail: string;
+}
+
+/** What the check learned on the way, for the fast path (one pass over the fields). */
+export interface HeadFacts {
+  /** A body follows: `Transfer-Encoding: chunked` or a non-zero `Content-Length`. */
+  hasBody: boolean;
+  /** The client waits for `100 Continue` before sending the body. */
+  expectContinue: boolean;
+}
+
+/** Returns why the head must be refused, or null; fills `facts` when given. */
+export function checkRequestHead(
+  method: string,
+  versionMajor: number,
+  versionMinor: number,
+  raw: readonly string[],
+  facts: HeadFacts | null,
+): HeadRefusal | null {
+  if (versionMajor !== 1 || (versionMinor !== 0 && versionMinor !== 1)) {
+    return { status: 400, code: 'INVALID_VERSION', detail: `HTTP/${versionMajor}.${versionMinor} is not supported` };
+  }
+  if (method === 'CONNECT') return { status: 501, code: 'CONNECT_NOT_SUPPORTED', detail: 'CONNECT tunnels are not supported' };
+  let hosts = 0;
+  let hasBody = false;
+  let coding: string | null = null;
+  let expect: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    switch (name.length) {
+      case 4:
+        if (equalsLower(name, 'host')) hosts++;
+        break;
+      case 6:
+        if (equalsLower(name, 'expect')) expect = raw[i + 1] as string;
+        break;
+      case 14:
+        if (equalsLower(name, 'content-length') && !isZero(raw[i + 1] as string)) hasBody = true;
+        break;
+      case 17:
+        if (equalsLower(name, 'transfer-encoding')) {
+          coding = raw[i + 1] as string;
+          hasBody = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (hosts > 1) return { status: 400, code: 'DUPLICATE_HOST', detail: 'more than one Host header' };
+  if (hosts === 0 && versionMinor === 1) return { status: 400, code: 'MISSING_HOST', detail: 'HTTP/1.1 request without Host' };
+  if (coding !== null) {
+    if (versionMinor === 0) return { status: 400, code: 'TRANSFER_ENCODING_IN_HTTP10', detail: 'Transfer-Encoding in an HTTP/1.0 request' };
+    const codings = coding.trim();
+    if (!equalsLower(codings, 'chunked')) {
+      const last = codings.slice(codings.lastIndexOf(',') + 1).trim();
+      if (!equalsLower(last, 'chunked')) return { status: 400, code: 'INVALID_TRANSFER_ENCODING', detail: `Transfer-Encoding "${coding}" does not end in chunked` };
+      return { status: 501, code: 'UNSUPPORTED_TRANSFER_CODING', detail: `transfer coding "${coding}" is not supported (only chunked)` };
+    }
+  }
+  let expectContinue = false;
+  if (expect !== null && versionMinor === 1) {
+    if (!equalsLower(expect.trim(), '100-continue')) return { status: 417, code: 'EXPECTATION_FAILED', detail: `unsupported expectation "${expect}"` };
+    expectContinue = hasBody;
+  }
+  if (facts !== null) {
+    facts.hasBody = hasBody;
+    facts.expectContinue = expectContinue;
+  }
+  return null;
+}
+
+/** A Content-Length value llhttp accepted (digits, optional surrounding spaces) that is 0. */
+export function isZero(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c !== 48 && c !== 32 && c !== 9) return false;
+  }
+  return true;
+}
