@@ -1,4 +1,4 @@
-import type { Logger, Service } from '@pingora-ts/core';
+import type { JsonValue, Logger, Service, StateChannel } from '@pingora-ts/core';
 import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
@@ -11,12 +11,24 @@ import { LbProxy } from './lb-proxy';
  * and, when it has a health check, one background service that runs it. All services share
  * one upstream connection pool, returned too so its counters can be read.
  */
-export function buildServices(conf: LbConf, logger: Logger, access: AccessLogger): { services: Service[]; pool: ConnectionPool } {
+export function buildServices(
+  conf: LbConf,
+  logger: Logger,
+  access: AccessLogger,
+  health: HealthSharing,
+): { services: Service[]; pool: ConnectionPool } {
   const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
-  return { services: conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access)), pool };
+  return { services: conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access, health)), pool };
 }
 
-function buildService(svc: ServiceConf, conf: LbConf, pool: ConnectionPool, logger: Logger, access: AccessLogger): Service[] {
+function buildService(
+  svc: ServiceConf,
+  conf: LbConf,
+  pool: ConnectionPool,
+  logger: Logger,
+  access: AccessLogger,
+  health: HealthSharing,
+): Service[] {
   const up = svc.upstreams;
   const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
   const lb = LoadBalancer.fromBackends(backends, {
@@ -39,5 +51,33 @@ function buildService(svc: ServiceConf, conf: LbConf, pool: ConnectionPool, logg
     }),
   );
   lb.healthCheckFrequencyMs = hc.interval_ms;
+  shareHealth(lb, `health:${svc.name}`, health);
   return [proxy, lb.backgroundService(`${svc.name} health check`)];
+}
+
+/** How health state crosses processes: core's state channel, and whether this process publishes. */
+export interface HealthSharing {
+  channel: StateChannel;
+  /** True where the health checks run (the one process with `threads: 1`, else the primary). */
+  publishes: boolean;
+}
+
+/**
+ * Health checks run once, where background services run; every worker's LoadBalancer takes
+ * the health map they publish, so all workers route around the same dead backends.
+ */
+function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
+  const backends = lb.backends();
+  if (publishes) {
+    lb.on('health', () => {
+      const map: Record<string, JsonValue> = {};
+      for (const b of backends.items()) map[b.addr] = backends.isHealthy(b);
+      channel.publish(topic, map);
+    });
+    return;
+  }
+  channel.subscribe(topic, (map) => {
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) return;
+    for (const [addr, healthy] of Object.entries(map)) if (typeof healthy === 'boolean') backends.setHealth(addr, healthy);
+  });
 }

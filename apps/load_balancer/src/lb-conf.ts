@@ -1,4 +1,4 @@
-import { serverConfSchema } from '@pingora-ts/core';
+import { checkListenerConfig, listenerConfigSchema, serverConfSchema } from '@pingora-ts/core';
 import { z } from 'zod';
 
 /**
@@ -36,11 +36,10 @@ const upstreamsSchema = z.strictObject({
   idle_timeout_ms: z.number().int().min(1).default(60000),
 });
 
-const listenerSchema = z.strictObject({ addr: hostPort });
-
 const serviceSchema = z.strictObject({
   name: z.string().min(1),
-  listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
+  /** Core's listener config: `host:port` or `unix:/path`, optional `tls` (SNI certs, ALPN), `unix_mode`. */
+  listeners: z.array(listenerConfigSchema).min(1, 'at least one listener is needed'),
   upstreams: upstreamsSchema,
 });
 
@@ -53,3 +52,13 @@ export const lbConfSchema = serverConfSchema.extend({
 export type LbConf = z.infer<typeof lbConfSchema>;
 export type ServiceConf = LbConf['services'][number];
 export type UpstreamsConf = ServiceConf['upstreams'];
+
+/**
+ * Checks what the schema cannot: TLS files exist, parse, and each key matches its
+ * certificate. Run by `-t`, at start and before a SIGHUP reload; throws a one-line ConfError.
+ */
+export function validateLbConf(conf: LbConf, file: string): void {
+  conf.services.forEach((svc, i) =>
+    svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] })),
+  );
+}

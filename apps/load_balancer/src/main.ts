@@ -1,7 +1,7 @@
 import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
 import { buildServices } from './build-services';
-import { lbConfSchema, type LbConf } from './lb-conf';
+import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
 import { version } from '../package.json';
 
 /** `load_balancer [-h] [-V] [-c conf.yaml] [-d] [-t] [-u]`: Pingora's quick-start load balancer. */
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
 
   let server: Server<LbConf>;
   try {
-    server = new Server<LbConf>(opt, { schema: lbConfSchema, program: 'load_balancer', version });
+    server = new Server<LbConf>(opt, { schema: lbConfSchema, validate: validateLbConf, program: 'load_balancer', version });
   } catch (err) {
     if (!(err instanceof ConfError)) throw err;
     process.stderr.write(`load_balancer: config error: ${err.message}\n`);
@@ -37,7 +37,10 @@ async function main(argv: string[]): Promise<number> {
   const logger = createErrorLogger({ path: conf.error_log });
   server.logger = logger;
   const access = new AccessLogger({ path: conf.access_log });
-  const { services, pool } = buildServices(conf, logger, access);
+  const { services, pool } = buildServices(conf, logger, access, {
+    channel: server.channel,
+    publishes: server.role !== 'worker',
+  });
   server.addServices(services);
   const code = await server.run();
   // How well upstream connections were reused over the whole run (read by the benchmarks).

@@ -74,10 +74,9 @@ test('an unknown flag exits 1 with the usage', async () => {
   expect(r.stderr).toContain('--bogus');
 });
 
-test('-u is refused with a one-line message until upgrades exist (never silently ignored)', async () => {
+test('-u says why it cannot take over when the services bind their own sockets', async () => {
   const conf = h.file('good.yaml', lbConf(h.dir, ['127.0.0.1:1']));
   const r = await h.run(['-u', '-c', conf]);
-  expect(r.code).toBe(2);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toMatch(/not supported yet/);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/nothing to take over/);
 });

@@ -62,5 +62,5 @@ test('100 MiB up and 100 MiB down stream through the load balancer with bounded 
   // The proxy never holds a body: its peak RSS grows by far less than one body's size.
   const grown = memory(pid).peak - before;
   console.log(`load balancer peak RSS growth over 2 x 100 MiB: ${(grown / MiB).toFixed(1)} MiB`);
-  expect(grown).toBeLessThan(64 * MiB);
+  expect(grown).toBeLessThan(80 * MiB); // Node 20: 32-42 MiB; Node 24: 68-70 MiB (a bigger young generation)
 });

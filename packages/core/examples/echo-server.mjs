@@ -1,46 +1,48 @@
-// A TCP echo server run by a pingora-ts Server.
-//   node echo-server.mjs [-c conf.yaml] [-d] [-t]      (PORT=7000 to choose the port)
+// A TCP echo server run by a pingora-ts Server, on core's listeners.
+//   node echo-server.mjs [-c conf.yaml] [-d] [-t] [-u]   (PORT=7000 to choose the port)
 // SIGTERM: stop accepting, let connected clients finish (up to
 // graceful_shutdown_timeout_seconds), exit 0. SIGINT: close everything now, exit 0.
-import { createServer } from 'node:net';
+// SIGHUP: start the next generation on the same socket, then drain and exit.
+// `threads: 2` in the conf: two worker processes accept on the same socket.
 import { pipeline } from 'node:stream';
-import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
+import { ConfError, Opt, OptError, Server, openListener } from '@pingora-ts/core';
 
-/** A ListeningService: binds in listen(), reports addresses(), stops in shutdown(). */
+/** A ListeningService: declares its listeners, opens them in listen(ctx), drains in shutdown(). */
 class EchoService {
   kind = 'listening';
   name = 'echo';
-  #port;
-  #closed;
+  listenerConfigs;
+  #listeners = [];
   #sockets = new Set();
-  #server = createServer((socket) => {
+
+  constructor(port) {
+    this.listenerConfigs = [{ addr: `127.0.0.1:${port}` }];
+  }
+
+  #onConnection = (socket) => {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     pipeline(socket, socket, () => socket.destroy()); // echo every byte back
-  });
+  };
 
-  constructor(port) {
-    this.#port = port;
-  }
-
-  listen() {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#port, '127.0.0.1', () => resolve());
-    });
+  async listen(ctx) {
+    // Under a Server, ctx.openListener reuses core's socket (workers, upgrades);
+    // on its own, the service binds with the standalone openListener.
+    const open = ctx ? ctx.openListener : openListener;
+    for (const cfg of this.listenerConfigs) this.#listeners.push(await open(cfg, this.#onConnection));
   }
 
   addresses() {
-    const a = this.#server.address();
-    return a && typeof a === 'object' ? [{ kind: 'tcp', host: a.address, port: a.port }] : [];
+    return this.#listeners.map((l) => l.address());
   }
 
-  shutdown({ graceful, timeoutMs }) {
+  async shutdown({ graceful, timeoutMs }) {
+    await Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const closeAll = () => this.#sockets.forEach((s) => s.destroy());
-    this.#closed ??= new Promise((resolve) => this.#server.close(() => resolve()));
-    if (!graceful) closeAll();
-    else setTimeout(closeAll, timeoutMs).unref(); // what is still open then is cut
-    return this.#closed;
+    if (!graceful) return closeAll();
+    const deadline = Date.now() + timeoutMs; // what is still open then is cut
+    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    closeAll();
   }
 }
 
@@ -53,10 +55,12 @@ try {
   process.exit(err instanceof OptError ? 2 : 1);
 }
 
-const echo = new EchoService(Number(process.env.PORT ?? 0));
-server.addService(echo);
+server.addService(new EchoService(Number(process.env.PORT ?? 0)));
 server.on('phase', (phase) => {
-  if (phase === 'running') console.log(`echo listening on 127.0.0.1:${echo.addresses()[0].port}`);
+  if (phase === 'running' && server.role !== 'worker') {
+    const a = server.listenerAddresses()[0];
+    console.log(`echo listening on ${a.host}:${a.port} (pid ${process.pid}, ${server.role})`);
+  }
 });
-await server.bootstrap(); // -t, -u, -d are handled here
-await server.runForever(); // exits 0 after SIGTERM/SIGINT, 1 if the port is taken
+await server.bootstrap(); // -t, -d are handled here
+await server.runForever(); // exits 0 after SIGTERM/SIGINT or an upgrade, 1 if the port is taken

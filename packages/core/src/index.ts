@@ -9,3 +9,22 @@ export * from './load-conf';
 export * from './pid-file';
 export * from './daemon';
 export * from './server';
+export * from './state-channel';
+export * from './privileges';
+export {
+  listenerConfigSchema,
+  tlsConfigSchema,
+  tlsCertSchema,
+  parseListenAddr,
+  listenerKey,
+  TLS_MIN_VERSIONS,
+  type ListenerConfig,
+  type ListenerConfigInput,
+  type TlsConfig,
+  type TlsConfigInput,
+  type TlsCertConfig,
+  type ListenTarget,
+} from './listeners/listener-config';
+export { openListener, type Listener, type ListenerOptions, type ConnectionHandler } from './listeners/listener';
+export { checkTlsConfig, checkListenerConfig, type ConfLocation } from './listeners/check-tls-config';
+export { CERT_RELOAD_DEBOUNCE_MS, type TlsReloadResult } from './listeners/tls-certificates';

@@ -56,7 +56,7 @@ export class Opt {
   daemon: boolean;
   /** `-t, --test`: check the configuration and exit. */
   test: boolean;
-  /** `-u, --upgrade`: take the listening sockets over from a running old server (not supported yet). */
+  /** `-u, --upgrade`: wait on `upgrade_sock` for the running server to hand its listening sockets over (send it SIGQUIT). */
   upgrade: boolean;
 
   constructor(init: OptInit = {}) {
@@ -114,8 +114,8 @@ export class Opt {
       `Usage: ${program} [OPTIONS]`,
       '',
       'Options:',
-      '  -u, --upgrade      Take over the listening sockets of a running old server',
-      '                     (zero-downtime upgrade; not supported yet)',
+      '  -u, --upgrade      Take over the listening sockets of the running server: wait on',
+      '                     upgrade_sock, then send the old process SIGQUIT',
       '  -d, --daemon       Run in the background; the command returns once the server listens',
       '  -t, --test         Check the configuration file and exit (0 if it is valid)',
       '  -c, --conf <FILE>  The path to the YAML configuration file',

@@ -16,17 +16,17 @@ const count = () => z.number().int().min(0);
 export const serverConfSchema = z.strictObject({
   /** Version of the conf format. */
   version: z.number().int().default(1),
-  /** Worker count. Accepted; a server runs one event loop for now. */
+  /** Worker processes that all accept on the listeners; 1 serves in the one process, with no primary. */
   threads: z.number().int().min(1).default(1),
   /** Where the server writes its pid once it listens; removed on exit. */
   pid_file: z.string().min(1).default('/tmp/pingora-ts.pid'),
   /** A daemon's stderr goes here once it has started (else it is dropped). */
   error_log: z.string().min(1).optional(),
-  /** Socket for handing listeners to a new process (zero-downtime upgrade, not supported yet). */
+  /** Where a process started with `-u` waits for the old one to hand its listening sockets over (SIGQUIT). */
   upgrade_sock: z.string().min(1).default('/tmp/pingora-ts_upgrade.sock'),
   /** Run in the background, as with `-d`. */
   daemon: z.boolean().default(false),
-  /** Pingora: how long an old process keeps serving during an upgrade. Accepted; no effect yet. */
+  /** After an upgrade, how long the old process lets requests in flight and keep-alive connections finish. Unset: the graceful shutdown timeout. */
   grace_period_seconds: count().optional(),
   /** How long a graceful shutdown (SIGTERM) lets requests in flight finish. Unset: 5 s. */
   graceful_shutdown_timeout_seconds: count().optional(),
@@ -34,9 +34,9 @@ export const serverConfSchema = z.strictObject({
   upstream_keepalive_pool_size: count().default(128),
   /** How many times a request may be retried on another attempt (read by `@pingora-ts/proxy`). */
   max_retries: count().default(16),
-  /** User to run as. Accepted; not applied yet. */
+  /** User to switch to once every listener is bound (the server must start as root). */
   user: z.string().min(1).optional(),
-  /** Group to run as. Accepted; not applied yet. */
+  /** Group to switch to once every listener is bound; default: the user's primary group. */
   group: z.string().min(1).optional(),
   /** Tokio work stealing in Pingora. Accepted for compatibility; no effect in Node. */
   work_stealing: z.boolean().default(true),

@@ -1,34 +1,54 @@
 /**
  * The process that runs services, after Pingora's `Server`: it reads options and conf,
- * bootstraps (`-t`, `-u`, daemon), starts every service, writes the pid file, and turns
- * signals into an orderly shutdown.
+ * bootstraps (`-t`, `-d`), binds the listeners, starts every service (in worker processes
+ * with `threads` > 1), writes the pid file, and turns signals into an orderly shutdown or a
+ * zero-downtime upgrade.
  *
  * Lifecycle, published as `server.on('phase', ...)`:
  *
  * ```
  * bootstrap -> running -> graceful-terminate (SIGTERM) -> shutdown
  *                      \-> fast-shutdown (SIGINT)     -/
- * (a bind error goes from bootstrap straight to shutdown; run() resolves 1)
+ *                      \-> graceful-upgrade (a new process took the sockets over) -/
+ * (a startup error goes from bootstrap straight to shutdown; run() resolves 1)
  * ```
  *
- * SIGQUIT and SIGHUP would start a zero-downtime upgrade in Pingora; until pingora-ts
- * supports it they log a warning and the server keeps serving.
+ * Roles: `threads: 1` is one process that binds and serves. `threads: N` makes this process
+ * the primary (binds, runs background services, supervises) and starts N workers, the same
+ * program with `PINGORA_TS_WORKER` set, which serve. See README "Workers" and "Upgrades".
  */
+import type { IOType } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import type { z } from 'zod';
+import { ConfError } from './conf-error';
 import { daemonize, detachStderr, isDaemonChild, notifyDaemonParent } from './daemon';
 import { errorMessage, errorName } from './internal/error-message';
-import { loadConfFile, validateConf } from './load-conf';
+import { CONF_TEXT_ENV, HANDOFF_ENV, WORKER_ENV, closeStrayFds, takeEnv } from './internal/process-role';
+import { ListenerRegistry, type InheritedSocket } from './listeners/listener-registry';
+import { parseListenerConfig } from './listeners/listener';
+import type { ListenerConfig } from './listeners/listener-config';
+import { loadConfFile, parseConf, validateConf } from './load-conf';
 import type { Logger } from './logger';
 import { Opt } from './opt';
 import { removePidFile, writePidFile } from './pid-file';
+import { dropPrivileges } from './privileges';
 import { gracefulShutdownTimeoutMs, serverConfSchema, type ServerConf } from './server-conf';
-import type { BackgroundService, ListeningService, Service } from './service';
+import type { BackgroundContext, BackgroundService, BoundAddress, ListenContext, ListeningService, Service } from './service';
+import { StateChannel } from './state-channel';
 import { createStderrLogger } from './stderr-logger';
+import { spawnGeneration } from './upgrade/generation';
+import { isIpcHandoff, type HandoffHeader, type HandoffReply } from './upgrade/handoff';
+import { receiveListeners, sendListeners, type ReceivedHandoff } from './upgrade/upgrade-socket';
+import { isPrimaryMessage, type InitMessage, type WorkerMessage } from './workers/worker-messages';
+import { WorkerPool } from './workers/worker-pool';
 
 /** Where the server is in its life; see the chart at the top of this file. */
-export type ServerPhase = 'bootstrap' | 'running' | 'graceful-terminate' | 'fast-shutdown' | 'shutdown';
+export type ServerPhase = 'bootstrap' | 'running' | 'graceful-terminate' | 'fast-shutdown' | 'graceful-upgrade' | 'shutdown';
+
+/** What this process is: one process serving alone, a primary of workers, or a worker. */
+export type ServerRole = 'single' | 'primary' | 'worker';
 
 /** The events a `Server` emits, with their arguments. */
 export interface ServerEvents {
@@ -44,6 +64,11 @@ export interface ServerOptions<C extends ServerConf = ServerConf> {
   conf?: ConfInput<C>;
   /** The conf schema: `serverConfSchema` or an app's `serverConfSchema.extend({...})`. */
   schema?: z.ZodType<C>;
+  /**
+   * Checks beyond the schema (e.g. `checkListenerConfig` on every listener, which reads the
+   * certificate files), run by `-t` and on SIGHUP before an upgrade. Throw a `ConfError`.
+   */
+  validate?: (conf: C, file: string) => void;
   /** Where the server logs (default: one line per entry on stderr). */
   logger?: Logger;
   /** Name shown by `--help` and `--version` (default: the script's file name). */
@@ -52,13 +77,16 @@ export interface ServerOptions<C extends ServerConf = ServerConf> {
   version?: string;
 }
 
-/** The upgrade signals we do not act on yet (see the file comment). */
-const UPGRADE_SIGNALS = ['SIGQUIT', 'SIGHUP'] as const;
-const HANDLED_SIGNALS = ['SIGTERM', 'SIGINT', ...UPGRADE_SIGNALS] as const;
+const HANDLED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] as const;
 type HandledSignal = (typeof HANDLED_SIGNALS)[number];
+type StopReason = 'graceful' | 'fast' | 'upgrade';
 
 /** Extra time given to a service's own shutdown timeout before the server stops waiting. */
 const SHUTDOWN_SLACK_MS = 1000;
+/** How long a worker or a SIGHUP's new generation waits for its first IPC message. */
+const IPC_START_TIMEOUT_MS = 15_000;
+/** Larger conf texts are re-read from the file by workers instead of passed in the environment. */
+const MAX_CONF_TEXT_IN_ENV = 100_000;
 
 export class Server<C extends ServerConf = ServerConf> extends EventEmitter<ServerEvents> {
   readonly opt: Opt;
@@ -68,16 +96,31 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   readonly confFile: string | undefined;
   /** Where the server logs; apps may swap it (e.g. for a file logger made from the conf) before `run()`. */
   logger: Logger;
+  /** Background services publish here; listening services (in every worker) subscribe. */
+  readonly channel = new StateChannel();
   readonly #program: string;
   readonly #version: string | undefined;
+  readonly #schema: z.ZodType<C>;
+  readonly #validate: ((conf: C, file: string) => void) | undefined;
   /** How `-t` names the conf: the file, `<options.conf>` or `<defaults>`. */
   readonly #confLabel: string;
+  /** The conf file's text as validated, passed on to workers. */
+  readonly #confText: string | undefined;
+  readonly #role: ServerRole;
+  readonly #workerId: number;
+  /** Started by a SIGHUP of an old generation: the sockets come over IPC. */
+  readonly #handoffChild: boolean;
   readonly #services: Service[] = [];
   #phase: ServerPhase | undefined;
   #bootstrap: Promise<void> | undefined;
   #run: Promise<number> | undefined;
   #daemonChild = false;
-  #stopping: 'graceful' | 'fast' | undefined;
+  #registry: ListenerRegistry | undefined;
+  #pool: WorkerPool | undefined;
+  /** A handoff to a new process is in progress. */
+  #upgrading = false;
+  #stopping: StopReason | undefined;
+  #workerTimeoutMs: number | undefined;
   #resolveStop!: () => void;
   readonly #stop = new Promise<void>((resolve) => {
     this.#resolveStop = resolve;
@@ -90,8 +133,15 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
    */
   constructor(opt?: Opt | null, options: ServerOptions<C> = {}) {
     super();
+    closeStrayFds();
     this.opt = opt ?? new Opt();
     const schema = (options.schema ?? serverConfSchema) as z.ZodType<C>;
+    this.#schema = schema;
+    this.#validate = options.validate;
+    const worker = takeEnv(WORKER_ENV);
+    this.#workerId = worker === undefined ? 0 : Number(worker);
+    this.#handoffChild = takeEnv(HANDOFF_ENV) === '1';
+    const confText = takeEnv(CONF_TEXT_ENV);
     if (options.conf !== undefined) {
       this.confFile = undefined;
       this.#confLabel = '<options.conf>';
@@ -99,11 +149,14 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     } else if (this.opt.conf !== undefined) {
       this.confFile = this.opt.conf;
       this.#confLabel = this.opt.conf;
-      this.conf = loadConfFile(this.opt.conf, schema);
+      // A worker runs the conf its primary validated, even if the file changed since.
+      this.#confText = confText ?? readConfText(this.opt.conf, schema);
+      this.conf = parseConf(this.#confText, this.opt.conf, schema);
     } else {
       this.#confLabel = '<defaults>';
       this.conf = validateConf({}, schema, this.#confLabel);
     }
+    this.#role = this.#workerId > 0 ? 'worker' : this.conf.threads > 1 ? 'primary' : 'single';
     this.logger = options.logger ?? createStderrLogger();
     this.#program = options.program ?? basename(process.argv[1] ?? 'pingora-ts');
     this.#version = options.version;
@@ -114,9 +167,35 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     return this.#phase;
   }
 
+  /** `'single'` (`threads: 1`), `'primary'` (`threads` > 1, this process supervises) or `'worker'`. */
+  get role(): ServerRole {
+    return this.#role;
+  }
+
+  /** 1..threads in a worker, 0 elsewhere. */
+  get workerId(): number {
+    return this.#workerId;
+  }
+
   /** The services added so far, in order. */
   get services(): readonly Service[] {
     return this.#services;
+  }
+
+  /**
+   * Where core's listeners are bound (real ports when `:0` was asked for): every socket this
+   * process holds (single process, primary) or accepts on (worker). Services that bind their
+   * own sockets report theirs in `addresses()`.
+   */
+  listenerAddresses(): BoundAddress[] {
+    const registry = this.#registry;
+    if (!registry) return [];
+    return this.#role === 'worker' ? registry.listeners().map((l) => l.address()) : registry.sockets().map((s) => s.address());
+  }
+
+  /** The pids of the running workers (primary only; empty elsewhere). */
+  workerPids(): number[] {
+    return this.#pool?.pids() ?? [];
   }
 
   /** Adds a service; all of them start in `run()`. Throws once `run()` has been called. */
@@ -136,11 +215,12 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
 
   /**
    * Acts on the command line before anything starts. Idempotent; `run()` calls it too.
-   * - `-h`/`-V`: prints usage/version, exits 0. `-t`: prints `conf <file> ok`, exits 0
-   *   (an invalid conf already threw in the constructor).
-   * - `-u`: prints that upgrade is not supported yet, exits 2.
+   * - `-h`/`-V`: prints usage/version, exits 0.
+   * - `-t`: runs `options.validate`, prints `conf <file> ok` and exits 0, or prints the
+   *   one-line ConfError and exits 1 (a conf the schema rejects already threw in the constructor).
    * - `-d` or `daemon: true`: starts the daemon child and exits 0 once it listens, 1 if it
    *   fails (see `daemon.ts`). In the child, it returns and the app goes on to `run()`.
+   * - `-u` is acted on by `run()`: it takes the sockets over from the old process.
    */
   bootstrap(): Promise<void> {
     this.#bootstrap ??= this.#bootstrapOnce();
@@ -152,15 +232,23 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     const { opt } = this;
     if (opt.help) exitWith(0, process.stdout, Opt.usage(this.#program));
     if (opt.version) exitWith(0, process.stdout, `${this.#program} ${this.#version ?? 'unknown'}\n`);
-    if (opt.test) exitWith(0, process.stdout, `conf ${this.#confLabel} ok\n`);
-    if (opt.upgrade) exitWith(2, process.stderr, '-u/--upgrade: zero-downtime upgrade is not supported yet\n');
+    if (opt.test) {
+      try {
+        this.#validate?.(this.conf, this.#confLabel);
+      } catch (err) {
+        if (!(err instanceof ConfError)) throw err;
+        exitWith(1, process.stderr, `${err.message}\n`);
+      }
+      exitWith(0, process.stdout, `conf ${this.#confLabel} ok\n`);
+    }
+    if (this.#role === 'worker') return;
     if (isDaemonChild()) this.#daemonChild = true;
     else if (opt.daemon || this.conf.daemon) process.exit(await daemonize());
   }
 
   /**
    * Starts every service and serves until a signal or `shutdown()`. Resolves the exit code:
-   * 0 after a shutdown, 1 when a listener could not bind. Idempotent (one run per server).
+   * 0 after a shutdown or an upgrade, 1 when startup failed. Idempotent (one run per server).
    */
   run(): Promise<number> {
     this.#run ??= this.#runOnce();
@@ -178,53 +266,68 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
    * every listening service to close now. Before `run()`, makes `run()` stop right away.
    */
   async shutdown(opts: { graceful: boolean } = { graceful: true }): Promise<void> {
-    if (this.#stopping === undefined) {
-      this.#stopping = opts.graceful ? 'graceful' : 'fast';
-      this.#resolveStop();
-    } else if (!opts.graceful && this.#stopping === 'graceful') {
-      this.#stopping = 'fast';
-      if (this.#phase === 'graceful-terminate') void this.#stopListening(false, 0);
-    }
+    this.#requestStop(opts.graceful ? 'graceful' : 'fast');
     if (this.#run) await this.#run;
+  }
+
+  #requestStop(reason: StopReason): void {
+    if (this.#stopping === undefined) {
+      this.#stopping = reason;
+      this.#resolveStop();
+    } else if (reason === 'fast' && this.#stopping !== 'fast') {
+      this.#stopping = 'fast';
+      if (this.#phase === 'graceful-terminate' || this.#phase === 'graceful-upgrade') void this.#stopServing(false, 0);
+    }
   }
 
   async #runOnce(): Promise<number> {
     await this.bootstrap();
+    if (this.#role === 'worker') return this.#runWorker();
     const { conf, logger } = this;
     // Serve until told to stop, even when no service holds the event loop open.
     const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
     const onSignal = (signal: HandledSignal): void => this.#onSignal(signal);
     for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
     let pidWritten = false;
+    let received: ReceivedHandoff | undefined;
+    const parentWaits = this.#daemonChild || this.#handoffChild;
     try {
-      const failure = await this.#listenAll();
-      if (failure === undefined) {
-        try {
-          writePidFile(conf.pid_file);
-          pidWritten = true;
-        } catch (err) {
-          logger.error({ err, pid_file: conf.pid_file }, 'cannot write the pid file');
-          // A daemon nobody can find is worse than no daemon.
-          if (this.#daemonChild) return await this.#fail(`cannot write the pid file ${conf.pid_file}: ${errorMessage(err)}`);
-        }
-      } else {
-        return await this.#fail(failure);
+      let header: HandoffHeader | undefined;
+      let inherited: InheritedSocket[] = [];
+      try {
+        ({ header, inherited, received } = await this.#takeOver());
+      } catch (err) {
+        return await this.#fail(`upgrade: ${errorMessage(err)}`, parentWaits, received);
+      }
+      const registry = new ListenerRegistry(logger, header ? { ticketKeys: Buffer.from(header.ticketKeys, 'base64') } : {});
+      this.#registry = registry;
+      const failure = await this.#start(registry, inherited);
+      if (failure !== undefined) return await this.#fail(failure, parentWaits, received);
+      try {
+        writePidFile(conf.pid_file);
+        pidWritten = true;
+      } catch (err) {
+        logger.error({ err, pid_file: conf.pid_file }, 'cannot write the pid file');
+        // A daemon nobody can find is worse than no daemon.
+        if (this.#daemonChild) return await this.#fail(`cannot write the pid file ${conf.pid_file}: ${errorMessage(err)}`, parentWaits, received);
       }
       const controller = new AbortController();
       const background = this.#services.filter((s): s is BackgroundService => s.kind === 'background');
-      const running = background.map((s) => this.#runBackground(s, controller.signal));
+      const bgCtx: BackgroundContext = { channel: this.channel, logger };
+      const running = background.map((s) => this.#runBackground(s, controller.signal, bgCtx));
       this.#enter('running');
-      if (this.#daemonChild) {
-        await notifyDaemonParent({ type: 'ready', pid: process.pid });
-        detachStderr(conf.error_log);
-      }
+      if (received) await received.reply({ ok: true, pid: process.pid });
+      if (header) logger.info({ from: header.pid }, 'took the listening sockets over; serving');
+      if (parentWaits) await notifyDaemonParent({ type: 'ready', pid: process.pid });
+      if (this.#daemonChild) detachStderr(conf.error_log);
       await this.#stop;
-      const graceful = this.#stopping === 'graceful'; // a SIGINT may have overtaken a SIGTERM
-      this.#enter(graceful ? 'graceful-terminate' : 'fast-shutdown');
-      const timeoutMs = graceful ? gracefulShutdownTimeoutMs(conf) : 0;
-      await this.#stopListening(graceful, timeoutMs);
+      const reason = this.#stopping ?? 'graceful';
+      this.#enter(reason === 'upgrade' ? 'graceful-upgrade' : reason === 'graceful' ? 'graceful-terminate' : 'fast-shutdown');
+      const timeoutMs = reason === 'fast' ? 0 : reason === 'upgrade' ? this.#gracePeriodMs() : gracefulShutdownTimeoutMs(conf);
+      await this.#stopServing(reason !== 'fast', timeoutMs);
       controller.abort();
       await Promise.all(running.map((p, i) => this.#bounded(p, timeoutMs + SHUTDOWN_SLACK_MS, background[i]?.name ?? '?', 'stop')));
+      registry.closeAll(reason === 'upgrade' ? 'handed-over' : 'final');
       return 0;
     } finally {
       if (pidWritten) removePidFile(conf.pid_file);
@@ -234,14 +337,156 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     }
   }
 
+  /**
+   * Where the sockets come from when another process had them: `-u` waits on upgrade_sock
+   * for the old process (SIGQUIT); a SIGHUP's new generation reads them from IPC.
+   */
+  async #takeOver(): Promise<{ header?: HandoffHeader; inherited: InheritedSocket[]; received?: ReceivedHandoff }> {
+    if (this.#handoffChild) {
+      const message = await waitForMessage(isIpcHandoff, IPC_START_TIMEOUT_MS, 'the old generation sent no listening sockets');
+      return { header: message.header, inherited: message.header.listeners.map((l, i) => ({ ...l, fd: message.fds[i] ?? -1 })) };
+    }
+    if (!this.opt.upgrade) return { inherited: [] };
+    const selfBinding = this.#selfBinding();
+    if (selfBinding.length > 0) throw new Error(`${selfBinding.join(', ')} binds its own sockets (no listenerConfigs): there is nothing to take over`);
+    const sock = this.conf.upgrade_sock;
+    this.logger.info({ upgrade_sock: sock }, 'waiting for the running server to hand its listening sockets over (send it SIGQUIT)');
+    // The old process may run as `user` by now: it must be able to connect.
+    const waiting = receiveListeners(sock, this.conf.user !== undefined || this.conf.group !== undefined ? 0o666 : 0o600);
+    // SIGTERM / SIGINT while waiting: give up at once rather than start only to stop.
+    const received = await Promise.race([waiting, this.#stop.then(() => undefined)]);
+    if (received === undefined) {
+      void waiting.then((r) => r.reply({ ok: false, message: 'the new process was stopped before it started' }), () => undefined);
+      throw new Error('stopped while waiting for the old process');
+    }
+    const { header, fds } = received;
+    return { header, inherited: header.listeners.map((l, i) => ({ ...l, fd: fds[i] ?? -1 })), received };
+  }
+
+  /** Binds, drops privileges, starts the listening services (or the workers). Returns a failure message, if any. */
+  async #start(registry: ListenerRegistry, inherited: InheritedSocket[]): Promise<string | undefined> {
+    const listening = this.#listening();
+    const declared: ListenerConfig[] = [];
+    try {
+      for (const s of listening) for (const cfg of s.listenerConfigs ?? []) declared.push(parseListenerConfig(cfg));
+    } catch (err) {
+      return errorMessage(err);
+    }
+    const selfBinding = this.#selfBinding();
+    if (this.#role === 'primary' && selfBinding.length > 0) {
+      return `threads: ${this.conf.threads} needs services that declare their listeners (listenerConfigs); ${selfBinding.join(', ')} binds its own sockets`;
+    }
+    try {
+      await registry.prepare(declared, inherited);
+    } catch (err) {
+      this.logger.error({ err }, 'cannot listen');
+      return errorMessage(err);
+    }
+    try {
+      dropPrivileges({ user: this.conf.user, group: this.conf.group });
+    } catch (err) {
+      return errorMessage(err);
+    }
+    if (this.#role === 'single') return this.#listenAll(this.#listenContext(registry));
+    const stdio = this.#childStdio();
+    const env: Record<string, string> = {};
+    if (this.#confText !== undefined && this.#confText.length < MAX_CONF_TEXT_IN_ENV) env[CONF_TEXT_ENV] = this.#confText;
+    const pool = new WorkerPool({ count: this.conf.threads, sockets: registry.sockets(), ticketKeys: registry.ticketKeys, channel: this.channel, logger: this.logger, env, stdout: stdio.stdout, stderr: stdio.stderr });
+    this.#pool = pool;
+    try {
+      await pool.start();
+      this.logger.info({ workers: pool.pids(), addresses: registry.sockets().map((s) => s.address()) }, 'workers listening');
+      return undefined;
+    } catch (err) {
+      await pool.shutdown(false, 0);
+      return errorMessage(err);
+    } finally {
+      stdio.release();
+    }
+  }
+
+  /** A worker: gets its sockets from the primary, serves, stops when told (or when the primary is gone). */
+  async #runWorker(): Promise<number> {
+    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    const send = (message: WorkerMessage): void => {
+      if (process.connected) process.send?.(message);
+    };
+    // Signals to a whole process group (a terminal's Ctrl-C) reach workers too; the upgrade
+    // signals are the primary's business, and must not kill a worker by their default action.
+    const onSignal = (signal: HandledSignal): void => {
+      if (signal === 'SIGTERM') this.#requestStop('graceful');
+      else if (signal === 'SIGINT') this.#requestStop('fast');
+    };
+    for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
+    const onDisconnect = (): void => {
+      this.logger.warn({ worker: this.#workerId }, 'primary is gone; shutting down');
+      this.#requestStop('graceful');
+    };
+    process.on('disconnect', onDisconnect);
+    try {
+      const init = await waitForMessage((m): m is InitMessage => isPrimaryMessage(m) && m.pingora === 'init', IPC_START_TIMEOUT_MS, 'the primary sent no init message');
+      const registry = ListenerRegistry.forWorker(this.logger, init.listeners, Buffer.from(init.ticketKeys, 'base64'));
+      this.#registry = registry;
+      for (const [topic, payload] of Object.entries(init.state)) this.channel.deliver(topic, payload);
+      this.channel.setUpstream((topic, payload) => send({ pingora: 'publish', topic, payload }));
+      process.on('message', (m: unknown) => {
+        if (!isPrimaryMessage(m)) return;
+        if (m.pingora === 'state') this.channel.deliver(m.topic, m.payload);
+        else if (m.pingora === 'reload-tls') registry.reloadTls();
+        else if (m.pingora === 'shutdown') {
+          this.#workerTimeoutMs = m.timeoutMs;
+          this.#requestStop(m.graceful ? 'graceful' : 'fast');
+        }
+      });
+      const failure = await this.#listenAll(this.#listenContext(registry));
+      if (failure !== undefined) {
+        send({ pingora: 'failed', message: failure });
+        await this.#stopServing(false, 0);
+        return 1;
+      }
+      send({ pingora: 'ready', addresses: this.#listening().flatMap((s) => s.addresses()) });
+      this.#enter('running');
+      await this.#stop;
+      const graceful = this.#stopping !== 'fast';
+      this.#enter(graceful ? 'graceful-terminate' : 'fast-shutdown');
+      await this.#stopServing(graceful, graceful ? (this.#workerTimeoutMs ?? gracefulShutdownTimeoutMs(this.conf)) : 0);
+      registry.closeAll('handed-over');
+      return 0;
+    } catch (err) {
+      send({ pingora: 'failed', message: errorMessage(err) });
+      return 1;
+    } finally {
+      process.off('disconnect', onDisconnect);
+      for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
+      clearInterval(keepAlive);
+      this.#enter('shutdown');
+    }
+  }
+
+  #listenContext(registry: ListenerRegistry): ListenContext {
+    return {
+      openListener: (cfg, onConnection, opts) => registry.open(cfg, onConnection, opts),
+      channel: this.channel,
+      logger: this.logger,
+      workerId: this.#workerId,
+    };
+  }
+
+  /** Names of the listening services that bind their own sockets (no `listenerConfigs`). */
+  #selfBinding(): string[] {
+    return this.#listening()
+      .filter((s) => s.listenerConfigs === undefined)
+      .map((s) => s.name);
+  }
+
   #listening(): ListeningService[] {
     return this.#services.filter((s): s is ListeningService => s.kind === 'listening');
   }
 
   /** Listens on every listening service; returns the first failure's message, if any. */
-  async #listenAll(): Promise<string | undefined> {
+  async #listenAll(ctx: ListenContext): Promise<string | undefined> {
     const services = this.#listening();
-    const results = await Promise.allSettled(services.map((s) => s.listen()));
+    const results = await Promise.allSettled(services.map((s) => s.listen(ctx)));
     let failure: string | undefined;
     results.forEach((result, i) => {
       const name = services[i]?.name ?? '?';
@@ -249,29 +494,37 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
         this.logger.error({ service: name, err: result.reason }, 'cannot listen');
         failure ??= `${name}: ${errorMessage(result.reason)}`;
       } else {
-        this.logger.info({ service: name, addresses: services[i]?.addresses() ?? [] }, 'listening');
+        this.logger.info({ service: name, addresses: services[i]?.addresses() ?? [], ...(this.#workerId > 0 ? { worker: this.#workerId } : {}) }, 'listening');
       }
     });
     return failure;
   }
 
-  /** Startup failed: close whatever did start, tell a waiting daemon parent, exit code 1. */
-  async #fail(message: string): Promise<number> {
-    await this.#stopListening(false, 0);
-    if (this.#daemonChild) await notifyDaemonParent({ type: 'error', message });
+  /** Startup failed: close whatever did start, tell whoever waits for us, exit code 1. */
+  async #fail(message: string, parentWaits: boolean, received: ReceivedHandoff | undefined): Promise<number> {
+    this.logger.error({ reason: message }, 'startup failed');
+    await this.#stopServing(false, 0);
+    this.#registry?.closeAll('startup-failed');
+    if (received) await received.reply({ ok: false, message });
+    if (parentWaits) await notifyDaemonParent({ type: 'error', message });
     return 1;
   }
 
-  async #stopListening(graceful: boolean, timeoutMs: number): Promise<void> {
+  /** Stops the listening services here, or the workers (which stop theirs). */
+  async #stopServing(graceful: boolean, timeoutMs: number): Promise<void> {
+    if (this.#pool) {
+      await this.#pool.shutdown(graceful, timeoutMs);
+      return;
+    }
     await Promise.all(
       this.#listening().map((s) => this.#bounded(Promise.resolve().then(() => s.shutdown({ graceful, timeoutMs })), timeoutMs + SHUTDOWN_SLACK_MS, s.name, 'shutdown')),
     );
   }
 
   /** A background service runs once; its failure is logged and never stops the server. */
-  async #runBackground(service: BackgroundService, signal: AbortSignal): Promise<void> {
+  async #runBackground(service: BackgroundService, signal: AbortSignal, ctx: BackgroundContext): Promise<void> {
     try {
-      await service.run(signal);
+      await service.run(signal, ctx);
       if (!signal.aborted) this.logger.warn({ service: service.name }, 'background service stopped on its own');
     } catch (err) {
       if (signal.aborted && errorName(err) === 'AbortError') return;
@@ -298,16 +551,153 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     if (signal === 'SIGTERM' || signal === 'SIGINT') {
       const graceful = signal === 'SIGTERM';
       this.logger.info({ signal }, graceful ? 'graceful shutdown' : 'fast shutdown');
-      void this.shutdown({ graceful });
+      this.#requestStop(graceful ? 'graceful' : 'fast');
+    } else if (this.#phase !== 'running' || this.#upgrading) {
+      this.logger.warn({ signal, phase: this.#phase }, this.#upgrading ? 'an upgrade is already in progress; ignored' : 'not serving yet; ignored');
+    } else if (signal === 'SIGQUIT') {
+      void this.#upgrade('SIGQUIT');
     } else {
-      this.logger.warn({ signal }, 'zero-downtime upgrade is not supported yet; still serving');
+      void this.#upgrade('SIGHUP');
     }
+  }
+
+  /**
+   * SIGQUIT: hand the sockets to the process waiting on upgrade_sock (started with `-u`).
+   * SIGHUP: re-read the conf; if valid, start the next generation ourselves and hand them to it.
+   * Either way, nothing changes for clients unless the new process reports it serves.
+   */
+  async #upgrade(signal: 'SIGQUIT' | 'SIGHUP'): Promise<void> {
+    const registry = this.#registry;
+    if (!registry) return;
+    const selfBinding = this.#selfBinding();
+    if (selfBinding.length > 0) {
+      // Their sockets are not core's to hand over: a new process would have to bind them anew.
+      this.logger.error({ signal, services: selfBinding }, 'cannot upgrade without downtime: these services bind their own sockets (no listenerConfigs); still serving');
+      return;
+    }
+    this.#upgrading = true;
+    try {
+      if (signal === 'SIGHUP') {
+        this.#reloadTls(registry);
+        const problem = this.#checkNewConf();
+        if (problem !== undefined) {
+          this.logger.error({ signal, reason: problem }, 'the conf file is invalid; still serving with the old one');
+          return;
+        }
+      }
+      const sockets = registry.sockets();
+      this.logger.info({ signal, sockets: sockets.map((s) => s.addr) }, signal === 'SIGQUIT' ? `handing the listening sockets to the new process on ${this.conf.upgrade_sock}` : 'starting the next generation');
+      let reply: HandoffReply;
+      if (signal === 'SIGQUIT') {
+        const header: HandoffHeader = { v: 1, pid: process.pid, listeners: sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: registry.ticketKeys.toString('base64') };
+        reply = await sendListeners(this.conf.upgrade_sock, header, sockets.map((s) => s.fd));
+      } else {
+        const stdio = this.#childStdio();
+        try {
+          reply = await spawnGeneration({ sockets, ticketKeys: registry.ticketKeys, daemon: this.#daemonChild, stdout: stdio.stdout, stderr: stdio.stderr });
+        } finally {
+          stdio.release();
+        }
+      }
+      if (!reply.ok) {
+        this.logger.error({ signal, reason: reply.message }, 'the new process failed to start; still serving');
+        return;
+      }
+      this.logger.info({ signal, pid: reply.pid, gracePeriodMs: this.#gracePeriodMs() }, 'the new process serves; draining and exiting');
+      this.#requestStop('upgrade');
+    } catch (err) {
+      this.logger.error({ signal, reason: errorMessage(err) }, 'upgrade failed; still serving');
+    } finally {
+      this.#upgrading = false;
+    }
+  }
+
+  /** The conf file as it is now, checked like `-t` does; the problem in one line, if any. */
+  #checkNewConf(): string | undefined {
+    if (this.confFile === undefined) return undefined;
+    try {
+      const conf = parseConf(readConfText(this.confFile, this.#schema), this.confFile, this.#schema);
+      this.#validate?.(conf, this.confFile);
+      return undefined;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  #reloadTls(registry: ListenerRegistry): void {
+    if (this.#pool) this.#pool.broadcast({ pingora: 'reload-tls' });
+    else registry.reloadTls();
+  }
+
+  /** How long an old process drains after an upgrade: grace_period_seconds, else the shutdown timeout. */
+  #gracePeriodMs(): number {
+    const seconds = this.conf.grace_period_seconds;
+    return seconds === undefined ? gracefulShutdownTimeoutMs(this.conf) : seconds * 1000;
+  }
+
+  /**
+   * Where children (workers, a new generation) write. A daemon's own stdout/stderr lead to a
+   * parent that has exited, so its children write to error_log (or nowhere) instead.
+   */
+  #childStdio(): { stdout: IOType | number; stderr: IOType | number; release(): void } {
+    if (!this.#daemonChild) return { stdout: 'inherit', stderr: 'inherit', release: () => {} };
+    let fd: number | undefined;
+    if (this.conf.error_log) {
+      try {
+        fd = openSync(this.conf.error_log, 'a', 0o644);
+      } catch (err) {
+        this.logger.warn({ err, error_log: this.conf.error_log }, 'cannot open error_log for child processes');
+      }
+    }
+    return {
+      stdout: 'ignore',
+      stderr: fd ?? 'ignore',
+      release: () => {
+        if (fd !== undefined) closeSync(fd);
+      },
+    };
   }
 
   #enter(phase: ServerPhase): void {
     this.#phase = phase;
     this.emit('phase', phase);
   }
+}
+
+/** The conf file's text; an unreadable file throws the same ConfError `loadConfFile` does. */
+function readConfText<C>(file: string, schema: z.ZodType<C>): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    loadConfFile(file, schema);
+    throw new Error(`cannot read ${file}`);
+  }
+}
+
+/**
+ * Says hello to the parent and resolves the first IPC message `accept` takes; rejects after
+ * `ms`. The parent sends only after the hello: a message that arrived before anyone listened
+ * would be lost.
+ */
+function waitForMessage<T>(accept: (m: unknown) => m is T, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (!process.send) {
+      reject(new Error(`${what} (no IPC channel)`));
+      return;
+    }
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error(`${what} within ${ms / 1000} s`));
+    }, ms);
+    const onMessage = (m: unknown): void => {
+      if (!accept(m)) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    process.send({ pingora: 'hello' });
+  });
 }
 
 function exitWith(code: number, stream: NodeJS.WriteStream, text: string): never {

@@ -1,7 +1,7 @@
 /**
  * A real server process (test/fixtures/server-fixture.cjs, on the built package) driven
- * by real signals: SIGTERM drains requests in flight, SIGINT stops at once, SIGHUP is only
- * a warning, and `-u` / `-t` / a bad conf exit with their codes.
+ * by real signals: SIGTERM drains requests in flight, SIGINT stops at once, SIGHUP/SIGQUIT
+ * refuse to upgrade a self-binding service, and `-t` / a bad conf exit with their codes.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -68,23 +68,16 @@ test('SIGINT stops at once, cutting the request in flight, and exits 0', async (
   expect(existsSync(pid)).toBe(false);
 });
 
-test('SIGHUP and SIGQUIT only warn that upgrade is not supported; the server keeps serving', async () => {
+test('SIGHUP and SIGQUIT refuse to upgrade a service that binds its own sockets; the server keeps serving', async () => {
   const { p, port } = await startServer();
   p.child.kill('SIGHUP');
   p.child.kill('SIGQUIT');
   await new Promise((r) => setTimeout(r, 100));
   await expect(get(port, '/')).resolves.toEqual({ status: 200, body: 'ok' });
-  expect(p.stderr()).toMatch(/WARN zero-downtime upgrade is not supported yet; still serving signal=SIGHUP/);
-  expect(p.stderr()).toMatch(/signal=SIGQUIT/);
+  expect(p.stderr()).toMatch(/ERROR cannot upgrade without downtime: these services bind their own sockets \(no listenerConfigs\); still serving signal=SIGHUP services=\["http"\]/);
+  expect(p.stderr()).toMatch(/still serving signal=SIGQUIT/);
   p.child.kill('SIGTERM');
   await expect(p.exited).resolves.toBe(0);
-});
-
-test('-u exits 2 with one line on stderr', async () => {
-  const { conf } = confFile(tempDir());
-  const p = spawnNode([FIXTURE, '-u', '-c', conf]);
-  await expect(p.exited).resolves.toBe(2);
-  expect(p.stderr()).toBe('-u/--upgrade: zero-downtime upgrade is not supported yet\n');
 });
 
 test('-t on a good conf prints "conf <file> ok" and exits 0 without listening', async () => {
@@ -114,4 +107,11 @@ test('-h prints the usage and exits 0', async () => {
   await expect(p.exited).resolves.toBe(0);
   expect(p.stdout()).toMatch(/^Usage: server-fixture.cjs \[OPTIONS\]$/m);
   expect(p.stdout()).toContain('-c, --conf <FILE>');
+});
+
+test('-u with a service that binds its own sockets fails at once with one line (nothing to take over)', async () => {
+  const { conf } = confFile(tempDir());
+  const p = spawnNode([FIXTURE, '-u', '-c', conf]);
+  await expect(p.exited).resolves.toBe(1);
+  expect(p.stderr()).toMatch(/ERROR startup failed reason=upgrade: http binds its own sockets \(no listenerConfigs\): there is nothing to take over\n$/);
 });

@@ -1,0 +1,85 @@
+/**
+ * How background services (run once, in the primary) share their state with listening
+ * services (run in every worker): a topic-keyed channel of JSON values.
+ *
+ * ```
+ * primary:  health check --publish('backends', {...})--> StateChannel --IPC--> worker 1..N
+ * worker:   StateChannel.subscribe('backends', fn)  <-- fn(latest value), then every update
+ * ```
+ *
+ * The channel remembers the latest value of each topic, so a worker that starts later (or
+ * replaces a crashed one) gets the current state first, before any new publish. With
+ * `threads: 1` the same calls work inside the one process, with no IPC at all.
+ */
+
+/** What can cross a process boundary as JSON. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Gets every value published under a topic. */
+export type StateListener = (payload: JsonValue) => void;
+
+export class StateChannel {
+  readonly #latest = new Map<string, JsonValue>();
+  readonly #subscribers = new Map<string, Set<StateListener>>();
+  /** Primary: sends a published value to every worker. */
+  #broadcast: ((topic: string, payload: JsonValue) => void) | undefined;
+  /** Worker: publishing goes to the primary, which sends it back to every worker. */
+  #upstream: ((topic: string, payload: JsonValue) => void) | undefined;
+
+  /**
+   * Publishes `payload` under `topic`: every subscriber in every worker gets it, and later
+   * subscribers get it first. Values are copied as JSON between processes, so publish a
+   * fresh object rather than mutating one already published.
+   */
+  publish(topic: string, payload: JsonValue): void {
+    if (this.#upstream) this.#upstream(topic, payload);
+    else {
+      this.deliver(topic, payload);
+      this.#broadcast?.(topic, payload);
+    }
+  }
+
+  /**
+   * Calls `listener` with the latest value of `topic` (if there is one) and then with every
+   * new one. Returns the function that unsubscribes.
+   */
+  subscribe(topic: string, listener: StateListener): () => void {
+    let set = this.#subscribers.get(topic);
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(topic, set);
+    }
+    set.add(listener);
+    if (this.#latest.has(topic)) listener(this.#latest.get(topic) as JsonValue);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** The latest value published under `topic`, if any. */
+  latest(topic: string): JsonValue | undefined {
+    return this.#latest.get(topic);
+  }
+
+  /** Every topic's latest value (what a new worker starts from). */
+  snapshot(): Record<string, JsonValue> {
+    return Object.fromEntries(this.#latest);
+  }
+
+  /** @internal Records a value and calls this process's subscribers. */
+  deliver(topic: string, payload: JsonValue): void {
+    this.#latest.set(topic, payload);
+    const set = this.#subscribers.get(topic);
+    if (set) for (const listener of [...set]) listener(payload);
+  }
+
+  /** @internal Primary side: where published values go besides local subscribers. */
+  setBroadcast(fn: ((topic: string, payload: JsonValue) => void) | undefined): void {
+    this.#broadcast = fn;
+  }
+
+  /** @internal Worker side: publish sends to the primary instead of delivering locally. */
+  setUpstream(fn: ((topic: string, payload: JsonValue) => void) | undefined): void {
+    this.#upstream = fn;
+  }
+}

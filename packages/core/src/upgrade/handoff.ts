@@ -1,0 +1,44 @@
+/**
+ * What an old process hands a new one in an upgrade, whichever way it travels (the upgrade
+ * socket for `-u` + SIGQUIT, the IPC channel for SIGHUP): the listening sockets by key, and
+ * the TLS session ticket keys so sessions resume across the upgrade.
+ */
+
+export interface HandoffListener {
+  key: string;
+  addr: string;
+}
+
+export interface HandoffHeader {
+  v: 1;
+  /** The old process. */
+  pid: number;
+  /** In the order of the descriptors that travel with it. */
+  listeners: HandoffListener[];
+  /** Base64 of the 48 ticket key bytes. */
+  ticketKeys: string;
+}
+
+/** The new process's answer once it serves (or why it cannot). */
+export type HandoffReply = { ok: true; pid: number } | { ok: false; message: string };
+
+/** The message a SIGHUP's new generation gets over IPC; descriptors are already at `fd`. */
+export interface IpcHandoff {
+  pingora: 'handoff';
+  header: HandoffHeader;
+  fds: number[];
+}
+
+export function isIpcHandoff(value: unknown): value is IpcHandoff {
+  return typeof value === 'object' && value !== null && (value as { pingora?: unknown }).pingora === 'handoff';
+}
+
+export function isHandoffHeader(value: unknown): value is HandoffHeader {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<HandoffHeader>;
+  return v.v === 1 && typeof v.pid === 'number' && Array.isArray(v.listeners) && typeof v.ticketKeys === 'string';
+}
+
+export function isHandoffReply(value: unknown): value is HandoffReply {
+  return typeof value === 'object' && value !== null && typeof (value as { ok?: unknown }).ok === 'boolean';
+}
