@@ -1,113 +1,233 @@
-// pnpm bench [--quick]: small keep-alive GETs through each proxy on one core, beside nginx.
-// Upstream nginx `return 200` on CPU 0, each proxy alone on CPU 1, wrk on CPU 0; rounds are
-// interleaved across proxies and the median is reported, so read the ratios, not the numbers.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+// pnpm bench [--quick]: pingora-ts beside nginx, HAProxy, http-proxy, @fastify/http-proxy and
+// no proxy at all, on loopback. The upstream (nginx) and the load generator (wrk) share CPU 0;
+// each proxy runs alone on CPU 1. Scenarios are the files in scenarios/, peers are listed in
+// peers/index.mjs. Results: results/latest.{md,json,svg} and the README's Results section.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pinned, startNginx } from './peers/nginx.mjs';
+import { parseBenchOptions, USAGE } from './lib/bench-options.mjs';
+import { ensureTools } from './lib/ensure-tools.mjs';
+import { duration } from './lib/format.mjs';
+import { freePort } from './lib/free-port.mjs';
+import { loadScenarios } from './lib/load-scenarios.mjs';
+import { machineInfo } from './lib/machine-info.mjs';
+import { cpuSnapshot, otherCpuPct } from './lib/machine-load.mjs';
+import { ProcessGroup } from './lib/process-group.mjs';
+import { renderBarChartSvg } from './lib/render-bar-chart-svg.mjs';
+import { factsLine, renderMarkdown, runLine, summaryTable } from './lib/render-markdown.mjs';
+import { runLoadScenario } from './lib/run-load-scenario.mjs';
+import { hasCommand, startPeer } from './lib/start-peer.mjs';
+import { updateReadmeResults } from './lib/update-readme-results.mjs';
+import { waitForHttp } from './lib/wait-for-http.mjs';
+import { peers as allPeers, REFERENCE } from './peers/index.mjs';
+import { startUpstream } from './peers/upstream.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const quick = process.argv.includes('--quick');
-const rounds = quick ? 1 : 3;
-const duration = quick ? '3s' : '5s';
-const UPSTREAM = 18080;
-const PORTS = { direct: UPSTREAM, nginx: 18081, 'pingora-ts': 18082 };
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPO_ROOT = join(BENCH_DIR, '..');
+const UPSTREAM_CPUS = '0';
+/** Above this much CPU (% of one core) used by other processes, the report calls a scenario noisy. */
+const NOISY_PCT = 15;
 
-function have(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
+/** @param {string} msg */
+const log = (msg) => console.log(msg);
 
-function ensureTools() {
-  const missing = ['nginx', 'wrk', 'taskset'].filter((c) => !have(c));
-  if (missing.length === 0) return;
-  console.log(`installing nginx-light wrk with apt (missing: ${missing.join(', ')})`);
-  execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk util-linux >/dev/null'], {
-    stdio: 'inherit',
-  });
-}
-
-async function waitPort(port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+/** @param {string[]} argv */
+async function main(argv) {
+  const explicitOut = argv.some((a) => a === '--out' || a.startsWith('--out='));
+  const opts = parseBenchOptions(argv);
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
-  throw new Error(`nothing listens on ${port}`);
-}
+  // A subset run must not overwrite the committed full results unless asked to.
+  if (!explicitOut && (opts.scenarios || opts.peers)) opts.out = 'partial';
+  const t0 = Date.now();
+  const cpu0 = cpuSnapshot();
 
-function wrk(port, d = duration) {
-  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', '-c50', `-d${d}`, '--latency', `http://127.0.0.1:${port}/`], {
-    encoding: 'utf8',
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const p99 = /\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?';
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  return { rps, p99, errors: Number(errors) };
-}
+  const scenarios = (await loadScenarios()).filter((s) => !opts.scenarios || opts.scenarios.includes(s.name));
+  const unknownScenarios = (opts.scenarios ?? []).filter((n) => !scenarios.some((s) => s.name === n));
+  if (unknownScenarios.length > 0) {
+    const known = (await loadScenarios()).map((s) => s.name).join(', ');
+    throw new Error(`unknown scenario ${unknownScenarios.join(', ')} (known: ${known})`);
+  }
+  const unknownPeers = (opts.peers ?? []).filter((n) => !allPeers.some((p) => p.name === n));
+  if (unknownPeers.length > 0) throw new Error(`unknown peer ${unknownPeers.join(', ')} (known: ${allPeers.map((p) => p.name).join(', ')})`);
+  const peers = allPeers.filter((p) => !opts.peers || opts.peers.includes(p.name) || p.name === REFERENCE);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  ensureTools({ install: opts.install, log });
+  if (!hasCommand('nginx')) throw new Error('nginx is missing and could not be installed: it is both the upstream and the reference');
+  if (ProcessGroup.pinning) spawnSync('taskset', ['-apc', UPSTREAM_CPUS, String(process.pid)], { stdio: 'ignore' });
+  else log('taskset is missing: nothing is pinned, so the numbers mix proxy and load generator CPU');
 
-async function main() {
-  ensureTools();
-  const dir = mkdtempSync(join(tmpdir(), 'pts-bench-'));
-  const procs = [];
-  try {
-    procs.push(startNginx(dir, 'upstream', `  server { listen 127.0.0.1:${UPSTREAM}; location / { return 200 "hello\\n"; } }`, 0));
-    procs.push(
-      startNginx(
-        dir,
-        'proxy',
-        `  upstream up { server 127.0.0.1:${UPSTREAM}; keepalive 64; }\n` +
-          `  server { listen 127.0.0.1:${PORTS.nginx}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
-        1,
-      ),
-    );
-    const conf = join(dir, 'lb.yaml');
-    writeFileSync(
-      conf,
-      `pid_file: ${dir}/lb.pid\nerror_log: ${dir}/lb-error.log\naccess_log: ${dir}/lb-access.log\nservices:\n  - name: bench\n    listeners: [{ addr: 127.0.0.1:${PORTS['pingora-ts']} }]\n` +
-        `    upstreams:\n      backends: [127.0.0.1:${UPSTREAM}]\n      health_check: { type: tcp, interval_ms: 1000 }\n`,
-    );
-    procs.push(pinned(1, process.execPath, [join(here, '..', 'apps', 'load_balancer', 'dist', 'main.js'), '-c', conf]));
-    await Promise.all(Object.values(PORTS).map(waitPort));
-
-    // Warm up each path once (JIT, pools), then measure in interleaved rounds.
-    for (const port of Object.values(PORTS)) wrk(port, '1s');
-    const results = Object.fromEntries(Object.keys(PORTS).map((k) => [k, []]));
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, port] of Object.entries(PORTS)) {
-        results[name].push(wrk(port));
-      }
-    }
-    const nginxRps = median(results.nginx.map((x) => x.rps));
-    const lines = [
-      `keep-alive small GET, wrk -t1 -c50 -d${duration}, ${rounds} interleaved round(s), node ${process.version}`,
-      '',
-      '| proxy (one core) | req/s (median) | p99 (median round) | non-2xx | vs nginx |',
-      '|---|---|---|---|---|',
-    ];
-    for (const [name, runs] of Object.entries(results)) {
-      const rps = median(runs.map((x) => x.rps));
-      const mid = runs.find((x) => x.rps === rps);
-      lines.push(`| ${name} | ${Math.round(rps)} | ${mid.p99} | ${runs.reduce((a, x) => a + x.errors, 0)} | ${(rps / nginxRps).toFixed(2)} |`);
-    }
-    console.log(lines.join('\n'));
-  } finally {
-    await Promise.all(procs.map((p) => p.stop()));
+  const group = new ProcessGroup();
+  const dir = mkdtempSync(join(tmpdir(), 'pingora-ts-bench-'));
+  let cleaned = false;
+  const cleanupNow = () => {
+    if (cleaned) return;
+    cleaned = true;
+    group.killAllNow();
     rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', cleanupNow);
+  const onSignal = (/** @type {NodeJS.Signals} */ sig) => {
+    log(`\n${sig}: stopping the processes the bench started`);
+    group.stopAll(1000).finally(() => {
+      cleanupNow();
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+
+  try {
+    const upstreamPort = await freePort();
+    const upstreamProc = startUpstream(group, { dir, port: upstreamPort, cpus: UPSTREAM_CPUS });
+    await waitForHttp(upstreamPort, { proc: upstreamProc });
+    const upstream = { port: upstreamPort };
+    log(`upstream nginx on 127.0.0.1:${upstreamPort} (CPU ${UPSTREAM_CPUS})`);
+
+    /** @type {import('./lib/start-peer.mjs').RunningPeer[]} */
+    const running = [];
+    /** @type {import('./lib/render-markdown.mjs').PeerInfo[]} */
+    const peerInfo = [];
+    // Start every peer at once (they idle until measured); keep the table order.
+    const starts = await Promise.allSettled(peers.map((peer) => startPeer(peer, { group, dir, upstream })));
+    peers.forEach((peer, i) => {
+      const info = { name: peer.name, label: peer.label, cpus: peer.cpus, config: peer.config, skipped: /** @type {string | null} */ (null) };
+      peerInfo.push(info);
+      const r = /** @type {PromiseSettledResult<import('./lib/start-peer.mjs').RunningPeer>} */ (starts[i]);
+      if (r.status === 'fulfilled') {
+        running.push(r.value);
+        log(`started ${peer.label} on 127.0.0.1:${r.value.port} (CPU ${peer.cpus})`);
+      } else {
+        info.skipped = r.reason instanceof Error ? r.reason.message : String(r.reason);
+        log(`skipping ${peer.label}: ${info.skipped}`);
+      }
+    });
+    if (!running.some((rp) => rp.peer.name === REFERENCE)) log(`${REFERENCE} did not start: no ratios in this run`);
+
+    /** @type {import('./scenarios/scenario.mjs').Section[]} */
+    const sections = [];
+    /** @type {import('./scenarios/scenario.mjs').ScenarioContext} */
+    const ctx = {
+      opts,
+      group,
+      dir,
+      upstream,
+      running,
+      results: sections,
+      startPeer: (peer) => startPeer(peer, { group, dir, upstream }),
+      stopPeer: async (rp) => {
+        if (rp.proc) await group.stop(rp.proc);
+      },
+      log,
+    };
+    for (const s of scenarios) {
+      log(`\n[${s.name}] ${s.title} (at ${duration((Date.now() - t0) / 1000)})`);
+      const base = { name: s.name, title: s.title, measures: s.measures };
+      const before = cpuSnapshot();
+      /** @type {import('./scenarios/scenario.mjs').Section} */
+      let section;
+      try {
+        if ('load' in s) {
+          if (!hasCommand('wrk')) throw new Error('wrk is not installed');
+          section = await runLoadScenario(s, ctx);
+        } else {
+          section = { kind: 'table', ...base, ...(await s.run(ctx)) };
+        }
+      } catch (err) {
+        const why = /** @type {Error} */ (err).message;
+        log(`  skipped: ${why}`);
+        section = { kind: 'table', ...base, columns: ['skipped'], rows: [[why]], notes: [] };
+      }
+      section.otherCpuPct = otherCpuPct(before, cpuSnapshot());
+      if (section.otherCpuPct > NOISY_PCT) log(`  other processes used ${Math.round(section.otherCpuPct)}% of a core meanwhile: noisy`);
+      sections.push(section);
+    }
+
+    // Stop the peers now so pingora-ts logs its pool counters for the whole run.
+    /** @type {import('./lib/render-markdown.mjs').BenchResults['meta']['wholeRunPoolStats']} */
+    const wholeRunPoolStats = [];
+    for (const rp of running) {
+      if (rp.proc) await group.stop(rp.proc);
+      const stats = await rp.finalStats?.();
+      if (stats) wholeRunPoolStats.push({ peer: rp.peer.label, ...stats });
+    }
+
+    /** @type {import('./lib/render-markdown.mjs').BenchResults} */
+    const res = {
+      meta: {
+        date: new Date().toISOString(),
+        mode: opts.quick ? 'quick' : 'full',
+        rounds: opts.rounds,
+        durationS: opts.durationS,
+        warmupS: opts.warmupS,
+        idleConns: opts.idleConns,
+        runSeconds: (Date.now() - t0) / 1000,
+        otherCpuPct: otherCpuPct(cpu0, cpuSnapshot()),
+        noisyPct: NOISY_PCT,
+        pinning: ProcessGroup.pinning
+          ? `upstream nginx and wrk on CPU ${UPSTREAM_CPUS}; each proxy alone on CPU 1; pingora-ts threads:2 on CPUs 0,1 (both cores)`
+          : 'none (taskset missing)',
+        machine: machineInfo(REPO_ROOT),
+        peers: peerInfo,
+        wholeRunPoolStats,
+        reference: REFERENCE,
+      },
+      sections,
+    };
+    writeResults(res, opts.out);
+    log(`\n${renderMarkdown(res, `${opts.out}.svg`)}`);
+    log(`wrote bench/results/${opts.out}.{md,json,svg}${opts.out === 'latest' ? ' and the Results section of bench/README.md' : ''} in ${duration(res.meta.runSeconds)}`);
+    return 0;
+  } finally {
+    await group.stopAll();
+    cleanupNow();
   }
 }
 
-main().catch((err) => {
-  console.error(`bench: ${err.message}`);
-  process.exit(1);
-});
+/** The chart's subtitle: short enough for one line. @param {import('./lib/render-markdown.mjs').BenchResults} res */
+function chartFacts(res) {
+  const { machine: mc, date } = res.meta;
+  return `${date.slice(0, 10)}, commit ${(mc.commit ?? 'unknown').slice(0, 7)}, node ${mc.node}, ${mc.cpu} × ${mc.cores}; each proxy pinned to one core`;
+}
+
+/**
+ * @param {import('./lib/render-markdown.mjs').BenchResults} res
+ * @param {string} out
+ */
+function writeResults(res, out) {
+  const dir = join(BENCH_DIR, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${out}.md`), renderMarkdown(res, `${out}.svg`));
+  writeFileSync(join(dir, `${out}.json`), `${JSON.stringify(res, null, 2)}\n`);
+  const ran = res.meta.peers.filter((p) => !p.skipped);
+  const loads = /** @type {import('./scenarios/scenario.mjs').LoadSection[]} */ (res.sections.filter((s) => s.kind === 'load' && s.inChart));
+  writeFileSync(
+    join(dir, `${out}.svg`),
+    renderBarChartSvg({
+      title: `pingora-ts benchmark: req/s relative to ${res.meta.reference}`,
+      subtitle: `${res.meta.mode === 'quick' ? 'QUICK RUN (smoke test) - ' : ''}${chartFacts(res)}`,
+      series: ran.map((p) => ({ name: p.name, label: p.label })),
+      groups: loads.map((s) => ({ title: s.title, values: Object.fromEntries(s.rows.map((r) => [r.peer, r.ratio])) })),
+      referenceLabel: `${res.meta.reference} = 1.00`,
+    }),
+  );
+  if (out === 'latest') {
+    updateReadmeResults(
+      join(BENCH_DIR, 'README.md'),
+      [runLine(res), '', factsLine(res), '', summaryTable(res), '', '![req/s relative to nginx](results/latest.svg)', '', 'Every table (latency, errors, CPU, RSS, idle connections, upstream reuse, threads): [results/latest.md](results/latest.md).'].join('\n'),
+    );
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

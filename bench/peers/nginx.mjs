@@ -1,40 +1,30 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// nginx as a reverse proxy: proxy_pass to an upstream block with `keepalive 64`, one process.
+import { startNginx } from '../lib/start-nginx.mjs';
 
-/** Starts nginx with `conf` (an http {} body) in `dir`; resolves to a stop function. */
-export function startNginx(dir, name, httpBody, cpu) {
-  const root = join(dir, name);
-  mkdirSync(join(root, 'logs'), { recursive: true });
-  const conf = join(root, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `daemon off;\nmaster_process off;\nworker_processes 1;\npid ${root}/nginx.pid;\nerror_log ${root}/logs/error.log warn;\n` +
-      `events { worker_connections 20000; }\nhttp {\n  access_log off;\n  client_body_temp_path ${root}/body;\n  proxy_temp_path ${root}/proxy;\n` +
-      `  fastcgi_temp_path ${root}/fcgi;\n  uwsgi_temp_path ${root}/uwsgi;\n  scgi_temp_path ${root}/scgi;\n${httpBody}\n}\n`,
-  );
-  return pinned(cpu, '/usr/sbin/nginx', ['-p', root, '-c', conf]);
-}
-
-/** Spawns `cmd` on CPU `cpu` (taskset) when given. */
-export function pinned(cpu, cmd, args, opts = {}) {
-  const child =
-    cpu === undefined
-      ? spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts })
-      : spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  return { child, stderr: () => stderr, stop: () => stop(child) };
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
+/** @type {import('./peer.mjs').Peer} */
+export const nginx = {
+  name: 'nginx',
+  label: 'nginx',
+  cpus: '1',
+  needs: ['nginx'],
+  config: 'nginx, 1 process; proxy_pass to `upstream { keepalive 64; }`, HTTP/1.1 upstream, request buffering off, access log off',
+  async start({ group, dir, port, upstream }) {
+    const body = [
+      `  upstream up { server 127.0.0.1:${upstream.port}; keepalive 64; keepalive_requests 1000000; keepalive_timeout 60s; }`,
+      '  server {',
+      `    listen 127.0.0.1:${port} backlog=4096;`,
+      '    client_max_body_size 0;',
+      '    location / {',
+      '      proxy_pass http://up;',
+      '      proxy_http_version 1.1;',
+      '      proxy_set_header Connection "";',
+      // Stream uploads like the other peers do, and keep a 64 KiB response in memory.
+      '      proxy_request_buffering off;',
+      '      proxy_buffer_size 16k;',
+      '      proxy_buffers 8 16k;',
+      '    }',
+      '  }',
+    ].join('\n');
+    return { proc: startNginx(group, { dir, name: 'nginx-proxy', httpBody: body, cpus: this.cpus }) };
+  },
+};

@@ -1,0 +1,84 @@
+// Runs a load scenario over the running peers: warm-up, then rounds interleaved across peers
+// (round 1: every peer, round 2: every peer, ...; the order rotates each round), medians.
+import { REFERENCE } from '../peers/index.mjs';
+import { measureLoad } from './measure-load.mjs';
+import { median } from './median.mjs';
+
+/**
+ * @param {import('../scenarios/scenario.mjs').LoadScenario} scenario
+ * @param {import('../scenarios/scenario.mjs').ScenarioContext} ctx
+ * @returns {Promise<import('../scenarios/scenario.mjs').LoadSection>}
+ */
+export async function runLoadScenario(scenario, ctx) {
+  const { opts, group, dir } = ctx;
+  const peers = ctx.running.filter((rp) => scenario.peers?.(rp.peer) ?? true);
+  const target = (/** @type {number} */ port, /** @type {number} */ durationS) => ({ host: '127.0.0.1', port, durationS, dir });
+  const command = scenario.load(target(0, opts.durationS)).describe;
+  /** @type {Map<string, { runs: import('./measure-load.mjs').Measurement[], failed?: string }>} */
+  const byPeer = new Map(peers.map((rp) => [rp.peer.name, { runs: [] }]));
+
+  const once = async (/** @type {import('./start-peer.mjs').RunningPeer} */ rp, /** @type {number} */ durationS, /** @type {boolean} */ keep) => {
+    const slot = /** @type {{ runs: import('./measure-load.mjs').Measurement[], failed?: string }} */ (byPeer.get(rp.peer.name));
+    if (slot.failed) return;
+    try {
+      const m = await measureLoad(group, rp, scenario.load(target(rp.port, durationS)));
+      if (keep) slot.runs.push(m);
+      return m;
+    } catch (err) {
+      slot.failed = /** @type {Error} */ (err).message;
+      ctx.log(`  ${rp.peer.name}: failed: ${slot.failed}`);
+    }
+  };
+
+  if (opts.warmupS > 0) {
+    ctx.log(`  warm-up ${opts.warmupS} s per peer`);
+    for (const rp of peers) await once(rp, opts.warmupS, false);
+  }
+  for (let r = 0; r < opts.rounds; r++) {
+    const order = peers.map((_, i) => peers[(i + r) % peers.length]);
+    const line = [];
+    for (const rp of order) {
+      const m = await once(rp, opts.durationS, true);
+      if (m) line.push(`${rp.peer.name} ${Math.round(m.result.rps)}`);
+    }
+    ctx.log(`  round ${r + 1}/${opts.rounds}: ${line.join(', ')}`);
+  }
+
+  /** @type {import('../scenarios/scenario.mjs').LoadRow[]} */
+  const rows = peers.map((rp) => {
+    const { runs, failed } = /** @type {{ runs: import('./measure-load.mjs').Measurement[], failed?: string }} */ (byPeer.get(rp.peer.name));
+    const pick = (/** @type {(m: import('./measure-load.mjs').Measurement) => number} */ f) => median(runs.map(f));
+    return {
+      peer: rp.peer.name,
+      label: rp.peer.label,
+      rps: pick((m) => m.result.rps),
+      ratio: Number.NaN,
+      p50Ms: pick((m) => m.result.p50Ms),
+      p99Ms: pick((m) => m.result.p99Ms),
+      p999Ms: pick((m) => m.result.p999Ms),
+      errors: runs.reduce((a, m) => a + m.result.errorsTotal, 0),
+      cpuPct: pick((m) => m.cpuPct),
+      rssMaxMiB: runs.length > 0 ? Math.max(...runs.map((m) => m.rssMaxKiB)) / 1024 : Number.NaN,
+      ...(failed && runs.length < opts.rounds ? { failed } : {}),
+      processes: Math.max(0, ...runs.map((m) => m.processes)),
+      rounds: runs.map((m) => ({ rps: m.result.rps, p99Ms: m.result.p99Ms, cpuPct: m.cpuPct, errors: m.result.errors })),
+    };
+  });
+  const ref = rows.find((r) => r.peer === REFERENCE)?.rps ?? Number.NaN;
+  for (const row of rows) row.ratio = row.rps / ref;
+  return {
+    kind: 'load',
+    name: scenario.name,
+    title: scenario.title,
+    measures: scenario.measures,
+    connections: scenario.connections,
+    payload: scenario.payload,
+    command,
+    inChart: scenario.inChart ?? true,
+    rows,
+    notes: [
+      ...(scenario.notes ?? []),
+      ...rows.filter((r) => r.failed && r.rounds.length > 0).map((r) => `${r.label} failed after ${r.rounds.length} round(s): ${r.failed}`),
+    ],
+  };
+}

@@ -1,0 +1,57 @@
+// Starts a peer and waits until it proxies a GET; any failure is a reason to skip, not a crash.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { freePort } from './free-port.mjs';
+import { tail, waitForHttp } from './wait-for-http.mjs';
+
+/**
+ * @typedef {object} RunningPeer
+ * @property {import('../peers/peer.mjs').Peer} peer
+ * @property {number} port
+ * @property {import('./process-group.mjs').Started | undefined} proc
+ * @property {() => number | undefined} pid   the proxy's main pid (undefined for direct)
+ * @property {() => Promise<import('../peers/peer.mjs').PoolStats | null>} [finalStats]
+ */
+
+/** Whether `cmd` is on PATH. */
+export function hasCommand(/** @type {string} */ cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Why `peer` cannot run here, or null.
+ * @param {import('../peers/peer.mjs').Peer} peer
+ */
+export function whyNot(peer) {
+  const gone = (peer.needs ?? []).filter((c) => !hasCommand(c));
+  if (gone.length > 0) return `${gone.join(', ')} not installed`;
+  return peer.missing?.() ?? null;
+}
+
+/**
+ * @param {import('../peers/peer.mjs').Peer} peer
+ * @param {{ group: import('./process-group.mjs').ProcessGroup, dir: string, upstream: { port: number } }} ctx
+ * @returns {Promise<RunningPeer>} rejects with the reason it could not start (its process stopped)
+ */
+export async function startPeer(peer, ctx) {
+  const reason = whyNot(peer);
+  if (reason) throw new Error(reason);
+  const port = await freePort();
+  const started = await peer.start({ ...ctx, port });
+  const proc = started.proc;
+  const running = {
+    peer,
+    port: started.port ?? port,
+    proc,
+    pid: () => proc?.pid,
+    finalStats: started.finalStats,
+  };
+  try {
+    await waitForHttp(running.port, { proc });
+  } catch (err) {
+    if (proc) await ctx.group.stop(proc, 1000);
+    const log = started.logFile && existsSync(started.logFile) ? tail(readFileSync(started.logFile, 'utf8'), 2) : '';
+    throw new Error(`${/** @type {Error} */ (err).message}${log ? `; its log: ${log}` : ''}`);
+  }
+  return running;
+}

@@ -1,0 +1,13 @@
+// Every peer, in table order. nginx is the reference the ratios are taken against.
+import { direct } from './direct.mjs';
+import { fastifyHttpProxy } from './fastify-http-proxy.mjs';
+import { haproxy } from './haproxy.mjs';
+import { httpProxy } from './http-proxy.mjs';
+import { nginx } from './nginx.mjs';
+import { pingoraTs } from './pingora-ts.mjs';
+
+/** @type {import('./peer.mjs').Peer[]} */
+export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingoraTs({ threads: 1 }), pingoraTs({ threads: 2 })];
+
+/** The peer every ratio is relative to. */
+export const REFERENCE = 'nginx';

@@ -1,0 +1,40 @@
+// What a peer is. A peer is one proxy (or none, for `direct`) that the harness starts, measures
+// and stops. Adding one = one file exporting a `Peer`, listed in `peers/index.mjs`.
+
+/**
+ * @typedef {object} PeerContext
+ * @property {import('../lib/process-group.mjs').ProcessGroup} group  start children only through it
+ * @property {string} dir                          a temp dir (removed at exit)
+ * @property {number} port                         the free 127.0.0.1 port to listen on
+ * @property {{ port: number }} upstream           the shared upstream (see upstream.mjs)
+ */
+
+/**
+ * @typedef {object} PeerProcess  what `start` returns
+ * @property {import('../lib/process-group.mjs').Started} [proc]  the proxy process (absent for `direct`)
+ * @property {number} [port]                      where to send load, when not `ctx.port`
+ * @property {() => Promise<PoolStats | null>} [finalStats]  read once the process has stopped
+ * @property {string} [logFile]                  a log to quote when the peer fails to start
+ */
+
+/**
+ * @typedef {object} PoolStats
+ * @property {'pool stats' | 'access log'} source
+ * @property {number} newConnections
+ * @property {number} reusedConnections
+ * @property {{ newConnections: number, reusedConnections: number }} [accessLog]  the access log's count too, when both exist
+ */
+
+/**
+ * @typedef {object} Peer
+ * @property {string} name        id for --peers and the JSON
+ * @property {string} label       shown in tables
+ * @property {string} cpus        taskset list the proxy is pinned to
+ * @property {string} config      one line on how it is set up (goes into the report)
+ * @property {string[]} [needs]   commands that must exist (else the peer is skipped)
+ * @property {boolean} [isProxy]  false for `direct` (no process of its own)
+ * @property {() => string | null} [missing]   another reason to skip it, or null
+ * @property {(ctx: PeerContext) => Promise<PeerProcess>} start
+ */
+
+export {};

@@ -1,0 +1,53 @@
+// pingora-ts: apps/load_balancer/dist/main.js with a generated config. `threads: 2` runs get
+// both CPUs (shared with the upstream and the load generator on CPU 0).
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readPoolStats } from '../lib/pool-stats.mjs';
+
+export const LB_MAIN = fileURLToPath(new URL('../../apps/load_balancer/dist/main.js', import.meta.url));
+
+/**
+ * A pingora-ts peer.
+ * @param {{ threads: number, accessLog?: boolean, name?: string }} o  accessLog: write one JSON line per request to a file
+ * @returns {import('./peer.mjs').Peer}
+ */
+export function pingoraTs({ threads, accessLog = false, name }) {
+  const id = name ?? (threads === 1 ? 'pingora-ts' : `pingora-ts-t${threads}`);
+  return {
+    name: id,
+    label: threads === 1 ? 'pingora-ts' : `pingora-ts threads:${threads}`,
+    cpus: threads === 1 ? '1' : '0,1',
+    config:
+      `apps/load_balancer, threads: ${threads}${threads > 1 ? ' (pinned to CPUs 0,1: both cores, shared with wrk and the upstream)' : ''}, ` +
+      `round robin over 1 backend, TCP health check every 1 s, pool size 128, access log ${accessLog ? 'to a file' : 'off'}`,
+    missing: () => (existsSync(LB_MAIN) ? null : `${LB_MAIN} is missing: run \`pnpm build\` first`),
+    async start({ group, dir, port, upstream }) {
+      // One set of files per start: a second instance must not append to the first one's logs.
+      const base = join(dir, `${id}-${port}`);
+      const errorLog = `${base}-error.log`;
+      const accessFile = `${base}-access.log`;
+      const conf = `${base}.yaml`;
+      writeFileSync(
+        conf,
+        [
+          'version: 1',
+          `threads: ${threads}`,
+          `pid_file: ${base}.pid`,
+          `error_log: ${errorLog}`,
+          `access_log: ${accessLog ? accessFile : 'false'}`,
+          'graceful_shutdown_timeout_seconds: 1',
+          'services:',
+          '  - name: bench',
+          `    listeners: [{ addr: "127.0.0.1:${port}" }]`,
+          '    upstreams:',
+          `      backends: ["127.0.0.1:${upstream.port}"]`,
+          '      health_check: { type: tcp, interval_ms: 1000 }',
+          '',
+        ].join('\n'),
+      );
+      const proc = group.start({ name: id, cmd: process.execPath, args: [LB_MAIN, '-c', conf], cpus: this.cpus });
+      return { proc, logFile: errorLog, finalStats: () => readPoolStats({ errorLog, accessLog: accessLog ? accessFile : undefined }) };
+    },
+  };
+}

@@ -1,0 +1,41 @@
+// The one upstream every peer forwards to: nginx on CPU 0 answering
+//   GET  /        200 "hello\n"  (small response)
+//   GET  /64k     a 64 KiB file
+//   POST /upload  200 "ok\n" once the whole body is read (a sink for uploads)
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNginx } from '../lib/start-nginx.mjs';
+
+export const LARGE_BYTES = 64 * 1024;
+
+/**
+ * @param {import('../lib/process-group.mjs').ProcessGroup} group
+ * @param {{ dir: string, port: number, cpus: string }} o
+ */
+export function startUpstream(group, { dir, port, cpus }) {
+  writeFileSync(join(dir, 'payload-64k'), Buffer.alloc(LARGE_BYTES, 'x'));
+  const body = [
+    `  upstream upstream_self { server 127.0.0.1:${port}; keepalive 16; }`,
+    '  server {',
+    `    listen 127.0.0.1:${port} backlog=4096;`,
+    '    client_max_body_size 0;',
+    '    client_body_buffer_size 2m;',
+    `    location = / { return 200 "hello\\n"; }`,
+    `    location = /64k { default_type application/octet-stream; alias ${join(dir, 'payload-64k')}; }`,
+    // A sink must read the whole body before it answers: `return` would answer first and
+    // discard the rest, which makes a streaming proxy drop the connection. So nginx reads the
+    // body (request buffering, in memory), then asks itself for /ok without it.
+    '    location = /upload {',
+    '      proxy_pass http://upstream_self/ok;',
+    '      proxy_http_version 1.1;',
+    '      proxy_method GET;',
+    '      proxy_pass_request_body off;',
+    '      proxy_set_header Connection "";',
+    '      proxy_set_header Content-Length "";',
+    '      proxy_set_header Content-Type "";',
+    '    }',
+    `    location = /ok { return 200 "ok\\n"; }`,
+    '  }',
+  ].join('\n');
+  return startNginx(group, { dir, name: 'upstream', httpBody: body, cpus });
+}

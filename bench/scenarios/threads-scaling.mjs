@@ -1,0 +1,41 @@
+// threads: 1 -> 2 for pingora-ts, from the load scenarios already run (no extra load).
+import { median } from '../lib/median.mjs';
+
+/** @type {import('./scenario.mjs').CustomScenario} */
+export default {
+  name: 'threads-scaling',
+  title: 'pingora-ts threads: 1 -> 2',
+  measures: 'req/s with `threads: 2` (CPUs 0,1) over `threads: 1` (CPU 1 only), from the load scenarios above',
+  order: 80,
+  async run(ctx) {
+    /** @type {Array<{ scenario: string, t1: number, t2: number, ratio: number, cpu1: number, cpu2: number, processes: number }>} */
+    const data = [];
+    for (const s of ctx.results) {
+      if (s.kind !== 'load') continue;
+      const t1 = s.rows.find((r) => r.peer === 'pingora-ts');
+      const t2 = s.rows.find((r) => r.peer === 'pingora-ts-t2');
+      if (!t1 || !t2) continue;
+      data.push({ scenario: s.title, t1: t1.rps, t2: t2.rps, ratio: t2.rps / t1.rps, cpu1: t1.cpuPct, cpu2: t2.cpuPct, processes: t2.processes });
+    }
+    if (data.length === 0) return { columns: ['scenario'], rows: [], notes: ['no load scenario ran both pingora-ts peers'], data };
+    const ratio = median(data.map((d) => d.ratio));
+    const cores = median(data.map((d) => d.cpu2)) / 100;
+    const procs = Math.max(...data.map((d) => d.processes));
+    const notes = [
+      `median ratio ×${ratio.toFixed(2)}; threads: 2 used ${cores.toFixed(2)} cores (median CPU) and ran as ${procs} process${procs === 1 ? '' : 'es'}`,
+      'threads: 2 is pinned to CPUs 0,1, so it shares CPU 0 with the upstream and wrk: perfect scaling would be well below ×2.00 here',
+    ];
+    if (ratio < 1.15 || cores < 1.3) {
+      notes.unshift(
+        '**threads is not implemented yet**: with `threads: 2` the load balancer still runs one event loop' +
+          (ratio >= 1.15 ? ' (the gain is Node\'s GC and I/O helper threads getting CPU 0, not a second worker)' : ''),
+      );
+    }
+    return {
+      columns: ['scenario', 'threads: 1 req/s', 'threads: 2 req/s', 'ratio', 'CPU % t1', 'CPU % t2'],
+      rows: data.map((d) => [d.scenario, d.t1, d.t2, d.ratio, d.cpu1, d.cpu2]),
+      notes,
+      data,
+    };
+  },
+};

@@ -1,0 +1,252 @@
+// The harness's pure parts on fixed input: no process is started here.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseBenchOptions } from '../lib/bench-options.mjs';
+import { checkScenario, loadScenarios } from '../lib/load-scenarios.mjs';
+import { median } from '../lib/median.mjs';
+import { readPoolStats } from '../lib/pool-stats.mjs';
+import { renderBarChartSvg, wrap } from '../lib/render-bar-chart-svg.mjs';
+import { mdTable, renderMarkdown, summaryTable } from '../lib/render-markdown.mjs';
+import { END, replaceBetweenMarkers, START } from '../lib/update-readme-results.mjs';
+import { parseWrkOutput, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
+
+const WRK_TEXT = `Running 5s test @ http://127.0.0.1:18082/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.12ms    1.05ms  41.20ms   91.02%
+    Req/Sec    16.10k     1.20k   18.00k    80.00%
+  Latency Distribution
+     50%    2.90ms
+     75%    3.30ms
+     90%    3.90ms
+     99%    7.08ms
+  80123 requests in 5.00s, 9.10MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:  16024.60
+Transfer/sec:      1.82MB
+`;
+
+describe('parseWrkOutput', () => {
+  test('prefers the JSON line from the Lua done()', () => {
+    const out = `${WRK_TEXT}WRK_JSON {"requests":80000,"duration_us":5000000,"bytes":1,"connect":1,"read":2,"write":0,"status":4,"timeout":0,"p50_us":2900.0,"p99_us":7080.0,"p999_us":12500.0,"max_us":41200.0}\n`;
+    const r = parseWrkOutput(out);
+    expect(r.requests).toBe(80000);
+    expect(r.rps).toBe(16000);
+    expect(r.p50Ms).toBeCloseTo(2.9);
+    expect(r.p99Ms).toBeCloseTo(7.08);
+    expect(r.p999Ms).toBeCloseTo(12.5);
+    expect(r.errors).toEqual({ status: 4, connect: 1, read: 2, write: 0, timeout: 0 });
+    expect(r.errorsTotal).toBe(7);
+  });
+
+  test("falls back to wrk's text (no p99.9 there)", () => {
+    const r = parseWrkOutput(WRK_TEXT);
+    expect(r.requests).toBe(80123);
+    expect(r.durationS).toBe(5);
+    expect(r.rps).toBeCloseTo(16024.6);
+    expect(r.p50Ms).toBeCloseTo(2.9);
+    expect(r.p99Ms).toBeCloseTo(7.08);
+    expect(r.p999Ms).toBeNaN();
+    expect(r.errorsTotal).toBe(12);
+  });
+
+  test('says what it got when it cannot parse', () => {
+    expect(() => parseWrkOutput('unable to connect to 127.0.0.1:1 Connection refused\n')).toThrow(/Connection refused/);
+  });
+
+  test('wrk time units', () => {
+    expect(wrkTimeMs('812.50us')).toBeCloseTo(0.8125);
+    expect(wrkTimeMs('1.20ms')).toBeCloseTo(1.2);
+    expect(wrkTimeMs('2.01s')).toBeCloseTo(2010);
+    expect(wrkTimeMs('1.50m')).toBeCloseTo(90000);
+    expect(wrkTimeMs('soon')).toBeNaN();
+  });
+
+  test('the Lua script sets method, headers and body before done()', () => {
+    const lua = wrkScript({ connections: 10, method: 'POST', bodyBytes: 1024, headers: { Connection: 'close' } });
+    expect(lua).toContain('wrk.method = "POST"');
+    expect(lua).toContain('wrk.headers["Connection"] = "close"');
+    expect(lua).toContain('wrk.body = string.rep("x", 1024)');
+    expect(lua.indexOf('wrk.method')).toBeLessThan(lua.indexOf('done = function'));
+  });
+});
+
+describe('renderBarChartSvg', () => {
+  const svg = renderBarChartSvg({
+    title: 'req/s relative to nginx',
+    subtitle: 'a & b <test>',
+    series: [
+      { name: 'nginx', label: 'nginx' },
+      { name: 'pingora-ts', label: 'pingora-ts' },
+    ],
+    groups: [
+      { title: 'keep-alive small GET, c=50', values: { nginx: 1, 'pingora-ts': 0.3 } },
+      { title: '64 KiB response, c=50', values: { nginx: 1, 'pingora-ts': Number.NaN } },
+    ],
+    referenceLabel: 'nginx = 1.00',
+  });
+
+  test('is one SVG document with a bar per finite value, escaped text and a reference line', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(3);
+    expect(svg).toContain('a &amp; b &lt;test&gt;');
+    expect(svg).toContain('stroke-dasharray');
+    expect(svg).toContain('>0.30<');
+    expect(svg).not.toContain('NaN');
+  });
+
+  test('wraps group labels at spaces', () => {
+    expect(wrap('keep-alive small GET, c=50', 12)).toEqual(['keep-alive', 'small GET,', 'c=50']);
+  });
+});
+
+describe('scenario registry', () => {
+  test('loads every scenario file, each valid, in order', async () => {
+    const scenarios = await loadScenarios();
+    const names = scenarios.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['get-c50', 'get-c500', 'connection-close', 'response-64k', 'upload-1m', 'idle-connections', 'upstream-reuse', 'threads-scaling']));
+    expect(new Set(names).size).toBe(names.length);
+    for (const s of scenarios) expect(checkScenario(s)).toBeNull();
+    const orders = scenarios.map((s) => s.order);
+    expect([...orders].sort((a, b) => a - b)).toEqual(orders);
+  });
+
+  test('a load scenario builds a wrk command for 127.0.0.1', async () => {
+    const get = (await loadScenarios()).find((s) => s.name === 'get-c50');
+    if (!get || !('load' in get)) throw new Error('get-c50 is not a load scenario');
+    const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+    try {
+      const cmd = get.load({ host: '127.0.0.1', port: 1234, durationS: 2, dir });
+      expect(cmd.cmd).toBe('wrk');
+      expect(cmd.args).toEqual(expect.arrayContaining(['-c50', '-d2s', 'http://127.0.0.1:1234/']));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('rejects a malformed descriptor', () => {
+    expect(checkScenario({ name: 'x', title: 't', measures: 'm', order: 1 })).toMatch(/exactly one/);
+    expect(checkScenario({ name: 'Bad Name', title: 't', measures: 'm', order: 1, run: async () => ({}) })).toMatch(/lower-case/);
+  });
+});
+
+describe('report', () => {
+  const res = {
+    meta: {
+      date: '2026-11-27T12:00:00.000Z',
+      mode: 'full' as const,
+      rounds: 3,
+      durationS: 5,
+      warmupS: 2,
+      idleConns: 10000,
+      runSeconds: 600,
+      otherCpuPct: 40,
+      noisyPct: 15,
+      pinning: 'x',
+      machine: { node: 'v20.20.2', cpu: 'AMD EPYC', cores: 2, kernel: '6', nginx: '1.22.1', haproxy: '2.6', wrk: '4.1', commit: 'abcdef0123' },
+      peers: [
+        { name: 'nginx', label: 'nginx', cpus: '1', config: 'c', skipped: null },
+        { name: 'haproxy', label: 'HAProxy', cpus: '1', config: 'c', skipped: 'haproxy not installed' },
+        { name: 'pingora-ts', label: 'pingora-ts', cpus: '1', config: 'c', skipped: null },
+      ],
+      wholeRunPoolStats: [],
+      reference: 'nginx',
+    },
+    sections: [
+      {
+        kind: 'load' as const,
+        name: 'get-c50',
+        title: 'keep-alive small GET, c=50',
+        measures: 'm',
+        connections: 50,
+        payload: 'p',
+        command: 'wrk -c50',
+        inChart: true,
+        notes: [],
+        rows: [
+          { peer: 'nginx', label: 'nginx', rps: 50000, ratio: 1, p50Ms: 0.8, p99Ms: 1.6, p999Ms: 3, errors: 0, cpuPct: 99, rssMaxMiB: 20, processes: 1, rounds: [] },
+          { peer: 'pingora-ts', label: 'pingora-ts', rps: 15000, ratio: 0.3, p50Ms: 3, p99Ms: 7, p999Ms: 9, errors: 2, cpuPct: 100, rssMaxMiB: 90, processes: 1, rounds: [] },
+        ],
+      },
+    ],
+  };
+
+  test('summary has one column per peer that ran', () => {
+    const t = summaryTable(res);
+    expect(t.split('\n')[0]).toBe('| scenario | nginx | pingora-ts |');
+    expect(t).toContain('| keep-alive small GET, c=50 | 1.00 | 0.30 |');
+  });
+
+  test('the Markdown has the facts, the scenario table and the skipped peer', () => {
+    const md = renderMarkdown(res, 'latest.svg');
+    expect(md).toContain('`abcdef0123`');
+    expect(md).toContain('| pingora-ts | 15,000 | 0.30 | 3.00 | 7.00 | 9.00 | 2 | 100 | 90.0 |');
+    expect(md).toContain('**skipped**: haproxy not installed');
+    expect(md).toContain('![req/s relative to nginx, per scenario](latest.svg)');
+    expect(md).toContain('40% of one core on average during the run (**noisy**');
+  });
+
+  test('tables right-align numeric columns and escape pipes', () => {
+    expect(mdTable(['a', 'b'], [['x|y', 1.5]])).toBe('| a | b |\n|---|---:|\n| x\\|y | 1.50 |');
+  });
+
+  test('README block is replaced between the markers only', () => {
+    const readme = `# x\n\n${START}\nold\n${END}\n\nrest\n`;
+    expect(replaceBetweenMarkers(readme, 'new')).toBe(`# x\n\n${START}\nnew\n${END}\n\nrest\n`);
+    expect(() => replaceBetweenMarkers('# no markers', 'new')).toThrow(/no/);
+  });
+});
+
+describe('options', () => {
+  test('--quick is one round of 1 s with fewer idle connections', () => {
+    expect(parseBenchOptions(['--quick'])).toMatchObject({ quick: true, rounds: 1, durationS: 1, warmupS: 0, idleConns: 1000 });
+    expect(parseBenchOptions([])).toMatchObject({ quick: false, rounds: 3, durationS: 5, idleConns: 10000, out: 'latest' });
+    expect(parseBenchOptions(['--quick', '--rounds=2', '--peers', 'nginx,haproxy'])).toMatchObject({ rounds: 2, peers: ['nginx', 'haproxy'] });
+    expect(() => parseBenchOptions(['--fast'])).toThrow(/unknown option/);
+  });
+
+  test('median', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([Number.NaN])).toBeNaN();
+  });
+});
+
+describe('readPoolStats', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-pool-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("prefers the error log's pool stats line, summed over processes", async () => {
+    const errorLog = join(dir, 'error.log');
+    writeFileSync(
+      errorLog,
+      [
+        '{"level":30,"pid":1,"msg":"listening"}',
+        '{"level":30,"pid":1,"newConnections":3,"reusedConnections":97,"msg":"pool stats"}',
+        '{"level":30,"pid":2,"newConnections":2,"reusedConnections":48,"msg":"pool stats"}',
+        'not json "pool stats"',
+      ].join('\n'),
+    );
+    const accessLog = join(dir, 'access.log');
+    writeFileSync(accessLog, '{"reused":false}\n');
+    expect(await readPoolStats({ errorLog, accessLog })).toEqual({
+      source: 'pool stats',
+      newConnections: 5,
+      reusedConnections: 145,
+      accessLog: { newConnections: 1, reusedConnections: 0 },
+    });
+  });
+
+  test('falls back to counting "reused" in the access log', async () => {
+    const accessLog = join(dir, 'access.log');
+    writeFileSync(accessLog, ['{"status":200,"reused":false}', '{"status":200,"reused":true}', '{"status":200,"reused":true}', '{"status":502,"reused":null}'].join('\n'));
+    expect(await readPoolStats({ errorLog: join(dir, 'missing.log'), accessLog })).toEqual({ source: 'access log', newConnections: 1, reusedConnections: 2 });
+    expect(await readPoolStats({ errorLog: join(dir, 'missing.log') })).toBeNull();
+  });
+});
