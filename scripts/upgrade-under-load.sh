@@ -6,16 +6,14 @@
 # `requests ok N / errors M` and exits non-zero on any error (or if the slow request, the pid
 # file or the old processes are wrong).
 #
-#   scripts/upgrade-under-load.sh            (needs `pnpm build` in packages/core)
+#   scripts/upgrade-under-load.sh            (needs `pnpm build`)
 #
-# SERVER: until apps/load_balancer takes core's listeners, this runs core's test fixture
-# (packages/core/test/fixtures/listener-fixture.cjs), which answers requests itself; the test
-# upstream is started anyway so that switching to the load balancer is a change of
-# `server_cmd` and `write_conf` only (point its backends at $UPSTREAM_PORT).
+# The server is the real load balancer (apps/load_balancer/dist/main.js); the test upstream
+# answers at once, and `/slow` after 3 s.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-FIXTURE="$ROOT/packages/core/test/fixtures/listener-fixture.cjs"
+LB="$ROOT/apps/load_balancer/dist/main.js"
 LOAD_SECONDS=12
 SLOW_MS=3000
 WORK="$(mktemp -d /tmp/pingora-ts-upgrade.XXXXXX)"
@@ -30,11 +28,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -f "$ROOT/packages/core/dist/index.cjs" ] || { echo "packages/core/dist is missing: run pnpm build in packages/core" >&2; exit 2; }
+[ -f "$LB" ] || { echo "$LB is missing: run pnpm build" >&2; exit 2; }
 
-# The test upstream (the load balancer's backend once it is wired in).
+# The test upstream: the load balancer's one backend.
 node -e '
-  const s = require("node:http").createServer((req, res) => res.end("upstream"));
+  const s = require("node:http").createServer((req, res) => {
+    if (req.url === "/slow") setTimeout(() => res.end("slow done"), 3000);
+    else res.end("upstream");
+  });
   s.listen(0, "127.0.0.1", () => console.log(s.address().port));
 ' > "$WORK/upstream.port" &
 PIDS+=($!)
@@ -53,12 +54,18 @@ error_log: $WORK/error.log
 threads: 2
 grace_period_seconds: 5
 graceful_shutdown_timeout_seconds: 5
-listeners:
-  - addr: 127.0.0.1:$PORT
+access_log: false
+services:
+  - name: web
+    listeners:
+      - addr: 127.0.0.1:$PORT
+    upstreams:
+      backends: [127.0.0.1:$UPSTREAM_PORT]
+      health_check: { type: tcp, interval_ms: 500 }
 EOF
 }
 
-server_cmd() { SLOW_MS=$SLOW_MS node "$FIXTURE" -c "$CONF" "$@"; }
+server_cmd() { node "$LB" -c "$CONF" "$@"; }
 
 wait_pid_change() { # old pid -> prints the new pid from the pid file once it names a live process
   for _ in $(seq 200); do

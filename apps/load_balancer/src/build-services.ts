@@ -36,7 +36,7 @@ function buildService(
     logger,
   });
   const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access), {
-    listeners: svc.listeners.map((l) => ({ addr: l.addr })),
+    listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
     logger,

@@ -73,10 +73,3 @@ test('an unknown flag exits 1 with the usage', async () => {
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('--bogus');
 });
-
-test('-u says why it cannot take over when the services bind their own sockets', async () => {
-  const conf = h.file('good.yaml', lbConf(h.dir, ['127.0.0.1:1']));
-  const r = await h.run(['-u', '-c', conf]);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/nothing to take over/);
-});

@@ -1,5 +1,5 @@
-import pino from 'pino';
-import { destination, type LogTarget } from './destination';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** One finished request, as the access log records it. */
 export interface AccessLogEntry {
@@ -24,30 +24,198 @@ export interface AccessLoggerOptions {
   path?: string | false | undefined;
 }
 
-/** Writes one JSON line per request: method, path, status, bytes, duration, upstream, reuse. */
+/** A batch is written once it holds this many characters (about 64 KiB of ASCII lines)... */
+const BATCH_CHARS = 64 * 1024;
+/** ...or at most this long after its first line. */
+const BATCH_MS = 200;
+/** While the target does not take bytes (a full pipe), lines beyond this are dropped, not queued. */
+const MAX_PENDING_CHARS = 8 * 1024 * 1024;
+/** At exit, how long (ms) a full pipe is waited for before the rest is dropped. */
+const EXIT_WAIT_MS = 1000;
+
+/**
+ * Loggers holding unwritten lines, flushed synchronously by one `exit` listener (one listener
+ * for every logger, so creating many never trips the max-listeners warning).
+ */
+const unwritten = new Set<() => void>();
+let exitHooked = false;
+function flushAllOnExit(): void {
+  for (const flush of unwritten) flush();
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A JSON string literal. Most values (methods, paths, addresses) need no escaping: a scan for
+ * control characters, `"`, `\` and surrogates (lone ones must be escaped) is far cheaper than
+ * `JSON.stringify`, which handles the rest.
+ */
+function str(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return '"' + s + '"';
+}
+
+/** Any other value as JSON, the way pino wrote it (non-finite numbers as `null`). */
+function val(v: unknown): string {
+  if (typeof v === 'string') return str(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? '' + v : 'null';
+  return JSON.stringify(v) ?? 'null';
+}
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/**
+ * Writes one JSON line per request: method, path, status, bytes, duration, upstream, reuse.
+ *
+ * Lines are formatted with a template (no generic serializer), gathered into an in-memory
+ * batch and written with `fs.writeSync` once the batch reaches 64 KiB, 200 ms after its first
+ * line, on `flush()`, and at process exit. A batch always ends on a line boundary. A failed
+ * write (EPIPE on a closed stdout, a full disk) never throws: its lines are counted in
+ * `dropped`, and after EPIPE or EBADF the target is abandoned.
+ */
 export class AccessLogger {
   readonly enabled: boolean;
-  readonly #log: pino.Logger | null;
+  #fd: number;
+  /** Whole lines not yet written. */
+  #buf = '';
+  /** The unwritten tail of a batch the target took only partly (EAGAIN on a full pipe). */
+  #stalled: Buffer | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #armed = false;
+  /** The millisecond `#head` was made for, and `{"level":30,"time":"<ISO>"` for it. */
+  #ms = -1;
+  #head = '';
+  #dropped = 0;
+  #lastError: Error | null = null;
+  readonly #flushOnExit = (): void => this.#write(true);
+  readonly #onTimer = (): void => {
+    this.#armed = false;
+    this.#write(false);
+    if (this.#buf !== '' || this.#stalled) this.#arm();
+    else unwritten.delete(this.#flushOnExit);
+  };
 
   constructor(opts: AccessLoggerOptions = {}) {
     this.enabled = opts.path !== false;
-    const target: LogTarget = opts.path === false || opts.path === undefined ? 'stdout' : opts.path;
-    // No pid/hostname base: the line holds the request, nothing repeated.
-    this.#log = this.enabled
-      ? pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime }, destination(target, true))
-      : null;
-    // Lines are buffered for speed; a quiet proxy still shows them within a second.
-    if (this.#log) setInterval(() => this.#log?.flush(), 1000).unref();
+    const target = opts.path === false || opts.path === undefined ? 'stdout' : opts.path;
+    if (!this.enabled) this.#fd = -1;
+    else if (target === 'stdout') this.#fd = 1;
+    else if (target === 'stderr') this.#fd = 2;
+    else {
+      // Opened now, synchronously, so a bad path fails at start-up rather than on a later line.
+      mkdirSync(dirname(target), { recursive: true });
+      this.#fd = openSync(target, 'a');
+    }
+  }
+
+  /** Lines lost to write errors (or to a target that stopped taking bytes) so far. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** The last write error, if any (the logger never throws it). */
+  get lastError(): Error | null {
+    return this.#lastError;
   }
 
   log(entry: AccessLogEntry): void {
-    this.#log?.info(entry);
+    if (this.#fd < 0) {
+      if (this.enabled) this.#dropped++;
+      return;
+    }
+    const now = Date.now();
+    if (now !== this.#ms) {
+      this.#ms = now;
+      this.#head = '{"level":30,"time":"' + new Date(now).toISOString() + '"';
+    }
+    const e = entry;
+    let line = this.#head;
+    if (e.method !== undefined) line += ',"method":' + (typeof e.method === 'string' ? str(e.method) : val(e.method));
+    if (e.path !== undefined) line += ',"path":' + (typeof e.path === 'string' ? str(e.path) : val(e.path));
+    if (e.status !== undefined) line += ',"status":' + val(e.status);
+    if (e.bytes !== undefined) line += ',"bytes":' + val(e.bytes);
+    if (e.durationMs !== undefined) line += ',"durationMs":' + val(e.durationMs);
+    if (e.client !== undefined) line += ',"client":' + (typeof e.client === 'string' ? str(e.client) : val(e.client));
+    if (e.upstream !== undefined) line += ',"upstream":' + (typeof e.upstream === 'string' ? str(e.upstream) : val(e.upstream));
+    if (e.reused !== undefined) line += ',"reused":' + (e.reused === true ? 'true' : e.reused === false ? 'false' : val(e.reused));
+    if (e.retries !== undefined) line += ',"retries":' + val(e.retries);
+    if (e.error !== undefined) line += ',"error":' + (typeof e.error === 'string' ? str(e.error) : val(e.error));
+
+    if (this.#stalled && this.#buf.length > MAX_PENDING_CHARS) {
+      this.#dropped++;
+      return;
+    }
+    this.#buf += line + '}\n';
+    if (!this.#armed) this.#arm();
+    if (this.#buf.length >= BATCH_CHARS) this.#write(false);
   }
 
-  /** Writes out buffered lines; resolves once they are written. */
-  flush(): Promise<void> {
-    const log = this.#log;
-    if (!log) return Promise.resolve();
-    return new Promise((resolve, reject) => log.flush((err) => (err ? reject(err) : resolve())));
+  /** Writes out buffered lines; resolves once they are written (or dropped on a write error). */
+  async flush(): Promise<void> {
+    this.#write(false);
+    // A full pipe: give the reader time, without blocking the event loop.
+    for (let waited = 0; this.#stalled && this.#fd >= 0 && waited < 30_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      this.#write(false);
+    }
+  }
+
+  #arm(): void {
+    this.#armed = true;
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#onTimer, BATCH_MS).unref();
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', flushAllOnExit);
+    }
+    unwritten.add(this.#flushOnExit);
+  }
+
+  /**
+   * Writes the stalled tail, then the batch, synchronously. `block` (at exit): wait out a
+   * full pipe for up to a second; otherwise keep the rest for the next attempt.
+   */
+  #write(block: boolean): void {
+    if (this.#fd < 0) return;
+    let out = this.#stalled;
+    if (this.#buf !== '') {
+      const batch = Buffer.from(this.#buf, 'utf8');
+      this.#buf = '';
+      out = out ? Buffer.concat([out, batch]) : batch;
+    }
+    if (!out) return;
+    this.#stalled = null;
+    let off = 0;
+    let waited = 0;
+    while (off < out.length) {
+      try {
+        off += writeSync(this.#fd, out, off, out.length - off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          if (block && waited < EXIT_WAIT_MS) {
+            Atomics.wait(sleepCell, 0, 0, 1);
+            waited++;
+            continue;
+          }
+          if (!block) {
+            this.#stalled = out.subarray(off);
+            return;
+          }
+        }
+        // EPIPE (nobody reads stdout), ENOSPC (disk full), ...: drop this batch, never throw.
+        this.#dropped += countLines(out.subarray(off));
+        this.#lastError = err as Error;
+        if (code === 'EPIPE' || code === 'EBADF') this.#fd = -1;
+        return;
+      }
+    }
   }
 }

@@ -6,9 +6,9 @@ import pino from 'pino';
 export type LogTarget = string | 'stdout' | 'stderr';
 
 /**
- * A sonic-boom destination. `buffered` (the access log, one line per request): asynchronous,
- * lines gathered into 4 KiB writes, so logging never blocks a request. Unbuffered (the error
- * log): each line written synchronously as it comes, so none is lost if the process dies.
+ * A sonic-boom destination. `buffered`: asynchronous, lines gathered into 4 KiB writes.
+ * Unbuffered (the error log): each line written synchronously as it comes, so none is lost if
+ * the process dies. (The access log has its own batching writer: see `AccessLogger`.)
  * A file is opened here, synchronously, so a bad path fails at start-up, not on a later line.
  */
 export function destination(target: LogTarget, buffered: boolean): pino.DestinationStream & { flushSync(): void } {

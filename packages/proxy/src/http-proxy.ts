@@ -3,23 +3,36 @@
  * object decides (Pingora's `HttpProxy` service). Implements core's `ListeningService`, so a
  * `Server` can run it, or call `listen()` / `shutdown()` yourself.
  */
-import { silentLogger, type BoundAddress, type ListeningService, type Logger, type ShutdownOptions } from '@pingora-ts/core';
+import {
+  listenerConfigSchema,
+  openListener,
+  silentLogger,
+  type BoundAddress,
+  type ListenContext,
+  type ListenerConfigInput,
+  type ListeningService,
+  type Logger,
+  type ShutdownOptions,
+} from '@pingora-ts/core';
 import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
 import type { DownstreamIo, DownstreamLimits, DownstreamListener } from './downstream/downstream-io';
 import { FastHttp1Listener } from './downstream/fast-listener';
-import { parseListenAddr } from './downstream/listen-address';
 import { NodeHttp1Listener } from './downstream/node-listener';
 import { llhttp, llhttpUnavailable } from './http1/llhttp';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
 
-/** One address to accept connections on. */
-export interface ListenerConfig {
-  /** `"host:port"` (`"127.0.0.1:0"` picks a free port), `"[::1]:8080"`, or a Unix socket path. */
-  addr: string;
-}
+/**
+ * One address to accept connections on: core's listener config. `addr` is `"host:port"`
+ * (`"127.0.0.1:0"` picks a free port), `"[::1]:8080"` or `"unix:/path"`; `tls` adds TLS with
+ * SNI certificates (ALPN `http/1.1`); `unix_mode` sets a Unix socket's file mode.
+ */
+export type ListenerConfig = ListenerConfigInput;
+
+/** The ALPN protocols this proxy serves on TLS listeners. */
+const ALPN_SERVED = ['http/1.1'] as const;
 
 export interface HttpProxyOptions {
   /** Where to listen; at least one. */
@@ -85,6 +98,8 @@ export class HttpProxy<Ctx> implements ListeningService {
   private readonly choice: DownstreamChoice;
   private readonly logger: Logger;
   private readonly listeners: DownstreamListener[];
+  /** The listeners as configured: core opens them (and hands them over in workers and upgrades). */
+  readonly listenerConfigs: readonly ListenerConfigInput[];
   private readonly runtime: ProxyRuntime<Ctx>;
   private requests = 0;
   private activeRequests = 0;
@@ -120,6 +135,7 @@ export class HttpProxy<Ctx> implements ListeningService {
     this.choice = chooseDownstream(options.downstream ?? 'fast', llhttp, llhttpUnavailable);
     this.downstream = this.choice.kind;
     const parser = this.choice.parser;
+    this.listenerConfigs = options.listeners;
     this.listeners = options.listeners.map((l) =>
       parser !== null
         ? new FastHttp1Listener(l.addr, limits, parser, this.onRequest, logger, name)
@@ -139,10 +155,18 @@ export class HttpProxy<Ctx> implements ListeningService {
     };
   }
 
-  /** Binds every listener (and logs which downstream path runs). Rejects (and closes what was bound) when one fails. */
-  async listen(): Promise<void> {
+  /**
+   * Opens every listener through core (and logs which downstream path runs): through the
+   * server's `ctx` when a `Server` runs the proxy (so workers and upgrades share the sockets),
+   * else bound directly. Rejects (and closes what was opened) when one fails.
+   */
+  async listen(ctx?: ListenContext): Promise<void> {
     this.choice.log(this.logger, this.name);
-    const results = await Promise.allSettled(this.listeners.map((l) => l.listen()));
+    const open = ctx?.openListener ?? openListener;
+    const options = { logger: this.logger, alpnServed: ALPN_SERVED };
+    const results = await Promise.allSettled(
+      this.listeners.map((l, i) => l.listen((onConnection) => open(this.listenerConfigs[i] as ListenerConfigInput, onConnection, options))),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
       await Promise.all(this.listeners.map((l) => l.shutdown(false, 0)));
@@ -211,11 +235,12 @@ function validateOptions(options: HttpProxyOptions): void {
     throw new TypeError('HttpProxy option "listeners" must list at least one { addr }');
   }
   options.listeners.forEach((l, i) => {
-    for (const k of Object.keys(l)) {
-      if (k !== 'addr') throw new TypeError(`unknown HttpProxy option "listeners[${i}].${k}"`);
+    const parsed = listenerConfigSchema.safeParse(l);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const key = issue?.code === 'unrecognized_keys' ? `.${issue.keys.join(', .')}` : (issue?.path ?? []).map((p) => `.${String(p)}`).join('');
+      throw new TypeError(`HttpProxy option "listeners[${i}]${key}": ${issue?.message ?? 'invalid'}`);
     }
-    if (typeof l.addr !== 'string') throw new TypeError(`HttpProxy option "listeners[${i}].addr" must be a string`);
-    parseListenAddr(l.addr);
   });
   if (options.downstream !== undefined && options.downstream !== 'fast' && options.downstream !== 'node') {
     throw new TypeError(`HttpProxy option "downstream" must be "fast" or "node", got ${String(options.downstream)}`);

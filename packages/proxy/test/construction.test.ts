@@ -46,7 +46,7 @@ test('options are validated; unknown keys name their path', () => {
   expect(() => new HttpProxy('p', base, { ...opts, maxRetrys: 3 } as never)).toThrow('unknown HttpProxy option "maxRetrys"');
   expect(() => new HttpProxy('p', base, { listeners: [{ addr: '127.0.0.1:0', tls: true }] } as never)).toThrow('"listeners[0].tls"');
   expect(() => new HttpProxy('p', base, { listeners: [] })).toThrow('at least one');
-  expect(() => new HttpProxy('p', base, { listeners: [{ addr: 'nope' }] })).toThrow('invalid listener address "nope"');
+  expect(() => new HttpProxy('p', base, { listeners: [{ addr: 'nope' }] })).toThrow('listeners[0].addr');
   expect(() => new HttpProxy('p', base, { ...opts, maxRetries: -1 })).toThrow('"maxRetries" must be an integer >= 0');
   expect(() => new HttpProxy('p', base, { ...opts, pool: { size: 0 } })).toThrow('positive integer');
 });

@@ -6,7 +6,8 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProxyError } from '@pingora-ts/core';
-import type { BoundAddress } from '@pingora-ts/core';
+import type { BoundAddress, Listener } from '@pingora-ts/core';
+import type { Socket } from 'node:net';
 import type { DownstreamAccess } from '../session';
 
 /** Told about the downstream side of a running request (implemented by the runner). */
@@ -89,11 +90,15 @@ export interface DownstreamLimits {
 }
 
 /** One listening address of either path. */
+/** Opens the core listener a downstream listener serves on, handing it every accepted socket. */
+export type OpenCoreListener = (onConnection: (socket: Socket) => void) => Promise<Listener>;
+
 export interface DownstreamListener {
   readonly addr: string;
   /** Open connections. */
   readonly connections: number;
-  listen(): Promise<void>;
+  /** Serves on the socket core opens (fresh, inherited from a primary, or taken over in an upgrade). */
+  listen(open: OpenCoreListener): Promise<void>;
   address(): BoundAddress | null;
   /**
    * Graceful: stop accepting, close idle connections now, let requests in flight finish (their

@@ -189,10 +189,19 @@ export class FastConnection implements RequestParserHandler {
     }
   }
 
-  /** Graceful shutdown: idle connections close now, busy ones after their response. */
-  shutdown(): void {
-    if (this.idle) this.socket.destroy();
-    else this.closeAfterCurrent = true;
+  /**
+   * Graceful shutdown: busy connections close after their response. Idle ones close after
+   * `idleGraceMs`, not at once: a client may be sending its next request right now, and a
+   * connection closed under it fails that request. One that arrives meanwhile is answered
+   * with `Connection: close`.
+   */
+  shutdown(idleGraceMs: number): void {
+    if (this.idle) {
+      const at = Date.now() + idleGraceMs;
+      if (this.deadline === 0 || at < this.deadline) this.deadline = at;
+    } else {
+      this.closeAfterCurrent = true;
+    }
   }
 
   // Socket events (through the shared functions below)

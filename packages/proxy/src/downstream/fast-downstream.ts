@@ -11,7 +11,7 @@ import type { DownstreamAccess } from '../session';
 import type { DownstreamEvents, DownstreamIo, RequestBodySink } from './downstream-io';
 import type { FastConnection } from './fast-connection';
 import { headersObject } from './headers-object';
-import { clientIpOf } from './listen-address';
+import { clientIpOf } from './client-ip';
 import { rawHeaderList } from './node-downstream';
 import { FRAMING_CHUNKED, FRAMING_NONE, responseHead, type ResponseFraming } from './response-head';
 import { equalsLower } from '../equals-lower';

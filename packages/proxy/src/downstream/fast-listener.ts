@@ -1,21 +1,22 @@
 /**
- * The fast downstream path's listener: a plain `net` server whose connections
- * (`FastConnection`) parse with a lent llhttp parser and write responses themselves. It owns
+ * The fast downstream path's listener: its connections (`FastConnection`) parse with a lent llhttp parser and write responses themselves. It owns
  * what the connections share: the parser free list, the limits, one coarse sweep for every
  * timeout (no timer per connection or request), the `Keep-Alive` header line, the cached
  * `Date`, and graceful shutdown.
  *
- * `serve(socket)` takes any connected socket: the way in for sockets accepted elsewhere (the
- * listeners core opens for a service; not wired up yet).
+ * Sockets come from a core `Listener` (a fresh bind, a worker's inherited socket, or one taken
+ * over in an upgrade, plain or TLS after its handshake); `serve(socket)` takes each.
  */
 import { STATUS_CODES } from 'node:http';
-import * as net from 'node:net';
-import type { BoundAddress, Logger } from '@pingora-ts/core';
+import type * as net from 'node:net';
+import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
 import type { Llhttp, RequestParserPool } from '../http1/llhttp';
-import type { DownstreamLimits, DownstreamListener, RequestHandler } from './downstream-io';
+import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
 import { FastConnection } from './fast-connection';
-import { boundAddress, listenOn } from './listen-address';
 import type { HeadFacts } from './request-checks';
+
+/** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
+const IDLE_GRACE_MS = 1000;
 
 /** Shortest and longest sweep tick. */
 const MIN_TICK_MS = 5;
@@ -36,7 +37,7 @@ export class FastHttp1Listener implements DownstreamListener {
   /** Set by `shutdown`: responses say `Connection: close`. */
   closing = false;
   private readonly conns = new Set<FastConnection>();
-  private readonly server: net.Server;
+  private core: Listener | null = null;
   private readonly tickMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed: Promise<void> | null = null;
@@ -62,17 +63,15 @@ export class FastHttp1Listener implements DownstreamListener {
     this.tickMs = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(shortest / 4)));
     this.lingerMs = Math.max(1000, this.tickMs);
     this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n`;
-    this.server = net.createServer({ noDelay: true }, this.serve);
   }
 
   get connections(): number {
     return this.conns.size;
   }
 
-  async listen(): Promise<void> {
-    await listenOn(this.server, this.addr);
-    this.server.on('error', (err) => this.logger.error({ err, service: this.service, listener: this.addr }, 'listener error'));
-    this.bound = boundAddress(this.server.address());
+  async listen(open: OpenCoreListener): Promise<void> {
+    this.core = await open(this.serve);
+    this.bound = this.core.address();
     this.sweepTimer = setInterval(this.sweep, this.tickMs);
     this.sweepTimer.unref();
   }
@@ -93,19 +92,17 @@ export class FastHttp1Listener implements DownstreamListener {
   shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
     if (this.closed === null) {
       this.closing = true;
-      const listening = new Promise<void>((resolve) => {
-        if (this.server.listening) this.server.close(() => resolve());
-        else resolve();
-      });
+      const listening = this.core?.stopAccepting() ?? Promise.resolve();
       const drained = new Promise<void>((resolve) => {
         this.allClosed = resolve;
       });
-      this.closed = Promise.all([listening, drained]).then(() => {
+      this.closed = Promise.all([listening, drained]).then(async () => {
         if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+        await this.core?.close();
       });
       const timer = setTimeout(() => this.destroyAll(), graceful ? timeoutMs : 0);
       void this.closed.then(() => clearTimeout(timer));
-      if (graceful) for (const c of this.conns) c.shutdown();
+      if (graceful) for (const c of this.conns) c.shutdown(Math.min(IDLE_GRACE_MS, timeoutMs));
       else this.destroyAll();
       this.checkDrained();
     } else if (!graceful) {

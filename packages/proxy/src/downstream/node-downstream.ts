@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { ProxyError } from '@pingora-ts/core';
 import type { DownstreamAccess } from '../session';
 import type { DownstreamEvents, DownstreamIo, RequestBodySink } from './downstream-io';
-import { clientIpOf } from './listen-address';
+import { clientIpOf } from './client-ip';
 
 const kDownstream = Symbol('pingora-ts.nodeDownstream');
 

@@ -8,9 +8,9 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
-import type { BoundAddress, Logger } from '@pingora-ts/core';
-import type { DownstreamLimits, DownstreamListener, RequestHandler } from './downstream-io';
-import { boundAddress, listenOn } from './listen-address';
+import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
+import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
+
 import { NodeDownstream } from './node-downstream';
 import { checkRequestHead } from './request-checks';
 
@@ -34,6 +34,9 @@ interface TrackedSocket extends Socket {
   [kWaiting]: NodeDownstream[];
 }
 
+/** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
+const IDLE_GRACE_MS = 1000;
+
 export class NodeHttp1Listener implements DownstreamListener {
   readonly addr: string;
   private readonly server: http.Server;
@@ -41,6 +44,9 @@ export class NodeHttp1Listener implements DownstreamListener {
   private closing = false;
   private closed: Promise<void> | null = null;
   private bound: BoundAddress | null = null;
+  private core: Listener | null = null;
+  /** Resolves `drained` once the last connection closes during shutdown. */
+  private allClosed: (() => void) | null = null;
 
   constructor(
     addr: string,
@@ -77,10 +83,13 @@ export class NodeHttp1Listener implements DownstreamListener {
     return this.sockets.size;
   }
 
-  async listen(): Promise<void> {
-    await listenOn(this.server, this.addr);
-    this.server.on('error', (err) => this.logger.error({ err, service: this.service, listener: this.addr }, 'listener error'));
-    this.bound = boundAddress(this.server.address());
+  /** The http.Server never listens itself: core accepts, and each socket is handed to it. */
+  async listen(open: OpenCoreListener): Promise<void> {
+    this.core = await open((socket) => this.server.emit('connection', socket));
+    this.bound = this.core.address();
+    // node:http starts its headers/request timeout checks on 'listening' (Node 20, 22 and 24
+    // register setupConnectionsTracking for it); our server is fed sockets instead, so say it.
+    this.server.emit('listening');
   }
 
   address(): BoundAddress | null {
@@ -90,27 +99,40 @@ export class NodeHttp1Listener implements DownstreamListener {
   shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
     if (this.closed === null) {
       this.closing = true;
-      this.closed = new Promise<void>((resolve) => {
-        if (!this.server.listening) {
-          resolve();
-          return;
-        }
-        this.server.close(() => resolve());
+      const drained = new Promise<void>((resolve) => {
+        this.allClosed = resolve;
+      });
+      this.closed = Promise.all([this.core?.stopAccepting(), drained]).then(async () => {
+        this.server.close(() => {}); // stops node:http's connection checks (it never listened: the error is expected)
+        await this.core?.close();
       });
       const timer = setTimeout(() => this.destroyAll(), graceful ? timeoutMs : 0);
       void this.closed.then(() => clearTimeout(timer));
+      if (!graceful) this.destroyAll();
       for (const s of this.sockets) {
-        if (!graceful || s[kInflight] === 0) {
-          s.destroy();
-        } else {
-          const res = s[kResponse];
-          if (res !== null && !res.headersSent) res.shouldKeepAlive = false; // Connection: close
-        }
+        const res = s[kResponse];
+        if (res !== null && !res.headersSent) res.shouldKeepAlive = false; // Connection: close
       }
+      // Idle keep-alive connections close after a grace, not at once: a client may be sending
+      // its next request right now (answered with Connection: close meanwhile).
+      if (graceful) {
+        setTimeout(() => {
+          for (const s of this.sockets) if (s[kInflight] === 0) s.destroy();
+        }, Math.min(IDLE_GRACE_MS, timeoutMs)).unref();
+      }
+      this.checkDrained();
     } else if (!graceful) {
       this.destroyAll();
     }
     return this.closed;
+  }
+
+  private checkDrained(): void {
+    if (this.allClosed !== null && this.sockets.size === 0) {
+      const done = this.allClosed;
+      this.allClosed = null;
+      done();
+    }
   }
 
   private destroyAll(): void {
@@ -126,7 +148,10 @@ export class NodeHttp1Listener implements DownstreamListener {
     s[kRunning] = null;
     s[kWaiting] = [];
     this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
+    s.once('close', () => {
+      this.sockets.delete(s);
+      this.checkDrained();
+    });
     if (this.closing) s.destroy();
   };
 
