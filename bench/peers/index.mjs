@@ -7,7 +7,7 @@ import { nginx } from './nginx.mjs';
 import { pingoraTs } from './pingora-ts.mjs';
 
 /** @type {import('./peer.mjs').Peer[]} */
-export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingoraTs({ threads: 1 }), pingoraTs({ threads: 2 })];
+export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingoraTs({ threads: 1, accessLog: true }), pingoraTs({ threads: 2, accessLog: true })];
 
 /** The peer every ratio is relative to. */
 export const REFERENCE = 'nginx';
