@@ -148,3 +148,13 @@ export function lbConf(dir: string, backends: string[], extra = ''): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Whether a process (started by a test, e.g. a daemon) is still running. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

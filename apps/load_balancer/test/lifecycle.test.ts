@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { Harness, lbConf, sleep } from './harness';
+import { alive, Harness, lbConf, sleep } from './harness';
 
 let h: Harness;
 beforeEach(() => {
@@ -98,14 +98,6 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

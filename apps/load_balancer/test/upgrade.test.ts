@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { Harness, lbConf, sleep } from './harness';
+import { alive, Harness, lbConf, sleep } from './harness';
 
 let h: Harness;
 beforeEach(() => {
@@ -9,14 +9,6 @@ beforeEach(() => {
 });
 afterEach(() => h.cleanup());
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('-u + SIGQUIT: the new load balancer takes the listening socket over; no request fails, the pid file names it', async () => {
   const up = await h.upstream(0, (req, res) => {
