@@ -33,7 +33,8 @@ function buildService(
   const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
   const lb = LoadBalancer.fromBackends(backends, {
     selection: up.selection === 'random' ? new Random() : new RoundRobin(),
-    logger,
+    // Health flips are logged where the checks run; workers only apply the published map.
+    ...(health.publishes ? { logger } : {}),
   });
   const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access), {
     listeners: svc.listeners,
