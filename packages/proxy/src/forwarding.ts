@@ -30,25 +30,19 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (isHopByHop(name)) continue;
     switch (name.length) {
-      case 2:
-        if (equalsLower(name, 'te')) continue;
-        break;
       case 4:
         if (host === null && equalsLower(name, 'host')) host = value;
         break;
       case 6:
         if (equalsLower(name, 'expect')) continue;
         break;
-      case 7:
-        if (equalsLower(name, 'trailer') || equalsLower(name, 'upgrade')) continue;
-        break;
       case 10:
         if (equalsLower(name, 'connection')) {
           if (listsFields(value)) listed = true;
           continue;
         }
-        if (equalsLower(name, 'keep-alive')) continue;
         break;
       case 14:
         if (equalsLower(name, 'content-length') && !isZero(value)) hasBody = true;
@@ -60,7 +54,7 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
         }
         break;
       case 16:
-        if (equalsLower(name, 'proxy-connection') || equalsLower(name, 'x-forwarded-host')) continue;
+        if (equalsLower(name, 'x-forwarded-host')) continue;
         break;
       case 17:
         if (equalsLower(name, 'transfer-encoding')) {
@@ -97,22 +91,13 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (isHopByHop(name)) continue;
     switch (name.length) {
-      case 2:
-        if (equalsLower(name, 'te')) continue;
-        break;
-      case 7:
-        if (equalsLower(name, 'trailer') || equalsLower(name, 'upgrade')) continue;
-        break;
       case 10:
         if (equalsLower(name, 'connection')) {
           if (listsFields(value)) listed = true;
           continue;
         }
-        if (equalsLower(name, 'keep-alive')) continue;
-        break;
-      case 16:
-        if (equalsLower(name, 'proxy-connection')) continue;
         break;
       case 17:
         if (equalsLower(name, 'transfer-encoding')) {
@@ -131,6 +116,26 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
   if (listed) removeNamed(out, connectionTokens(raw));
   if (coded) removeNamed(out, ['content-length']);
   return out;
+}
+
+/**
+ * The hop-by-hop fields dropped in both directions with nothing else to note (RFC 9110
+ * §7.6.1): `Connection` and `Transfer-Encoding` are dropped by each direction itself, since
+ * they also decide other things.
+ */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return equalsLower(name, 'te');
+    case 7:
+      return equalsLower(name, 'trailer') || equalsLower(name, 'upgrade');
+    case 10:
+      return equalsLower(name, 'keep-alive');
+    case 16:
+      return equalsLower(name, 'proxy-connection');
+    default:
+      return false;
+  }
 }
 
 /** Removes every field named in `lower` (lower-case names) from `raw`, in place. */
