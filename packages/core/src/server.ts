@@ -16,15 +16,19 @@
  * Roles: `threads: 1` is one process that binds and serves. `threads: N` makes this process
  * the primary (binds, runs background services, supervises) and starts N workers, the same
  * program with `PINGORA_TS_WORKER` set, which serve. See README "Workers" and "Upgrades".
+ *
+ * This file decides what happens when; the mechanics live next to it: `workers/` (the
+ * primary's `WorkerPool`, a worker's `PrimaryConnection`, their messages) and `upgrade/`
+ * (`takeOverListeners` in the new process, `handOverListeners` in the old one).
  */
-import type { IOType } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import type { z } from 'zod';
 import { ConfError } from './conf-error';
 import { daemonize, detachStderr, isDaemonChild, notifyDaemonParent } from './daemon';
 import { errorMessage, errorName } from './internal/error-message';
+import { childStdio } from './internal/child-stdio';
 import { CONF_TEXT_ENV, HANDOFF_ENV, WORKER_ENV, closeStrayFds, takeEnv } from './internal/process-role';
 import { ListenerRegistry, type InheritedSocket } from './listeners/listener-registry';
 import { parseListenerConfig } from './listeners/listener';
@@ -38,10 +42,10 @@ import { gracefulShutdownTimeoutMs, serverConfSchema, type ServerConf } from './
 import type { BackgroundContext, BackgroundService, BoundAddress, ListenContext, ListeningService, Service } from './service';
 import { StateChannel } from './state-channel';
 import { createStderrLogger } from './stderr-logger';
-import { spawnGeneration } from './upgrade/generation';
-import { isIpcHandoff, type HandoffHeader, type HandoffReply } from './upgrade/handoff';
-import { receiveListeners, sendListeners, type ReceivedHandoff } from './upgrade/upgrade-socket';
-import { isPrimaryMessage, type InitMessage, type WorkerMessage } from './workers/worker-messages';
+import { handOverListeners } from './upgrade/hand-over';
+import { takeOverListeners, type TakeOver } from './upgrade/take-over';
+import type { ReceivedHandoff } from './upgrade/upgrade-socket';
+import { PrimaryConnection } from './workers/primary-connection';
 import { WorkerPool } from './workers/worker-pool';
 
 /** Where the server is in its life; see the chart at the top of this file. */
@@ -83,10 +87,6 @@ type StopReason = 'graceful' | 'fast' | 'upgrade';
 
 /** Extra time given to a service's own shutdown timeout before the server stops waiting. */
 const SHUTDOWN_SLACK_MS = 1000;
-/** How long a worker or a SIGHUP's new generation waits for its first IPC message. */
-const IPC_START_TIMEOUT_MS = 15_000;
-/** Larger conf texts are re-read from the file by workers instead of passed in the environment. */
-const MAX_CONF_TEXT_IN_ENV = 100_000;
 
 export class Server<C extends ServerConf = ServerConf> extends EventEmitter<ServerEvents> {
   readonly opt: Opt;
@@ -289,16 +289,15 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     const onSignal = (signal: HandledSignal): void => this.#onSignal(signal);
     for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
     let pidWritten = false;
-    let received: ReceivedHandoff | undefined;
     const parentWaits = this.#daemonChild || this.#handoffChild;
     try {
-      let header: HandoffHeader | undefined;
-      let inherited: InheritedSocket[] = [];
+      let taken: TakeOver;
       try {
-        ({ header, inherited, received } = await this.#takeOver());
+        taken = await this.#takeOver();
       } catch (err) {
-        return await this.#fail(`upgrade: ${errorMessage(err)}`, parentWaits, received);
+        return await this.#fail(`upgrade: ${errorMessage(err)}`, parentWaits, undefined);
       }
+      const { header, inherited, received } = taken;
       const registry = new ListenerRegistry(logger, header ? { ticketKeys: Buffer.from(header.ticketKeys, 'base64') } : {});
       this.#registry = registry;
       const failure = await this.#start(registry, inherited);
@@ -337,30 +336,18 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     }
   }
 
-  /**
-   * Where the sockets come from when another process had them: `-u` waits on upgrade_sock
-   * for the old process (SIGQUIT); a SIGHUP's new generation reads them from IPC.
-   */
-  async #takeOver(): Promise<{ header?: HandoffHeader; inherited: InheritedSocket[]; received?: ReceivedHandoff }> {
-    if (this.#handoffChild) {
-      const message = await waitForMessage(isIpcHandoff, IPC_START_TIMEOUT_MS, 'the old generation sent no listening sockets');
-      return { header: message.header, inherited: message.header.listeners.map((l, i) => ({ ...l, fd: message.fds[i] ?? -1 })) };
-    }
-    if (!this.opt.upgrade) return { inherited: [] };
-    const selfBinding = this.#selfBinding();
-    if (selfBinding.length > 0) throw new Error(`${selfBinding.join(', ')} binds its own sockets (no listenerConfigs): there is nothing to take over`);
-    const sock = this.conf.upgrade_sock;
-    this.logger.info({ upgrade_sock: sock }, 'waiting for the running server to hand its listening sockets over (send it SIGQUIT)');
-    // The old process may run as `user` by now: it must be able to connect.
-    const waiting = receiveListeners(sock, this.conf.user !== undefined || this.conf.group !== undefined ? 0o666 : 0o600);
-    // SIGTERM / SIGINT while waiting: give up at once rather than start only to stop.
-    const received = await Promise.race([waiting, this.#stop.then(() => undefined)]);
-    if (received === undefined) {
-      void waiting.then((r) => r.reply({ ok: false, message: 'the new process was stopped before it started' }), () => undefined);
-      throw new Error('stopped while waiting for the old process');
-    }
-    const { header, fds } = received;
-    return { header, inherited: header.listeners.map((l, i) => ({ ...l, fd: fds[i] ?? -1 })), received };
+  /** The old process's sockets when this one was started to take them over (`-u`, or by a SIGHUP). */
+  #takeOver(): Promise<TakeOver> {
+    const { conf } = this;
+    return takeOverListeners({
+      handoffChild: this.#handoffChild,
+      upgrade: this.opt.upgrade,
+      upgradeSock: conf.upgrade_sock,
+      sharedSock: conf.user !== undefined || conf.group !== undefined,
+      selfBinding: this.#selfBinding(),
+      logger: this.logger,
+      stopped: this.#stop,
+    });
   }
 
   /** Binds, drops privileges, starts the listening services (or the workers). Returns a failure message, if any. */
@@ -388,10 +375,8 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       return errorMessage(err);
     }
     if (this.#role === 'single') return this.#listenAll(this.#listenContext(registry));
-    const stdio = this.#childStdio();
-    const env: Record<string, string> = {};
-    if (this.#confText !== undefined && this.#confText.length < MAX_CONF_TEXT_IN_ENV) env[CONF_TEXT_ENV] = this.#confText;
-    const pool = new WorkerPool({ count: this.conf.threads, sockets: registry.sockets(), ticketKeys: registry.ticketKeys, channel: this.channel, logger: this.logger, env, stdout: stdio.stdout, stderr: stdio.stderr });
+    const stdio = childStdio({ daemon: this.#daemonChild, errorLog: this.conf.error_log, logger: this.logger });
+    const pool = new WorkerPool({ count: this.conf.threads, sockets: registry.sockets(), ticketKeys: registry.ticketKeys, channel: this.channel, logger: this.logger, confText: this.#confText, stdout: stdio.stdout, stderr: stdio.stderr });
     this.#pool = pool;
     try {
       await pool.start();
@@ -408,9 +393,6 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   /** A worker: gets its sockets from the primary, serves, stops when told (or when the primary is gone). */
   async #runWorker(): Promise<number> {
     const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-    const send = (message: WorkerMessage): void => {
-      if (process.connected) process.send?.(message);
-    };
     // Signals to a whole process group (a terminal's Ctrl-C) reach workers too; the upgrade
     // signals are the primary's business, and must not kill a worker by their default action.
     const onSignal = (signal: HandledSignal): void => {
@@ -418,33 +400,25 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       else if (signal === 'SIGINT') this.#requestStop('fast');
     };
     for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
-    const onDisconnect = (): void => {
-      this.logger.warn({ worker: this.#workerId }, 'primary is gone; shutting down');
-      this.#requestStop('graceful');
-    };
-    process.on('disconnect', onDisconnect);
+    const primary = new PrimaryConnection({
+      workerId: this.#workerId,
+      logger: this.logger,
+      channel: this.channel,
+      onStop: (graceful, timeoutMs) => {
+        if (timeoutMs !== undefined) this.#workerTimeoutMs = timeoutMs;
+        this.#requestStop(graceful ? 'graceful' : 'fast');
+      },
+    });
     try {
-      const init = await waitForMessage((m): m is InitMessage => isPrimaryMessage(m) && m.pingora === 'init', IPC_START_TIMEOUT_MS, 'the primary sent no init message');
-      const registry = ListenerRegistry.forWorker(this.logger, init.listeners, Buffer.from(init.ticketKeys, 'base64'));
+      const registry = await primary.init();
       this.#registry = registry;
-      for (const [topic, payload] of Object.entries(init.state)) this.channel.deliver(topic, payload);
-      this.channel.setUpstream((topic, payload) => send({ pingora: 'publish', topic, payload }));
-      process.on('message', (m: unknown) => {
-        if (!isPrimaryMessage(m)) return;
-        if (m.pingora === 'state') this.channel.deliver(m.topic, m.payload);
-        else if (m.pingora === 'reload-tls') registry.reloadTls();
-        else if (m.pingora === 'shutdown') {
-          this.#workerTimeoutMs = m.timeoutMs;
-          this.#requestStop(m.graceful ? 'graceful' : 'fast');
-        }
-      });
       const failure = await this.#listenAll(this.#listenContext(registry));
       if (failure !== undefined) {
-        send({ pingora: 'failed', message: failure });
+        primary.failed(failure);
         await this.#stopServing(false, 0);
         return 1;
       }
-      send({ pingora: 'ready', addresses: this.#listening().flatMap((s) => s.addresses()) });
+      primary.ready(this.#listening().flatMap((s) => s.addresses()));
       this.#enter('running');
       await this.#stop;
       const graceful = this.#stopping !== 'fast';
@@ -453,10 +427,10 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       registry.closeAll('handed-over');
       return 0;
     } catch (err) {
-      send({ pingora: 'failed', message: errorMessage(err) });
+      primary.failed(errorMessage(err));
       return 1;
     } finally {
-      process.off('disconnect', onDisconnect);
+      primary.close();
       for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
       clearInterval(keepAlive);
       this.#enter('shutdown');
@@ -587,18 +561,14 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       }
       const sockets = registry.sockets();
       this.logger.info({ signal, sockets: sockets.map((s) => s.addr) }, signal === 'SIGQUIT' ? `handing the listening sockets to the new process on ${this.conf.upgrade_sock}` : 'starting the next generation');
-      let reply: HandoffReply;
-      if (signal === 'SIGQUIT') {
-        const header: HandoffHeader = { v: 1, pid: process.pid, listeners: sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: registry.ticketKeys.toString('base64') };
-        reply = await sendListeners(this.conf.upgrade_sock, header, sockets.map((s) => s.fd));
-      } else {
-        const stdio = this.#childStdio();
-        try {
-          reply = await spawnGeneration({ sockets, ticketKeys: registry.ticketKeys, daemon: this.#daemonChild, stdout: stdio.stdout, stderr: stdio.stderr });
-        } finally {
-          stdio.release();
-        }
-      }
+      const reply = await handOverListeners(signal, {
+        sockets,
+        ticketKeys: registry.ticketKeys,
+        upgradeSock: this.conf.upgrade_sock,
+        daemon: this.#daemonChild,
+        errorLog: this.conf.error_log,
+        logger: this.logger,
+      });
       if (!reply.ok) {
         this.logger.error({ signal, reason: reply.message }, 'the new process failed to start; still serving');
         return;
@@ -635,29 +605,6 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     return seconds === undefined ? gracefulShutdownTimeoutMs(this.conf) : seconds * 1000;
   }
 
-  /**
-   * Where children (workers, a new generation) write. A daemon's own stdout/stderr lead to a
-   * parent that has exited, so its children write to error_log (or nowhere) instead.
-   */
-  #childStdio(): { stdout: IOType | number; stderr: IOType | number; release(): void } {
-    if (!this.#daemonChild) return { stdout: 'inherit', stderr: 'inherit', release: () => {} };
-    let fd: number | undefined;
-    if (this.conf.error_log) {
-      try {
-        fd = openSync(this.conf.error_log, 'a', 0o644);
-      } catch (err) {
-        this.logger.warn({ err, error_log: this.conf.error_log }, 'cannot open error_log for child processes');
-      }
-    }
-    return {
-      stdout: 'ignore',
-      stderr: fd ?? 'ignore',
-      release: () => {
-        if (fd !== undefined) closeSync(fd);
-      },
-    };
-  }
-
   #enter(phase: ServerPhase): void {
     this.#phase = phase;
     this.emit('phase', phase);
@@ -672,32 +619,6 @@ function readConfText<C>(file: string, schema: z.ZodType<C>): string {
     loadConfFile(file, schema);
     throw new Error(`cannot read ${file}`);
   }
-}
-
-/**
- * Says hello to the parent and resolves the first IPC message `accept` takes; rejects after
- * `ms`. The parent sends only after the hello: a message that arrived before anyone listened
- * would be lost.
- */
-function waitForMessage<T>(accept: (m: unknown) => m is T, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (!process.send) {
-      reject(new Error(`${what} (no IPC channel)`));
-      return;
-    }
-    const timer = setTimeout(() => {
-      process.off('message', onMessage);
-      reject(new Error(`${what} within ${ms / 1000} s`));
-    }, ms);
-    const onMessage = (m: unknown): void => {
-      if (!accept(m)) return;
-      clearTimeout(timer);
-      process.off('message', onMessage);
-      resolve(m);
-    };
-    process.on('message', onMessage);
-    process.send({ pingora: 'hello' });
-  });
 }
 
 function exitWith(code: number, stream: NodeJS.WriteStream, text: string): never {

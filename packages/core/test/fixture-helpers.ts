@@ -41,9 +41,10 @@ export function parseListening(m: RegExpMatchArray): { addrs: string[]; pid: num
   return { addrs, pid: Number(m[2]), workers };
 }
 
-export async function startFixture(extra: string, args: string[] = [], env: Record<string, string> = {}, dir = tempDir()): Promise<Fixture> {
+/** Starts the fixture with a conf of `extra` lines; `nodeArgs` go before the script (e.g. `--require`). */
+export async function startFixture(extra: string, args: string[] = [], env: Record<string, string> = {}, dir = tempDir(), nodeArgs: string[] = []): Promise<Fixture> {
   const { conf, pidFile, upgradeSock } = writeConf(dir, extra);
-  const p = spawnNode([LISTENER_FIXTURE, '-c', conf, ...args], env);
+  const p = spawnNode([...nodeArgs, LISTENER_FIXTURE, '-c', conf, ...args], env);
   const { addrs, pid, workers } = parseListening(await p.waitFor(LISTENING, 10_000));
   for (const w of workers) trackPid(w);
   const tcp = addrs.find((a) => !a.startsWith('unix:')) ?? '';

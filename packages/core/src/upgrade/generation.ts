@@ -18,7 +18,7 @@ import { FIRST_PASSED_FD, spawnSelf } from '../internal/spawn-self';
 import { HANDOFF_ENV } from '../internal/process-role';
 import type { BoundSocket } from '../listeners/bound-socket';
 import { HANDOFF_READY_TIMEOUT_MS } from './upgrade-socket';
-import type { HandoffHeader, HandoffReply, IpcHandoff } from './handoff';
+import { handoffHeader, type HandoffReply, type IpcHandoff } from './handoff';
 
 export interface SpawnGenerationOptions {
   sockets: readonly BoundSocket[];
@@ -36,8 +36,7 @@ export function spawnGeneration(opts: SpawnGenerationOptions): Promise<HandoffRe
   const env: Record<string, string> = { [HANDOFF_ENV]: '1' };
   if (opts.daemon) env[DAEMON_CHILD_ENV] = '1';
   const child = spawnSelf({ fds, env, stdout: opts.stdout, stderr: opts.stderr, detached: true });
-  const header: HandoffHeader = { v: 1, pid: process.pid, listeners: opts.sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: opts.ticketKeys.toString('base64') };
-  const message: IpcHandoff = { pingora: 'handoff', header, fds: fds.map((_, i) => FIRST_PASSED_FD + i) };
+  const message: IpcHandoff = { pingora: 'handoff', header: handoffHeader(opts.sockets, opts.ticketKeys), fds: fds.map((_, i) => FIRST_PASSED_FD + i) };
   return new Promise<HandoffReply>((resolve) => {
     let settled = false;
     const finish = (reply: HandoffReply): void => {

@@ -3,6 +3,7 @@
  * socket for `-u` + SIGQUIT, the IPC channel for SIGHUP): the listening sockets by key, and
  * the TLS session ticket keys so sessions resume across the upgrade.
  */
+import type { BoundSocket } from '../listeners/bound-socket';
 
 export interface HandoffListener {
   key: string;
@@ -17,6 +18,11 @@ export interface HandoffHeader {
   listeners: HandoffListener[];
   /** Base64 of the 48 ticket key bytes. */
   ticketKeys: string;
+}
+
+/** The header for handing `sockets` over; their descriptors travel alongside, in the same order. */
+export function handoffHeader(sockets: readonly BoundSocket[], ticketKeys: Buffer): HandoffHeader {
+  return { v: 1, pid: process.pid, listeners: sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: ticketKeys.toString('base64') };
 }
 
 /** The new process's answer once it serves (or why it cannot). */

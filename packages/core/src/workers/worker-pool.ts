@@ -12,13 +12,13 @@
  * ```
  *
  * Each worker accepts on its own copy of every socket: the kernel hands each connection to
- * one of them, with no hop through the primary.
+ * one of them, with no hop through the primary. The worker's side is `PrimaryConnection`.
  */
 import type { ChildProcess, IOType } from 'node:child_process';
 import type { BoundSocket } from '../listeners/bound-socket';
 import type { Logger } from '../logger';
 import { FIRST_PASSED_FD, spawnSelf } from '../internal/spawn-self';
-import { WORKER_ENV } from '../internal/process-role';
+import { CONF_TEXT_ENV, WORKER_ENV } from '../internal/process-role';
 import type { StateChannel } from '../state-channel';
 import { isWorkerMessage, type PrimaryMessage } from './worker-messages';
 
@@ -31,6 +31,8 @@ const CRASH_WINDOW_MS = 2000;
 const READY_TIMEOUT_MS = 30_000;
 /** Extra time past a shutdown's own timeout before a worker still running is killed. */
 const KILL_SLACK_MS = 2000;
+/** Larger conf texts are re-read from the file by workers instead of passed in the environment. */
+const MAX_CONF_TEXT_IN_ENV = 100_000;
 
 export interface WorkerPoolOptions {
   count: number;
@@ -38,8 +40,8 @@ export interface WorkerPoolOptions {
   ticketKeys: Buffer;
   channel: StateChannel;
   logger: Logger;
-  /** Passed to every worker (e.g. the conf text). */
-  env: Record<string, string>;
+  /** The conf text the primary validated: every worker (even a replacement) runs exactly that. */
+  confText: string | undefined;
   stdout: IOType | number;
   stderr: IOType | number;
 }
@@ -54,10 +56,13 @@ interface Slot {
 export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #slots: Slot[];
+  /** What every worker gets in its environment besides its id. */
+  readonly #env: Record<string, string> = {};
   #stopping = false;
 
   constructor(opts: WorkerPoolOptions) {
     this.#opts = opts;
+    if (opts.confText !== undefined && opts.confText.length < MAX_CONF_TEXT_IN_ENV) this.#env[CONF_TEXT_ENV] = opts.confText;
     this.#slots = Array.from({ length: opts.count }, (_, i) => ({ id: i + 1, child: undefined, startedAt: 0, restartDelay: FIRST_RESTART_DELAY_MS }));
     opts.channel.setBroadcast((topic, payload) => this.broadcast({ pingora: 'state', topic, payload }));
   }
@@ -93,7 +98,7 @@ export class WorkerPool {
   #spawn(slot: Slot): Promise<void> {
     const { sockets, logger } = this.#opts;
     const fds = sockets.map((s) => s.fd);
-    const child = spawnSelf({ fds, env: { ...this.#opts.env, [WORKER_ENV]: String(slot.id) }, stdout: this.#opts.stdout, stderr: this.#opts.stderr });
+    const child = spawnSelf({ fds, env: { ...this.#env, [WORKER_ENV]: String(slot.id) }, stdout: this.#opts.stdout, stderr: this.#opts.stderr });
     slot.child = child;
     slot.startedAt = Date.now();
     const listeners = sockets.map((s, i) => ({ key: s.key, addr: s.addr, fd: FIRST_PASSED_FD + i }));
