@@ -7,10 +7,16 @@ import * as tls from 'node:tls';
 import { ProxyError } from '@pingora-ts/core';
 import type { PeerAddress, PeerLike } from './peer-like';
 
-/** Resolves with a connected socket (TLS handshake done) or rejects with a `ProxyError`. */
-export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number): Promise<net.Socket> {
+/**
+ * Resolves with a connected socket (TLS handshake done) or rejects with a `ProxyError`.
+ * `onread` (plain TCP only: TLS sockets have no such option) reads into a caller's buffer
+ * instead of a new one per read; the socket then emits no `data` events.
+ */
+export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number, onread?: net.OnReadOpts): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket = peer.tls ? tls.connect(tlsOptions(peer, addr)) : net.connect({ host: addr.host, port: addr.port, noDelay: true });
+    const socket = peer.tls
+      ? tls.connect(tlsOptions(peer, addr))
+      : net.connect(onread === undefined ? { host: addr.host, port: addr.port, noDelay: true } : { host: addr.host, port: addr.port, noDelay: true, onread });
     let timer: NodeJS.Timeout | undefined;
     const done = (err: ProxyError | null): void => {
       if (timer !== undefined) clearTimeout(timer);

@@ -11,7 +11,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { ProxyError } from '@pingora-ts/core';
 import { connect } from './connect';
-import { HttpConnection, type ConnectionOwner } from './http-connection';
+import { HttpConnection, SHARED_READS, type ConnectionOwner } from './http-connection';
 import { parsePeerAddress, peerKey, type PeerAddress, type PeerLike } from './peer-like';
 import { BufferedRequest, type PoolRequestOptions, type PoolResponse } from './buffered-request';
 import { TimeoutSweep } from './timeout-sweep';
@@ -254,13 +254,13 @@ export class ConnectionPool implements ConnectionOwner {
     bucket.busy++;
     let socket;
     try {
-      socket = await connect(peer, bucket.addr, peer.connectionTimeoutMs ?? this.connectTimeoutMs);
+      socket = await connect(peer, bucket.addr, peer.connectionTimeoutMs ?? this.connectTimeoutMs, peer.tls ? undefined : SHARED_READS);
     } catch (err) {
       bucket.busy--;
       this.serveWaiters(bucket);
       throw err;
     }
-    const conn = new HttpConnection(socket, bucket.key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this);
+    const conn = new HttpConnection(socket, bucket.key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this, !peer.tls);
     conn.slot = bucket;
     this.all.add(conn);
     this.newCount++;

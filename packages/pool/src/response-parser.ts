@@ -2,7 +2,8 @@
  * An incremental HTTP/1.1 response parser: status line and headers, then a body framed by
  * Content-Length, chunked transfer coding, or the end of the connection.
  *
- * Body bytes are handed on as views of the socket's buffers (no copies). The sink may ask the
+ * Body bytes are handed on as views of the buffer given to `execute` (no copies); the parser
+ * keeps nothing of it after `execute` returns, so that buffer may be reused. The sink may ask the
  * parser to stop after any callback (`stopped = true`): `execute` then returns the offset it
  * reached, and the caller feeds the rest later. Errors are thrown as `ProxyError`
  * (`InvalidHTTPResponse`).
@@ -36,6 +37,8 @@ const S_DONE = 10;
 
 const CR = 13;
 const LF = 10;
+
+const isOws = (c: number): boolean => c === 32 || c === 9;
 
 /**
  * A byte no head may hold: controls other than HTAB, CR and LF (RFC 9110 §5.5; node:http refuses
@@ -205,7 +208,8 @@ export class ResponseParser {
     const end = data.indexOf('\r\n\r\n', searchFrom, 'latin1');
     if (end < 0) {
       if (data.length > MAX_HEAD_SIZE) throw invalid('response head too large');
-      this.head = data;
+      // A copy: `buf` may be a read buffer that is reused once `execute` returns.
+      this.head = prev === null ? Buffer.from(data) : data;
       return buf.length;
     }
     if (end > MAX_HEAD_SIZE) throw invalid('response head too large');
@@ -248,7 +252,12 @@ export class ResponseParser {
       const last = text.charCodeAt(colon - 1);
       if (last === 32 || last === 9) throw invalid('whitespace before header colon');
       const name = text.slice(pos, colon);
-      const value = text.slice(colon + 1, lineEnd).trim();
+      // Optional whitespace (SP, HTAB) around the value, found by index: no trimmed copy.
+      let from = colon + 1;
+      let to = lineEnd;
+      while (from < to && isOws(text.charCodeAt(from))) from++;
+      while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+      const value = text.slice(from, to);
       raw.push(name, value);
       switch (name.length) {
         case 14:

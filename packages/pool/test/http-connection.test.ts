@@ -286,3 +286,45 @@ test('a handler that pauses and resumes inside onResponseHead gets the rest of t
   expect(events).toEqual(['head', 'data hello', 'end']);
   expect(pool.stats().idleConnections).toBe(1);
 });
+
+test('chunks kept past their read stay intact: plain-TCP connections share one read buffer', async () => {
+  // Two connections read at the same time, with different bytes; heads and bodies arrive in
+  // pieces, the handler pauses (so bytes are held) and keeps every chunk as a Buffer.
+  const bodyA = Buffer.alloc(200_000, 'a');
+  const bodyB = Buffer.from('0123456789'.repeat(20_000));
+  const reply = (b: Buffer) => `HTTP/1.1 200 OK\r\nX-Long: ${'h'.repeat(3000)}\r\nContent-Length: ${b.length}\r\n\r\n${b.toString('latin1')}`;
+  const upA = await rawUpstream([reply(bodyA)], 1499);
+  // B is chunked in 100-byte chunks: a pause after one leaves the rest of the read held.
+  let chunkedB = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  for (let i = 0; i < bodyB.length; i += 100) chunkedB += `64\r\n${bodyB.toString('latin1', i, i + 100)}\r\n`;
+  const upB = await rawUpstream([chunkedB + '0\r\n\r\n'], 2048);
+  const pool = newPool();
+  const fetchKept = async (address: string): Promise<{ head: string[]; body: Buffer }> => {
+    const conn = await pool.acquire(peer(address));
+    const kept: Buffer[] = [];
+    let head: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      conn.request('GET', '/', ['host', address], {
+        onResponseHead: (_s, _r, raw) => (head = raw),
+        onResponseData: (chunk) => {
+          kept.push(chunk);
+          if (kept.length % 3 === 0) {
+            conn.pause();
+            setTimeout(() => conn.resume(), 1);
+          }
+        },
+        onResponseEnd: () => {
+          pool.release(conn);
+          resolve();
+        },
+        onResponseError: reject,
+        onRequestDrain: () => {},
+      }, { body: 'none', readTimeoutMs: 0, writeTimeoutMs: 0 });
+    });
+    return { head, body: Buffer.concat(kept) };
+  };
+  const [a, b] = await Promise.all([fetchKept(upA.address), fetchKept(upB.address)]);
+  expect(a.head[1]).toBe('h'.repeat(3000));
+  expect(a.body.equals(bodyA)).toBe(true);
+  expect(b.body.equals(bodyB)).toBe(true);
+});

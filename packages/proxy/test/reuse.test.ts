@@ -34,8 +34,10 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
 
   test('stats(): requests, active requests and connections, pool counters', async () => {
     let release: () => void = () => {};
+    let reached = false;
     const up = await res.httpServer((_req, r) => {
       release = () => r.end('done');
+      reached = true;
     });
     const peer = new HttpPeer(up.address);
     const { url, proxy } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
@@ -46,8 +48,9 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
       pool: { newConnections: 0, reusedConnections: 0, idleConnections: 0, activeConnections: 0 },
     });
     const pending = client(res, url).request({ path: '/', method: 'GET' });
-    await until(() => proxy.stats().pool.activeConnections === 1);
-    expect(proxy.stats()).toMatchObject({ requests: 1, activeRequests: 1, activeConnections: 1 });
+    // The upstream holds the response until `release`: wait for the request to reach it.
+    await until(() => reached);
+    expect(proxy.stats()).toMatchObject({ requests: 1, activeRequests: 1, activeConnections: 1, pool: { activeConnections: 1 } });
     release();
     await (await pending).body.text();
     await until(() => proxy.stats().activeRequests === 0);
