@@ -19,6 +19,7 @@ import { renderBarChartSvg } from './lib/render-bar-chart-svg.mjs';
 import { factsLine, renderMarkdown, runLine, summaryTable } from './lib/render-markdown.mjs';
 import { runLoadScenario } from './lib/run-load-scenario.mjs';
 import { hasCommand, startPeer } from './lib/start-peer.mjs';
+import { makeCert } from './lib/tls-cert.mjs';
 import { updateReadmeResults } from './lib/update-readme-results.mjs';
 import { waitForHttp } from './lib/wait-for-http.mjs';
 import { peers as allPeers, REFERENCE } from './peers/index.mjs';
@@ -89,19 +90,34 @@ async function main(argv) {
     const upstream = { port: upstreamPort };
     log(`upstream nginx on 127.0.0.1:${upstreamPort} (CPU ${UPSTREAM_CPUS})`);
 
+    // One certificate for every peer's HTTPS listener, only when a TLS scenario is selected.
+    /** @type {import('./lib/tls-cert.mjs').TlsCert | undefined} */
+    let cert;
+    let certError = '';
+    if (scenarios.some((s) => 'load' in s && s.tls)) {
+      try {
+        cert = makeCert(dir);
+        log(`TLS: ${cert.describe}`);
+      } catch (err) {
+        certError = /** @type {Error} */ (err).message;
+        log(`TLS scenarios will be skipped: ${certError}`);
+      }
+    }
+
     /** @type {import('./lib/start-peer.mjs').RunningPeer[]} */
     const running = [];
     /** @type {import('./lib/render-markdown.mjs').PeerInfo[]} */
     const peerInfo = [];
     // Start every peer at once (they idle until measured); keep the table order.
-    const starts = await Promise.allSettled(peers.map((peer) => startPeer(peer, { group, dir, upstream })));
+    const starts = await Promise.allSettled(peers.map((peer) => startPeer(peer, { group, dir, upstream, cert })));
     peers.forEach((peer, i) => {
       const info = { name: peer.name, label: peer.label, cpus: peer.cpus, config: peer.config, skipped: /** @type {string | null} */ (null) };
       peerInfo.push(info);
       const r = /** @type {PromiseSettledResult<import('./lib/start-peer.mjs').RunningPeer>} */ (starts[i]);
       if (r.status === 'fulfilled') {
         running.push(r.value);
-        log(`started ${peer.label} on 127.0.0.1:${r.value.port} (CPU ${peer.cpus})`);
+        const tls = r.value.tls ? `, HTTPS on ${r.value.tls.port} (${r.value.tls.negotiated})` : r.value.tlsError ? `, no HTTPS: ${r.value.tlsError}` : '';
+        log(`started ${peer.label} on 127.0.0.1:${r.value.port}${tls} (CPU ${peer.cpus})`);
       } else {
         info.skipped = r.reason instanceof Error ? r.reason.message : String(r.reason);
         log(`skipping ${peer.label}: ${info.skipped}`);
@@ -134,6 +150,7 @@ async function main(argv) {
       try {
         if ('load' in s) {
           if (!hasCommand('wrk')) throw new Error('wrk is not installed');
+          if (s.tls && !cert) throw new Error(certError);
           section = await runLoadScenario(s, ctx);
         } else {
           section = { kind: 'table', ...base, ...(await s.run(ctx)) };

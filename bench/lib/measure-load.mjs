@@ -29,7 +29,8 @@ export async function measureLoad(group, rp, command) {
   }, 200);
   const t0 = process.hrtime.bigint();
   const ticks0 = cpuTicks(pids);
-  const gen = group.start({ name: command.cmd, cmd: command.cmd, args: command.args, cpus: LOADGEN_CPUS });
+  const env = command.env ? { ...process.env, ...command.env } : undefined;
+  const gen = group.start({ name: command.cmd, cmd: command.cmd, args: command.args, cpus: LOADGEN_CPUS, env });
   const code = await gen.exited;
   const after = mainPid ? processTree(mainPid) : [];
   const ticks1 = cpuTicks(after);

@@ -11,8 +11,11 @@ import { median } from './median.mjs';
  */
 export async function runLoadScenario(scenario, ctx) {
   const { opts, group, dir } = ctx;
-  const peers = ctx.running.filter((rp) => scenario.peers?.(rp.peer) ?? true);
-  const target = (/** @type {number} */ port, /** @type {number} */ durationS) => ({ host: '127.0.0.1', port, durationS, dir });
+  // A TLS scenario runs against the peers' HTTPS listeners (peers without one sit it out).
+  const tls = scenario.tls ?? false;
+  const peers = ctx.running.filter((rp) => (scenario.peers?.(rp.peer) ?? true) && (!tls || rp.tls));
+  const target = (/** @type {number} */ port, /** @type {number} */ durationS) => ({ host: '127.0.0.1', port, durationS, dir, tls });
+  const portOf = (/** @type {import('./start-peer.mjs').RunningPeer} */ rp) => (tls ? /** @type {{ port: number }} */ (rp.tls).port : rp.port);
   const command = scenario.load(target(0, opts.durationS)).describe;
   /** @type {Map<string, { runs: import('./measure-load.mjs').Measurement[], failed?: string }>} */
   const byPeer = new Map(peers.map((rp) => [rp.peer.name, { runs: [] }]));
@@ -21,7 +24,7 @@ export async function runLoadScenario(scenario, ctx) {
     const slot = /** @type {{ runs: import('./measure-load.mjs').Measurement[], failed?: string }} */ (byPeer.get(rp.peer.name));
     if (slot.failed) return;
     try {
-      const m = await measureLoad(group, rp, scenario.load(target(rp.port, durationS)));
+      const m = await measureLoad(group, rp, scenario.load(target(portOf(rp), durationS)));
       if (keep) slot.runs.push(m);
       return m;
     } catch (err) {
@@ -78,7 +81,23 @@ export async function runLoadScenario(scenario, ctx) {
     rows,
     notes: [
       ...(scenario.notes ?? []),
+      ...(tls ? [negotiatedNote(peers), ...ctx.running.filter((rp) => rp.tlsError).map((rp) => `${rp.peer.label}: no HTTPS listener (${rp.tlsError})`)] : []),
+      ...(scenario.notesFrom?.(rows) ?? []),
       ...rows.filter((r) => r.failed && r.rounds.length > 0).map((r) => `${r.label} failed after ${r.rounds.length} round(s): ${r.failed}`),
     ],
   };
+}
+
+/**
+ * What a TLS client negotiated with each peer (checked once at start), peers with the same answer together.
+ * @param {import('./start-peer.mjs').RunningPeer[]} peers
+ */
+function negotiatedNote(peers) {
+  /** @type {Map<string, string[]>} */
+  const by = new Map();
+  for (const rp of peers) {
+    const n = rp.tls?.negotiated || 'unknown';
+    by.set(n, [...(by.get(n) ?? []), rp.peer.label]);
+  }
+  return `negotiated: ${[...by].map(([n, labels]) => `${labels.join(', ')}: ${n}`).join('; ')}`;
 }

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { freePort } from './free-port.mjs';
-import { tail, waitForHttp } from './wait-for-http.mjs';
+import { tail, waitForHttp, waitForHttps } from './wait-for-http.mjs';
 
 /**
  * @typedef {object} RunningPeer
@@ -11,6 +11,8 @@ import { tail, waitForHttp } from './wait-for-http.mjs';
  * @property {import('./process-group.mjs').Started | undefined} proc
  * @property {() => number | undefined} pid   the proxy's main pid (undefined for direct)
  * @property {() => Promise<import('../peers/peer.mjs').PoolStats | null>} [finalStats]
+ * @property {{ port: number, negotiated: string }} [tls]  its HTTPS listener, when it has one, and what a TLS client got there
+ * @property {string} [tlsError]  why its HTTPS listener does not answer (it still runs the plain scenarios)
  */
 
 /** Whether `cmd` is on PATH. */
@@ -30,15 +32,19 @@ export function whyNot(peer) {
 
 /**
  * @param {import('../peers/peer.mjs').Peer} peer
- * @param {{ group: import('./process-group.mjs').ProcessGroup, dir: string, upstream: { port: number } }} ctx
+ * @param {{ group: import('./process-group.mjs').ProcessGroup, dir: string, upstream: { port: number }, cert?: import('./tls-cert.mjs').TlsCert }} ctx
+ *   cert: also start the peer's HTTPS listener (peers with `tls: true`) with this certificate
  * @returns {Promise<RunningPeer>} rejects with the reason it could not start (its process stopped)
  */
 export async function startPeer(peer, ctx) {
   const reason = whyNot(peer);
   if (reason) throw new Error(reason);
+  const { cert, ...rest } = ctx;
   const port = await freePort();
-  const started = await peer.start({ ...ctx, port });
+  const tls = cert && peer.tls ? { port: await freePort(), certPath: cert.certPath, keyPath: cert.keyPath } : undefined;
+  const started = await peer.start({ ...rest, port, ...(tls ? { tls } : {}) });
   const proc = started.proc;
+  /** @type {RunningPeer} */
   const running = {
     peer,
     port: started.port ?? port,
@@ -52,6 +58,14 @@ export async function startPeer(peer, ctx) {
     if (proc) await ctx.group.stop(proc, 1000);
     const log = started.logFile && existsSync(started.logFile) ? tail(readFileSync(started.logFile, 'utf8'), 2) : '';
     throw new Error(`${/** @type {Error} */ (err).message}${log ? `; its log: ${log}` : ''}`);
+  }
+  // A broken HTTPS listener costs the TLS scenarios only, not the peer's other results.
+  if (tls) {
+    try {
+      running.tls = { port: tls.port, negotiated: await waitForHttps(tls.port, { proc, timeoutMs: 5000 }) };
+    } catch (err) {
+      running.tlsError = /** @type {Error} */ (err).message;
+    }
   }
   return running;
 }

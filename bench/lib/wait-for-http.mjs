@@ -1,4 +1,5 @@
 // Waits until 127.0.0.1:port answers GET / with 200, or the process dies, or time runs out.
+import { get } from 'node:https';
 import { request } from 'undici';
 
 /**
@@ -23,6 +24,47 @@ export async function waitForHttp(port, { proc, timeoutMs = 15000 } = {}) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`not ready on 127.0.0.1:${port} after ${timeoutMs} ms (${last})${proc ? `: ${tail(proc.output())}` : ''}`);
+}
+
+/**
+ * The same over TLS (the certificate is not checked), and what was negotiated, such as
+ * "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519". node:tls offers the same TLS 1.3 suites in the same
+ * order as wrk's OpenSSL, so wrk gets the same answer.
+ * @param {number} port
+ * @param {{ proc?: import('./process-group.mjs').Started, timeoutMs?: number }} [o]
+ * @returns {Promise<string>}
+ */
+export async function waitForHttps(port, { proc, timeoutMs = 15000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (proc && !proc.alive()) {
+      throw new Error(`exited with ${proc.child.exitCode ?? proc.child.signalCode}: ${tail(proc.output())}`);
+    }
+    try {
+      return await httpsGet(port);
+    } catch (err) {
+      last = /** @type {Error} */ (err).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no HTTPS on 127.0.0.1:${port} after ${timeoutMs} ms (${last})${proc ? `: ${tail(proc.output())}` : ''}`);
+}
+
+/** One GET / over a new TLS connection; resolves with what was negotiated when it answers 200. */
+function httpsGet(/** @type {number} */ port) {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', servername: 'localhost', rejectUnauthorized: false, agent: false, timeout: 2000 }, (res) => {
+      const socket = /** @type {import('node:tls').TLSSocket} */ (res.socket);
+      const key = socket.getEphemeralKeyInfo();
+      const negotiated = [socket.getProtocol(), socket.getCipher()?.standardName, key && 'name' in key ? key.name : ''].filter(Boolean).join(' ');
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(negotiated) : reject(new Error(`GET / answered ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
 }
 
 /** The last lines of a child's output, on one line. */

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { noResumeShim } from './no-resume-shim.mjs';
 
 /**
  * @typedef {object} Target   where a load generator points, and for how long
@@ -10,6 +11,7 @@ import { join } from 'node:path';
  * @property {number} port
  * @property {number} durationS
  * @property {string} dir     a temp dir for scripts
+ * @property {boolean} [tls]  the port speaks TLS: load goes to https://
  */
 
 /**
@@ -29,6 +31,7 @@ import { join } from 'node:path';
  * @property {string} cmd
  * @property {string[]} args
  * @property {string} describe            the command line as a person would type it
+ * @property {Record<string, string>} [env] added to the harness's environment for the command
  * @property {(stdout: string) => LoadResult} parse
  */
 
@@ -41,6 +44,7 @@ import { join } from 'node:path';
  * @property {number} [bodyBytes]               request body of this many bytes ("x")
  * @property {number} [threads]                 default 1
  * @property {number} [timeoutS]                default 10
+ * @property {boolean} [fullHandshakes]         over TLS, never resume a session on reconnect (see no-resume-shim.mjs)
  */
 
 const DONE_LUA = `
@@ -78,14 +82,17 @@ export function wrk(t, o) {
   const file = join(t.dir, `wrk-${createHash('sha1').update(script).digest('hex').slice(0, 10)}.lua`);
   writeFileSync(file, script);
   const flags = [`-t${o.threads ?? 1}`, `-c${o.connections}`, `-d${Math.max(1, Math.round(t.durationS))}s`, `--timeout`, `${o.timeoutS ?? 10}s`];
-  const url = `http://${t.host}:${t.port}${o.path ?? '/'}`;
+  const url = `${t.tls ? 'https' : 'http'}://${t.host}:${t.port}${o.path ?? '/'}`;
   const shown = [...flags];
   for (const [k, v] of Object.entries(o.headers ?? {})) shown.push('-H', `'${k}: ${v}'`);
   if (o.method) shown.push(`(${o.method}${o.bodyBytes ? ` ${o.bodyBytes} B body` : ''} via Lua)`);
+  if (o.fullHandshakes && !t.tls) throw new Error('fullHandshakes needs a TLS target');
+  const preload = o.fullHandshakes ? noResumeShim(t.dir) : null;
   return {
     cmd: 'wrk',
     args: [...flags, '-s', file, url],
-    describe: `wrk ${shown.join(' ')} ${url.replace(/:\d+/, ':PORT')}`,
+    describe: `${preload ? 'LD_PRELOAD=no-resume.so ' : ''}wrk ${shown.join(' ')} ${url.replace(/:\d+/, ':PORT')}`,
+    ...(preload ? { env: { LD_PRELOAD: preload } } : {}),
     parse: parseWrkOutput,
   };
 }

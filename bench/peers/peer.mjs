@@ -7,6 +7,17 @@
  * @property {string} dir                          a temp dir (removed at exit)
  * @property {number} port                         the free 127.0.0.1 port to listen on
  * @property {{ port: number }} upstream           the shared upstream (see upstream.mjs)
+ * @property {TlsListen} [tls]                     given to a peer with `tls: true` when the run has a TLS scenario
+ */
+
+/**
+ * A second listener, next to the plain one: HTTPS on `port` with the run's one certificate.
+ * Peers keep TLS settings alike: TLS 1.2 and 1.3, the library's default ciphers and curves,
+ * session tickets on, no server-side session cache (what node:tls does by default).
+ * @typedef {object} TlsListen
+ * @property {number} port      the free 127.0.0.1 port for HTTPS
+ * @property {string} certPath  PEM certificate (see lib/tls-cert.mjs)
+ * @property {string} keyPath   PEM private key
  */
 
 /**
@@ -33,6 +44,7 @@
  * @property {string} config      one line on how it is set up (goes into the report)
  * @property {string[]} [needs]   commands that must exist (else the peer is skipped)
  * @property {boolean} [isProxy]  false for `direct` (no process of its own)
+ * @property {boolean} [tls]      it can also serve HTTPS (`ctx.tls`): the TLS scenarios run against it
  * @property {() => string | null} [missing]   another reason to skip it, or null
  * @property {(ctx: PeerContext) => Promise<PeerProcess>} start
  */

@@ -22,32 +22,43 @@ export function pingoraTs({ threads, accessLog = false, name }) {
       `apps/load_balancer, threads: ${threads}${threads > 1 ? ' (pinned to CPUs 0,1: both cores, shared with wrk and the upstream)' : ''}, ` +
       `round robin over 1 backend, TCP health check every 1 s, pool size 128, access log ${accessLog ? 'to a file' : 'off'}`,
     missing: () => (existsSync(LB_MAIN) ? null : `${LB_MAIN} is missing: run \`pnpm build\` first`),
-    async start({ group, dir, port, upstream }) {
+    tls: true,
+    async start({ group, dir, port, upstream, tls }) {
       // One set of files per start: a second instance must not append to the first one's logs.
       const base = join(dir, `${id}-${port}`);
       const errorLog = `${base}-error.log`;
       const accessFile = `${base}-access.log`;
       const conf = `${base}.yaml`;
-      writeFileSync(
-        conf,
-        [
-          'version: 1',
-          `threads: ${threads}`,
-          `pid_file: ${base}.pid`,
-          `error_log: ${errorLog}`,
-          `access_log: ${accessLog ? accessFile : 'false'}`,
-          'graceful_shutdown_timeout_seconds: 1',
-          'services:',
-          '  - name: bench',
-          `    listeners: [{ addr: "127.0.0.1:${port}" }]`,
-          '    upstreams:',
-          `      backends: ["127.0.0.1:${upstream.port}"]`,
-          '      health_check: { type: tcp, interval_ms: 1000 }',
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls }));
       const proc = group.start({ name: id, cmd: process.execPath, args: [LB_MAIN, '-c', conf], cpus: this.cpus });
       return { proc, logFile: errorLog, finalStats: () => readPoolStats({ errorLog, accessLog: accessLog ? accessFile : undefined }) };
     },
   };
+}
+
+/**
+ * The load balancer's YAML config. With `tls`, the service gets a second listener serving HTTPS
+ * with the run's certificate; everything else about TLS is the load balancer's default
+ * (TLS 1.2 and 1.3, ALPN http/1.1, node:tls ciphers, session tickets on, no session cache).
+ * @param {{ threads: number, base: string, port: number, upstreamPort: number, accessLog: string | null, tls?: import('./peer.mjs').TlsListen }} o
+ *   base: path prefix for the pid file and error log; accessLog: its file, or null for none
+ */
+export function pingoraTsConf({ threads, base, port, upstreamPort, accessLog, tls }) {
+  const listeners = [`{ addr: "127.0.0.1:${port}" }`];
+  if (tls) listeners.push(`{ addr: "127.0.0.1:${tls.port}", tls: { cert_path: "${tls.certPath}", key_path: "${tls.keyPath}" } }`);
+  return [
+    'version: 1',
+    `threads: ${threads}`,
+    `pid_file: ${base}.pid`,
+    `error_log: ${base}-error.log`,
+    `access_log: ${accessLog ?? 'false'}`,
+    'graceful_shutdown_timeout_seconds: 1',
+    'services:',
+    '  - name: bench',
+    `    listeners: [${listeners.join(', ')}]`,
+    '    upstreams:',
+    `      backends: ["127.0.0.1:${upstreamPort}"]`,
+    '      health_check: { type: tcp, interval_ms: 1000 }',
+    '',
+  ].join('\n');
 }

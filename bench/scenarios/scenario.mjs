@@ -16,13 +16,18 @@
  */
 
 /**
- * `peers` picks the peers it applies to (default: all); `notes` go under its table.
+ * `peers` picks the peers it applies to (default: all); `notes` go under its table. `tls: true`
+ * sends the load to each peer's HTTPS listener (`target.tls` is set) and runs only against peers
+ * that have one; the harness makes the certificate only when such a scenario is selected.
+ * `notesFrom(rows)` adds notes computed from the results (after the ratios are set).
  * @typedef {ScenarioBase & {
  *   connections: number,
  *   payload: string,
  *   load: (t: import('../lib/wrk.mjs').Target) => import('../lib/wrk.mjs').LoadCommand,
  *   peers?: (peer: import('../peers/peer.mjs').Peer) => boolean,
+ *   tls?: boolean,
  *   notes?: string[],
+ *   notesFrom?: (rows: LoadRow[]) => string[],
  * }} LoadScenario
  */
 

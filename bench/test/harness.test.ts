@@ -1,15 +1,23 @@
-// The harness's pure parts on fixed input: no process is started here.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The harness's pure parts on fixed input: no server is started and no load is run. The TLS
+// tests run openssl, cc and the load balancer's `-t` (config check) when they are there.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBenchOptions } from '../lib/bench-options.mjs';
+import { cpuPerRequestNotes } from '../lib/cpu-per-request.mjs';
 import { checkScenario, loadScenarios } from '../lib/load-scenarios.mjs';
 import { median } from '../lib/median.mjs';
+import { SHIM_SOURCE } from '../lib/no-resume-shim.mjs';
 import { readPoolStats } from '../lib/pool-stats.mjs';
 import { renderBarChartSvg, wrap } from '../lib/render-bar-chart-svg.mjs';
 import { mdTable, renderMarkdown, summaryTable } from '../lib/render-markdown.mjs';
+import { hasCommand } from '../lib/start-peer.mjs';
+import { makeCert } from '../lib/tls-cert.mjs';
 import { END, replaceBetweenMarkers, START } from '../lib/update-readme-results.mjs';
-import { parseWrkOutput, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
+import { parseWrkOutput, wrk, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
+import { nginxTlsLines } from '../peers/nginx.mjs';
+import { LB_MAIN, pingoraTsConf } from '../peers/pingora-ts.mjs';
 
 const WRK_TEXT = `Running 5s test @ http://127.0.0.1:18082/
   1 threads and 50 connections
@@ -248,5 +256,75 @@ describe('readPoolStats', () => {
     writeFileSync(accessLog, ['{"status":200,"reused":false}', '{"status":200,"reused":true}', '{"status":200,"reused":true}', '{"status":502,"reused":null}'].join('\n'));
     expect(await readPoolStats({ errorLog: join(dir, 'missing.log'), accessLog })).toEqual({ source: 'access log', newConnections: 1, reusedConnections: 2 });
     expect(await readPoolStats({ errorLog: join(dir, 'missing.log') })).toBeNull();
+  });
+});
+
+describe('TLS', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-tls-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const tls = { port: 8443, certPath: '/tmp/x/tls/cert.pem', keyPath: '/tmp/x/tls/key.pem' };
+
+  test('the TLS scenarios are load scenarios aimed at HTTPS listeners', async () => {
+    const scenarios = await loadScenarios();
+    const keepalive = scenarios.find((s) => s.name === 'tls-keepalive');
+    const handshakes = scenarios.find((s) => s.name === 'tls-handshakes');
+    if (!keepalive || !('load' in keepalive) || !handshakes || !('load' in handshakes)) throw new Error('TLS scenarios missing');
+    expect(keepalive.tls && handshakes.tls).toBe(true);
+    const cmd = keepalive.load({ host: '127.0.0.1', port: 1234, durationS: 1, dir, tls: true });
+    expect(cmd.args).toEqual(expect.arrayContaining(['-c50', 'https://127.0.0.1:1234/']));
+    expect(cmd.env).toBeUndefined();
+  });
+
+  test('full handshakes need TLS, and preload a shim that drops the session on reconnect', async () => {
+    expect(() => wrk({ host: '127.0.0.1', port: 1, durationS: 1, dir }, { connections: 1, fullHandshakes: true })).toThrow(/TLS/);
+    expect(SHIM_SOURCE).toContain('int SSL_clear(SSL *s)');
+    expect(SHIM_SOURCE).toContain('"SSL_set_session"');
+    if (!hasCommand('cc')) return; // building the shim needs a C compiler
+    const handshakes = (await loadScenarios()).find((s) => s.name === 'tls-handshakes');
+    if (!handshakes || !('load' in handshakes)) throw new Error('tls-handshakes missing');
+    const cmd = handshakes.load({ host: '127.0.0.1', port: 1234, durationS: 1, dir, tls: true });
+    expect(cmd.args).toContain('https://127.0.0.1:1234/');
+    expect(readFileSync(cmd.args[cmd.args.indexOf('-s') + 1], 'utf8')).toContain('wrk.headers["Connection"] = "close"');
+    expect(cmd.env?.LD_PRELOAD).toBe(join(dir, 'no-resume.so'));
+    expect(existsSync(join(dir, 'no-resume.so'))).toBe(true);
+  });
+
+  test('pingora-ts gets a second listener with the certificate', () => {
+    const conf = pingoraTsConf({ threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null, tls });
+    expect(conf).toContain(
+      'listeners: [{ addr: "127.0.0.1:8080" }, { addr: "127.0.0.1:8443", tls: { cert_path: "/tmp/x/tls/cert.pem", key_path: "/tmp/x/tls/key.pem" } }]',
+    );
+    expect(pingoraTsConf({ threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null })).toContain('listeners: [{ addr: "127.0.0.1:8080" }]');
+  });
+
+  test('nginx serves TLS 1.2 and 1.3 with tickets and no session cache', () => {
+    const lines = nginxTlsLines(tls).join('\n');
+    expect(lines).toContain('listen 127.0.0.1:8443 ssl');
+    expect(lines).toContain('ssl_certificate /tmp/x/tls/cert.pem;');
+    expect(lines).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+    expect(lines).toContain('ssl_session_tickets on;');
+    expect(lines).toContain('ssl_session_cache none;');
+  });
+
+  test('the load balancer accepts the generated TLS config (-t), with a certificate from makeCert', () => {
+    if (!hasCommand('openssl') || !existsSync(LB_MAIN)) return; // needs openssl and `pnpm build`
+    const cert = makeCert(dir);
+    expect(readFileSync(cert.certPath, 'utf8')).toContain('BEGIN CERTIFICATE');
+    const file = join(dir, 'lb.yaml');
+    writeFileSync(file, pingoraTsConf({ threads: 1, base: join(dir, 'pt'), port: 0, upstreamPort: 9000, accessLog: null, tls: { port: 0, ...cert } }));
+    const r = spawnSync(process.execPath, [LB_MAIN, '-t', '-c', file], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).toContain('ok');
+    expect(r.status).toBe(0);
+  });
+
+  test('CPU per request, and a warning when nginx was not saturated', () => {
+    const row = (peer: string, label: string, rps: number, cpuPct: number) => ({ peer, label, rps, cpuPct, ratio: 1, p50Ms: 1, p99Ms: 1, p999Ms: 1, errors: 0, rssMaxMiB: 1, processes: 1, rounds: [] });
+    const notes = cpuPerRequestNotes([row('nginx', 'nginx', 1000, 50), row('pingora-ts', 'pingora-ts', 1000, 80)], 'handshake');
+    expect(notes[0]).toMatch(/wrk was the limit.*nginx used 50%/);
+    expect(notes[1]).toContain('nginx 500 µs, pingora-ts 800 µs (×1.60)');
+    expect(cpuPerRequestNotes([row('nginx', 'nginx', 1000, 95)], 'request')).toHaveLength(1);
   });
 });
