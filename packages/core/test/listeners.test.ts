@@ -5,12 +5,13 @@
  * and the `-t` validators' one-line messages.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ConfError, checkListenerConfig, checkTlsConfig, listenerKey, openListener, parseListenAddr, type Listener, type Logger } from '@pingora-ts/core';
 import { cleanup, tempDir, waitUntil } from './helpers';
+import { sleep } from '../../../test-support/resources';
 
 const opened: Listener[] = [];
 const sockets = new Set<Socket>();
@@ -244,6 +245,25 @@ describe('TLS', () => {
     });
     expect(echoed).toBe('still here');
     open1.destroy();
+  });
+
+  test('a busy file next to the certificate (a log) does not hold the reload back', async () => {
+    writeFileSync(pem('busy.pem'), readFileSync(pem('default.pem')));
+    writeFileSync(pem('busy.key'), readFileSync(pem('default.key')));
+    const logger = recordingLogger();
+    const l = await open({ addr: '127.0.0.1:0', tls: { cert_path: pem('busy.pem'), key_path: pem('busy.key') } }, echoHandler, { logger });
+    // Written every 50 ms, for longer than the reload may take: each write is a directory event.
+    const log = setInterval(() => appendFileSync(pem('access.log'), 'line\n'), 50);
+    try {
+      await sleep(400);
+      expect(logger.lines.some((line) => line.includes('TLS certificates'))).toBe(false); // the log alone is no reason to re-read
+      writeFileSync(pem('busy.key'), readFileSync(pem('next.key')));
+      writeFileSync(pem('busy.pem'), readFileSync(pem('next.pem')));
+      await waitUntil(() => logger.lines.some((line) => line.includes('TLS certificates reloaded')), 2500, 'the reload under a busy log');
+      await expect(certName(portOf(l), 'x.test')).resolves.toMatchObject({ cn: 'next.test' });
+    } finally {
+      clearInterval(log);
+    }
   });
 
   test('a broken new certificate is logged and the old one kept; reload() says so', async () => {

@@ -7,18 +7,22 @@
  *
  * Directories are watched rather than files because certificates are usually replaced by a
  * rename (certbot, Kubernetes secrets swap a symlink): a watch on the old file would go quiet.
- * Any event in those directories leads to a re-read that only swaps when a file's content
- * really changed.
+ * Only events that name a certificate or key file (or a `..name` entry, the symlinks of a
+ * Kubernetes secret volume) count, so a busy log file in the same directory does not keep
+ * postponing the reload; a burst of events delays it by at most `CERT_RELOAD_MAX_WAIT_MS`.
+ * A re-read swaps only when a file's content really changed.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import type { Logger } from '../logger';
 import type { TlsConfig } from './listener-config';
 import { readTlsMaterial, type CertPair, type TlsMaterial } from './tls-material';
 
-/** Quiet time after the last file event before the certificates are re-read. */
+/** Quiet time after the last file event before the certificates are re-read... */
 export const CERT_RELOAD_DEBOUNCE_MS = 250;
+/** ...but never longer than this after the first one. */
+export const CERT_RELOAD_MAX_WAIT_MS = 1000;
 
 /** What `reload()` did. */
 export type TlsReloadResult = 'reloaded' | 'unchanged' | 'failed';
@@ -47,6 +51,8 @@ export class TlsCertificates {
   readonly #servers = new Set<TlsServer>();
   readonly #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** When the first event of the burst being debounced came (0: none pending). */
+  #burstSince = 0;
 
   /** Reads the certificates now; throws an Error naming the bad file when one is unusable. */
   constructor(cfg: TlsConfig, opts: TlsCertificatesOptions) {
@@ -140,8 +146,13 @@ export class TlsCertificates {
   #watch(): void {
     const files = [this.cfg.cert_path, this.cfg.key_path, ...this.cfg.certs.flatMap((c) => [c.cert_path, c.key_path])];
     for (const dir of new Set(files.map((f) => dirname(f)))) {
+      const names = new Set(files.filter((f) => dirname(f) === dir).map((f) => basename(f)));
+      const onEvent = (_event: string, name: string | Buffer | null): void => {
+        const n = name === null ? null : String(name);
+        if (n === null || names.has(n) || n.startsWith('..')) this.#schedule();
+      };
       try {
-        const watcher = watch(dir, { persistent: false }, () => this.#schedule());
+        const watcher = watch(dir, { persistent: false }, onEvent);
         watcher.on('error', (err) => this.#opts.logger.warn({ listener: this.#opts.label, dir, err }, 'cannot watch certificate directory; reload on SIGHUP only'));
         this.#watchers.push(watcher);
       } catch (err) {
@@ -151,8 +162,14 @@ export class TlsCertificates {
   }
 
   #schedule(): void {
+    const now = Date.now();
+    if (this.#burstSince === 0) this.#burstSince = now;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.reload(), CERT_RELOAD_DEBOUNCE_MS);
+    const wait = Math.max(0, Math.min(CERT_RELOAD_DEBOUNCE_MS, this.#burstSince + CERT_RELOAD_MAX_WAIT_MS - now));
+    this.#timer = setTimeout(() => {
+      this.#burstSince = 0;
+      this.reload();
+    }, wait);
     this.#timer.unref();
   }
 }
