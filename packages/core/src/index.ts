@@ -27,4 +27,4 @@ export {
 } from './listeners/listener-config';
 export { openListener, type Listener, type ListenerOptions, type ConnectionHandler } from './listeners/listener';
 export { checkTlsConfig, checkListenerConfig, type ConfLocation } from './listeners/check-tls-config';
-export { CERT_RELOAD_DEBOUNCE_MS, type TlsReloadResult } from './listeners/tls-certificates';
+export { CERT_RELOAD_DEBOUNCE_MS, CERT_RELOAD_MAX_WAIT_MS, type TlsReloadResult } from './listeners/tls-certificates';
