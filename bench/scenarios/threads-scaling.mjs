@@ -8,21 +8,25 @@ export default {
   measures: 'req/s with `threads: 2` (CPUs 0,1) over `threads: 1` (CPU 1 only), from the load scenarios above',
   order: 80,
   async run(ctx) {
-    /** @type {Array<{ scenario: string, t1: number, t2: number, ratio: number, cpu1: number, cpu2: number, processes: number }>} */
+    /** @type {Array<{ scenario: string, t1: number, t2: number, ratio: number, cpu1: number, cpu2: number, perCore: number, processes: number }>} */
     const data = [];
     for (const s of ctx.results) {
       if (s.kind !== 'load') continue;
       const t1 = s.rows.find((r) => r.peer === 'pingora-ts');
       const t2 = s.rows.find((r) => r.peer === 'pingora-ts-t2');
       if (!t1 || !t2) continue;
-      data.push({ scenario: s.title, t1: t1.rps, t2: t2.rps, ratio: t2.rps / t1.rps, cpu1: t1.cpuPct, cpu2: t2.cpuPct, processes: t2.processes });
+      // req/s per core of proxy CPU, threads: 2 over threads: 1: what a second worker costs, whatever CPU it got
+      const perCore = t1.cpuPct > 0 && t2.cpuPct > 0 ? t2.rps / t2.cpuPct / (t1.rps / t1.cpuPct) : NaN;
+      data.push({ scenario: s.title, t1: t1.rps, t2: t2.rps, ratio: t2.rps / t1.rps, cpu1: t1.cpuPct, cpu2: t2.cpuPct, perCore, processes: t2.processes });
     }
     if (data.length === 0) return { columns: ['scenario'], rows: [], notes: ['no load scenario ran both pingora-ts peers'], data };
     const ratio = median(data.map((d) => d.ratio));
     const cores = median(data.map((d) => d.cpu2)) / 100;
     const procs = Math.max(...data.map((d) => d.processes));
+    const perCore = median(data.map((d) => d.perCore).filter((v) => Number.isFinite(v)));
     const notes = [
       `median ratio ×${ratio.toFixed(2)}; threads: 2 used ${cores.toFixed(2)} cores (median CPU) and ran as ${procs} process${procs === 1 ? '' : 'es'}`,
+      `req/s per core of proxy CPU: threads: 2 gets ×${perCore.toFixed(2)} of what threads: 1 gets, so on two cores of its own it would reach about ×${(2 * perCore).toFixed(2)} (an estimate: it assumes the load generator and upstream are elsewhere)`,
       'threads: 2 is pinned to CPUs 0,1, so it shares CPU 0 with the upstream and wrk: perfect scaling would be well below ×2.00 here',
     ];
     if (procs <= 1) {
@@ -33,8 +37,8 @@ export default {
       );
     }
     return {
-      columns: ['scenario', 'threads: 1 req/s', 'threads: 2 req/s', 'ratio', 'CPU % t1', 'CPU % t2'],
-      rows: data.map((d) => [d.scenario, d.t1, d.t2, d.ratio, d.cpu1, d.cpu2]),
+      columns: ['scenario', 'threads: 1 req/s', 'threads: 2 req/s', 'ratio', 'CPU % t1', 'CPU % t2', 'req/s per core, t2/t1'],
+      rows: data.map((d) => [d.scenario, d.t1, d.t2, d.ratio, d.cpu1, d.cpu2, d.perCore]),
       notes,
       data,
     };
