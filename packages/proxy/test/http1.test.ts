@@ -84,6 +84,29 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(maxActive).toBe(1);
   });
 
+  test.each([0, 1, 7, 50])('Content-Length bodies and the heads after them, sent in pieces of %i bytes (0: at once)', async (piece) => {
+    const up = await res.httpServer((req, r) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('latin1')));
+      req.on('end', () => r.end(`[${req.url}:${body}]`));
+    });
+    const { port } = await startProxy(res, to(up.address));
+    const big = 'z'.repeat(3000);
+    const text =
+      'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+      `PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+      'POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n!' +
+      'GET /d HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+    const c = rawClient(port);
+    for (let i = 0; i < text.length; i += piece > 0 ? piece : text.length) {
+      c.socket.write(text.slice(i, piece > 0 ? i + piece : undefined), 'latin1');
+      if (piece > 0 && i % (piece * 64) === 0) await new Promise((r) => setImmediate(r));
+    }
+    await c.closed;
+    const bodies = [...c.got().matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]);
+    expect(bodies).toEqual(['/a:hello', `/b:${big}`, '/c:!', '/d:']);
+  });
+
   test('HTTP/1.0 client: keep-alive only when asked, a body without length ends with the connection', async () => {
     const up = await res.netServer((s) => {
       let buf = '';

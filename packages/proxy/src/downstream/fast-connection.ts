@@ -7,7 +7,10 @@
  * arrives while a request is being answered is queued and the parser stops right after it
  * (`PAUSE`); the rest of the bytes wait and the socket is paused until the answer ended.
  * A body is taken on demand: chunks that arrive before the runner asks are kept (bounded by
- * one read: reading pauses) and handed over when it does.
+ * one read: reading pauses) and handed over when it does. A `Content-Length` body is counted
+ * here, past the parser: llhttp would copy every body span into a new buffer and call into
+ * JS for it; views of the socket's own read buffers are handed on instead. The parser stops
+ * after such a head and is swapped for a fresh one for the next request.
  *
  * Timeouts are deadlines checked by the listener's sweep: keep-alive (idle), headers (a head
  * arriving), request (until the body is in), and a short linger once the connection closes.
@@ -65,6 +68,8 @@ export class FastConnection implements RequestParserHandler {
   private lineSeen = false;
   /** Inside the parser's `execute`: the parser must not be given back now. */
   private executing = false;
+  /** Bytes of `reading`'s Content-Length body still to come (counted here, not by the parser). */
+  private bodyLeft = 0;
 
   constructor(
     readonly socket: Socket,
@@ -101,15 +106,19 @@ export class FastConnection implements RequestParserHandler {
     if (body) this.reading = req;
     else req.complete = true;
     if (!keepAlive) this.lastRequest = true;
+    // A Content-Length body is counted by `parse`; the parser stops here and is not asked again.
+    const counted = body && facts.contentLength > 0;
+    if (counted) this.bodyLeft = facts.contentLength;
+    const next = counted ? NO_BODY + PAUSE : body ? READ_BODY : NO_BODY;
     if (this.current === null && this.fresh === null) {
       this.fresh = req;
       // the request timeout counts from the first byte of the head, and ends once the request is in
       if (body) this.enterBusy(this.phase === C_HEAD && this.deadline !== 0 ? this.deadline - this.server.headersTimeoutMs : Date.now());
       else this.enterBusy(0);
-      return body ? READ_BODY : NO_BODY;
+      return next;
     }
     this.queued = req;
-    return (body ? READ_BODY : NO_BODY) + PAUSE;
+    return next | PAUSE;
   }
 
   onRequestBody(chunk: Buffer): void {
@@ -235,6 +244,7 @@ export class FastConnection implements RequestParserHandler {
     this.current?.fail(gone);
     this.fresh = this.queued = this.reading = this.current = null;
     this.pending = null;
+    this.bodyLeft = 0;
     this.giveParser();
   }
 
@@ -258,23 +268,55 @@ export class FastConnection implements RequestParserHandler {
   }
 
   private parse(buf: Buffer): void {
-    const parser = (this.parser ??= this.server.parsers.take(this));
-    this.executing = true;
-    const r = parser.execute(buf);
-    this.executing = false;
-    if (typeof r === 'number') {
-      // An `Upgrade` request ends the parse of this read; the proxy serves it as plain HTTP and
-      // parses what follows as the next request.
-      if (r < buf.length) this.pending = buf.subarray(r);
-    } else if (r.code === 'HPE_PAUSED') {
+    let at = 0;
+    while (at < buf.length) {
+      if (this.bodyLeft > 0) {
+        at = this.takeBody(buf, at);
+        continue;
+      }
+      const input = at === 0 ? buf : buf.subarray(at);
+      const parser = (this.parser ??= this.server.parsers.take(this));
+      this.executing = true;
+      const r = parser.execute(input);
+      this.executing = false;
+      if (typeof r === 'number') {
+        // An `Upgrade` request ends the parse of this read; the proxy serves it as plain HTTP and
+        // parses what follows as the next request.
+        if (r < input.length) this.pending = input.subarray(r);
+        break;
+      }
+      if (r.code !== 'HPE_PAUSED') {
+        this.parseFailed(r, input);
+        return;
+      }
       parser.resume();
-      if (r.bytesParsed < buf.length) this.pending = buf.subarray(r.bytesParsed);
-    } else {
-      this.parseFailed(r, buf);
-      return;
+      at += r.bytesParsed;
+      // Stopped after a head whose body is counted here: the parser's message is dropped with it.
+      if (this.bodyLeft > 0) this.dropParser();
+      if (this.queued !== null) {
+        // Stopped after a pipelined head: the rest waits until the request before it is answered.
+        if (at < buf.length) this.pending = buf.subarray(at);
+        break;
+      }
     }
     if (this.phase === C_HEAD && !this.lineSeen) this.lineSeen = buf.indexOf(10) >= 0;
     this.afterParse();
+  }
+
+  /** Hands `buf` from `at` to the request body being counted; returns where the body ended. */
+  private takeBody(buf: Buffer, at: number): number {
+    const n = Math.min(this.bodyLeft, buf.length - at);
+    this.bodyLeft -= n;
+    this.onRequestBody(at === 0 && n === buf.length ? buf : buf.subarray(at, at + n));
+    if (this.bodyLeft === 0) this.onRequestComplete();
+    return at + n;
+  }
+
+  /** Gives the parser back without its state (the next head starts on a fresh one). */
+  private dropParser(): void {
+    if (this.parser === null) return;
+    this.server.parsers.give(this.parser);
+    this.parser = null;
   }
 
   /** Starts the request parsed in this read, sends a refusal that is due, sets reading. */

@@ -33,7 +33,7 @@ export class FastHttp1Listener implements DownstreamListener {
   readonly keepAliveLines: string;
   readonly parsers: RequestParserPool;
   /** Scratch space for `checkRequestHead` (one head is checked at a time). */
-  readonly facts: HeadFacts = { hasBody: false, expectContinue: false };
+  readonly facts: HeadFacts = { hasBody: false, expectContinue: false, contentLength: -1 };
   /** Set by `shutdown`: responses say `Connection: close`. */
   closing = false;
   private readonly conns = new Set<FastConnection>();

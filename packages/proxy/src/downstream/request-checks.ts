@@ -22,6 +22,8 @@ export interface HeadFacts {
   hasBody: boolean;
   /** The client waits for `100 Continue` before sending the body. */
   expectContinue: boolean;
+  /** The body's `Content-Length` (no `Transfer-Encoding`), or -1: none, chunked, or too large to count exactly. */
+  contentLength: number;
 }
 
 /** Returns why the head must be refused, or null; fills `facts` when given. */
@@ -38,6 +40,7 @@ export function checkRequestHead(
   if (method === 'CONNECT') return { status: 501, code: 'CONNECT_NOT_SUPPORTED', detail: 'CONNECT tunnels are not supported' };
   let hosts = 0;
   let hasBody = false;
+  let length = -1;
   let coding: string | null = null;
   let expect: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -50,7 +53,10 @@ export function checkRequestHead(
         if (equalsLower(name, 'expect')) expect = raw[i + 1] as string;
         break;
       case 14:
-        if (equalsLower(name, 'content-length') && !isZero(raw[i + 1] as string)) hasBody = true;
+        if (equalsLower(name, 'content-length')) {
+          length = lengthValue(raw[i + 1] as string);
+          if (!isZero(raw[i + 1] as string)) hasBody = true;
+        }
         break;
       case 17:
         if (equalsLower(name, 'transfer-encoding')) {
@@ -81,8 +87,28 @@ export function checkRequestHead(
   if (facts !== null) {
     facts.hasBody = hasBody;
     facts.expectContinue = expectContinue;
+    facts.contentLength = coding === null ? length : -1;
   }
   return null;
+}
+
+/**
+ * A Content-Length value llhttp accepted (digits, optional surrounding spaces) as a number, or
+ * -1 when it has more than 15 digits (then llhttp counts the body, exactly).
+ */
+function lengthValue(v: string): number {
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 15) return -1;
+      n = n * 10 + (c - 48);
+    } else if (c !== 32 && c !== 9) {
+      return -1;
+    }
+  }
+  return digits === 0 ? -1 : n;
 }
 
 /** A Content-Length value llhttp accepted (digits, optional surrounding spaces) that is 0. */
