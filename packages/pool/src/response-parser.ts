@@ -88,6 +88,12 @@ export class ResponseParser {
     return this.state === S_UNTIL_CLOSE;
   }
 
+  /** Body bytes still to come as far as known: exact with a Content-Length, `Infinity` when chunked or until close, 0 outside a body. */
+  get bodyAhead(): number {
+    if (this.state === S_LENGTH) return this.remaining;
+    return this.state > S_LENGTH && this.state < S_DONE && this.state !== S_TRAILERS ? Infinity : 0;
+  }
+
   /**
    * Parses `buf` from `start`. Returns the offset reached: `buf.length` when everything was
    * consumed, less when `stopped` was set or the response completed before the end of `buf`.

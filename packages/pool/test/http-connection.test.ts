@@ -287,7 +287,7 @@ test('a handler that pauses and resumes inside onResponseHead gets the rest of t
   expect(pool.stats().idleConnections).toBe(1);
 });
 
-test('chunks kept past their read stay intact: plain-TCP connections share one read buffer', async () => {
+test('chunks kept past their read stay intact: shared read buffer, and own buffers in large bodies', async () => {
   // Two connections read at the same time, with different bytes; heads and bodies arrive in
   // pieces, the handler pauses (so bytes are held) and keeps every chunk as a Buffer.
   const bodyA = Buffer.alloc(200_000, 'a');
@@ -321,10 +321,30 @@ test('chunks kept past their read stay intact: plain-TCP connections share one r
         onRequestDrain: () => {},
       }, { body: 'none', readTimeoutMs: 0, writeTimeoutMs: 0 });
     });
+    // A small read never keeps a whole 64 KiB read buffer alive (it was copied out): every
+    // large buffer the chunks point into holds at least 16 KiB of them.
+    const keptPerBuffer = new Map<ArrayBufferLike, number>();
+    for (const ch of kept) keptPerBuffer.set(ch.buffer, (keptPerBuffer.get(ch.buffer) ?? 0) + ch.length);
+    const wasteful = [...keptPerBuffer].filter(([buf, bytes]) => buf.byteLength >= 64 * 1024 && bytes < 16 * 1024);
+    expect(wasteful.map(([buf, bytes]) => `${bytes} of ${buf.byteLength}`)).toEqual([]);
     return { head, body: Buffer.concat(kept) };
   };
-  const [a, b] = await Promise.all([fetchKept(upA.address), fetchKept(upB.address)]);
+  // C arrives in 48 KiB pieces: large reads, handed on without a copy from buffers of their own.
+  const bodyC = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < bodyC.length; i++) bodyC[i] = (i * 7) & 0xff;
+  const upC = await rawUpstream([`HTTP/1.1 200 OK\r\nContent-Length: ${bodyC.length}\r\n\r\n${bodyC.toString('latin1')}`], 48 * 1024);
+  const [a, b, c] = await Promise.all([fetchKept(upA.address), fetchKept(upB.address), fetchKept(upC.address)]);
   expect(a.head[1]).toBe('h'.repeat(3000));
   expect(a.body.equals(bodyA)).toBe(true);
   expect(b.body.equals(bodyB)).toBe(true);
+  expect(c.body.equals(bodyC)).toBe(true);
+  // After a large response a connection reads the next one into its own buffer from the start:
+  // a large one again, then a small one (copied out, and the shared buffer is back).
+  const large = `HTTP/1.1 200 OK\r\nContent-Length: ${bodyC.length}\r\n\r\n${bodyC.toString('latin1')}`;
+  const upD = await rawUpstream([large, large, 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntiny'], 48 * 1024);
+  expect((await fetchKept(upD.address)).body.equals(bodyC)).toBe(true);
+  expect((await fetchKept(upD.address)).body.equals(bodyC)).toBe(true);
+  expect((await fetchKept(upD.address)).body.toString()).toBe('tiny');
+  expect((await fetchKept(upD.address)).body.toString()).toBe('tiny');
+  expect(pool.reusedConnections).toBeGreaterThanOrEqual(3);
 });
