@@ -15,7 +15,7 @@ const TOTAL = Number(process.env.STREAM_MIB ?? 100) * 1024 * 1024;
 const WARMUP = 16 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 120);
 /** Live memory may grow by a few socket and stream buffers, never by a body's worth. */
-const MAX_LIVE_GROWTH = 32 * 1024 * 1024;
+const MAX_LIVE_GROWTH = 8 * 1024 * 1024;
 /** RSS: anything below the body's size shows it was not held whole. */
 const MAX_RSS_GROWTH = 80 * 1024 * 1024;
 
@@ -46,6 +46,8 @@ const gc = vm.runInNewContext('gc') as () => void;
  */
 function memoryWatch(): { stop(): { rss: number; live: number } } {
   const live = (): number => {
+    // Twice: ArrayBuffers found dead by one GC may be freed only later (by V8's sweeper).
+    gc();
     gc();
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;

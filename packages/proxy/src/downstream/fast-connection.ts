@@ -240,8 +240,10 @@ export class FastConnection implements RequestParserHandler {
     this.server.forget(this);
     this.phase = C_CLOSING;
     this.deadline = 0;
-    const gone = ProxyError.downstream('ClientGone', 'the client closed the connection');
-    this.current?.fail(gone);
+    // Made only when a request is still being answered: an error (its stack) costs a few µs,
+    // and most connections close between requests.
+    const req = this.current;
+    if (req !== null && !req.ended) req.fail(ProxyError.downstream('ClientGone', 'the client closed the connection'));
     this.fresh = this.queued = this.reading = this.current = null;
     this.pending = null;
     this.bodyLeft = 0;
