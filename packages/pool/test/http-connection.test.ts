@@ -288,8 +288,8 @@ test('a handler that pauses and resumes inside onResponseHead gets the rest of t
 });
 
 test('chunks kept past their read stay intact: shared read buffer, and own buffers in large bodies', async () => {
-  // Two connections read at the same time, with different bytes; heads and bodies arrive in
-  // pieces, the handler pauses (so bytes are held) and keeps every chunk as a Buffer.
+  // Several connections read at the same time, with different bytes; heads and bodies arrive
+  // in pieces, some handlers pause (so bytes are held), and every chunk is kept as a Buffer.
   const bodyA = Buffer.alloc(200_000, 'a');
   const bodyB = Buffer.from('0123456789'.repeat(20_000));
   const reply = (b: Buffer) => `HTTP/1.1 200 OK\r\nX-Long: ${'h'.repeat(3000)}\r\nContent-Length: ${b.length}\r\n\r\n${b.toString('latin1')}`;
@@ -299,7 +299,8 @@ test('chunks kept past their read stay intact: shared read buffer, and own buffe
   for (let i = 0; i < bodyB.length; i += 100) chunkedB += `64\r\n${bodyB.toString('latin1', i, i + 100)}\r\n`;
   const upB = await rawUpstream([chunkedB + '0\r\n\r\n'], 2048);
   const pool = newPool();
-  const fetchKept = async (address: string): Promise<{ head: string[]; body: Buffer }> => {
+  /** `pause`: pause after every third chunk (bytes are then held, and copied when more arrive). */
+  const fetchKept = async (address: string, pause = false): Promise<{ head: string[]; body: Buffer }> => {
     const conn = await pool.acquire(peer(address));
     const kept: Buffer[] = [];
     let head: string[] = [];
@@ -308,7 +309,7 @@ test('chunks kept past their read stay intact: shared read buffer, and own buffe
         onResponseHead: (_s, _r, raw) => (head = raw),
         onResponseData: (chunk) => {
           kept.push(chunk);
-          if (kept.length % 3 === 0) {
+          if (pause && kept.length % 3 === 0) {
             conn.pause();
             setTimeout(() => conn.resume(), 1);
           }
@@ -321,21 +322,33 @@ test('chunks kept past their read stay intact: shared read buffer, and own buffe
         onRequestDrain: () => {},
       }, { body: 'none', readTimeoutMs: 0, writeTimeoutMs: 0 });
     });
-    // A small read never keeps a whole 64 KiB read buffer alive (it was copied out): every
-    // large buffer the chunks point into holds at least 16 KiB of them.
-    const keptPerBuffer = new Map<ArrayBufferLike, number>();
-    for (const ch of kept) keptPerBuffer.set(ch.buffer, (keptPerBuffer.get(ch.buffer) ?? 0) + ch.length);
-    const wasteful = [...keptPerBuffer].filter(([buf, bytes]) => buf.byteLength >= 64 * 1024 && bytes < 16 * 1024);
-    expect(wasteful.map(([buf, bytes]) => `${bytes} of ${buf.byteLength}`)).toEqual([]);
+    if (!pause) {
+      // A small read never keeps a whole 64 KiB read buffer alive (it was copied out): every
+      // large buffer the chunks point into holds at least 16 KiB of them. (Not checked with
+      // pauses: the held rest of a large read is copied once more bytes come, and the part
+      // already handed on may be smaller.)
+      const keptPerBuffer = new Map<ArrayBufferLike, number>();
+      for (const ch of kept) keptPerBuffer.set(ch.buffer, (keptPerBuffer.get(ch.buffer) ?? 0) + ch.length);
+      const wasteful = [...keptPerBuffer].filter(([buf, bytes]) => buf.byteLength >= 64 * 1024 && bytes < 16 * 1024);
+      expect(wasteful.map(([buf, bytes]) => `${bytes} of ${buf.byteLength}`)).toEqual([]);
+    }
     return { head, body: Buffer.concat(kept) };
   };
   // C arrives in 48 KiB pieces: large reads, handed on without a copy from buffers of their own.
   const bodyC = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < bodyC.length; i++) bodyC[i] = (i * 7) & 0xff;
   const upC = await rawUpstream([`HTTP/1.1 200 OK\r\nContent-Length: ${bodyC.length}\r\n\r\n${bodyC.toString('latin1')}`], 48 * 1024);
-  const [a, b, c] = await Promise.all([fetchKept(upA.address), fetchKept(upB.address), fetchKept(upC.address)]);
+  // Copies then get buffers of exactly their size (not a slice of Buffer's pool, which is
+  // 64 KiB on Node 24): a 64 KiB buffer behind a small chunk can only be a read buffer.
+  const poolSize = Buffer.poolSize;
+  Buffer.poolSize = 0;
+  res.defer(() => {
+    Buffer.poolSize = poolSize;
+  });
+  const [a, b, c, a2] = await Promise.all([fetchKept(upA.address), fetchKept(upB.address, true), fetchKept(upC.address), fetchKept(upA.address, true)]);
   expect(a.head[1]).toBe('h'.repeat(3000));
   expect(a.body.equals(bodyA)).toBe(true);
+  expect(a2.body.equals(bodyA)).toBe(true);
   expect(b.body.equals(bodyB)).toBe(true);
   expect(c.body.equals(bodyC)).toBe(true);
   // After a large response a connection reads the next one into its own buffer from the start:
