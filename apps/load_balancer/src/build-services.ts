@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { JsonValue, Logger, Service, StateChannel } from '@pingora-ts/core';
 import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
@@ -36,7 +37,9 @@ function buildService(
     // Health flips are logged where the checks run; workers only apply the published map.
     ...(health.publishes ? { logger } : {}),
   });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access), {
+  // validateLbConf (at start and before a SIGHUP reload) checked the file.
+  const ca = up.tls?.ca_path === undefined ? undefined : readFileSync(up.tls.ca_path, 'utf8');
+  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, ca), {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,

@@ -1,4 +1,6 @@
-import { checkListenerConfig, listenerConfigSchema, serverConfSchema } from '@pingora-ts/core';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfError, checkListenerConfig, listenerConfigSchema, serverConfSchema } from '@pingora-ts/core';
 import { z } from 'zod';
 
 /**
@@ -24,6 +26,18 @@ const healthCheckSchema = z.strictObject({
   timeout_ms: z.number().int().min(1).default(1000),
 });
 
+/** Backends spoken to over TLS (HTTPS). */
+const upstreamTlsSchema = z.strictObject({
+  /** Server name sent (SNI) and checked in the certificate; default: the backend's host when it is a name. */
+  sni: z.string().default(''),
+  /** Reject certificates that do not chain to a trusted CA (the system's, plus `ca_path`). */
+  verify_cert: z.boolean().default(true),
+  /** Reject certificates whose names do not match the SNI. */
+  verify_hostname: z.boolean().default(true),
+  /** PEM file of extra CA certificates to trust (an internal CA). */
+  ca_path: z.string().min(1).optional(),
+});
+
 const upstreamsSchema = z.strictObject({
   backends: z.array(backendSchema).min(1, 'at least one backend is needed'),
   selection: z.enum(['round_robin', 'random']).default('round_robin'),
@@ -34,6 +48,8 @@ const upstreamsSchema = z.strictObject({
   read_timeout_ms: z.number().int().min(1).default(60000),
   /** Idle upstream keep-alive connections close after this long. */
   idle_timeout_ms: z.number().int().min(1).default(60000),
+  /** Connect to the backends with TLS. */
+  tls: upstreamTlsSchema.optional(),
 });
 
 const serviceSchema = z.strictObject({
@@ -58,7 +74,25 @@ export type UpstreamsConf = ServiceConf['upstreams'];
  * certificate. Run by `-t`, at start and before a SIGHUP reload; throws a one-line ConfError.
  */
 export function validateLbConf(conf: LbConf, file: string): void {
-  conf.services.forEach((svc, i) =>
-    svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] })),
-  );
+  conf.services.forEach((svc, i) => {
+    svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] }));
+    const caPath = svc.upstreams.tls?.ca_path;
+    if (caPath !== undefined) readCaFile(caPath, file, ['services', i, 'upstreams', 'tls', 'ca_path']);
+  });
+}
+
+/** The PEM text of `ca_path`, checked to hold at least one certificate; a ConfError naming the key otherwise. */
+export function readCaFile(caPath: string, file: string, path: Array<string | number>): string {
+  let pem: string;
+  try {
+    pem = readFileSync(caPath, 'utf8');
+  } catch (err) {
+    throw ConfError.single(file, path, `cannot read ${caPath} (${(err as Error).message.split(', open')[0]})`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw ConfError.single(file, path, `${caPath} is not a PEM certificate`);
+  }
+  return pem;
 }

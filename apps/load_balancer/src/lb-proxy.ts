@@ -20,17 +20,26 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #lb: LoadBalancer;
   readonly #access: AccessLogger;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
+  readonly #tls: UpstreamsConf['tls'];
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
 
-  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger) {
+  /** `ca`: the PEM text of `upstreams.tls.ca_path`, read (and checked) by the caller. */
+  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, ca?: string) {
     this.#lb = lb;
     this.#access = access;
+    this.#tls = upstreams.tls;
     this.#peerOptions = {
       connectionTimeoutMs: upstreams.connection_timeout_ms,
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
     };
+    const tls = upstreams.tls;
+    if (tls !== undefined) {
+      Object.assign(this.#peerOptions, { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname });
+      // The CA's path is part of the pool key: peers trusting other CAs never share a connection.
+      if (ca !== undefined) Object.assign(this.#peerOptions, { ca, caKey: tls.ca_path ?? '' });
+    }
   }
 
   newCtx(): LbCtx {
@@ -46,7 +55,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     tried.push(backend);
     let peer = this.#peers.get(backend.addr);
     if (peer === undefined) {
-      peer = new HttpPeer(backend.addr, false, '', this.#peerOptions);
+      peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);
       this.#peers.set(backend.addr, peer);
     }
     return peer;
