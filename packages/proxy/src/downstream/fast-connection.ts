@@ -274,6 +274,8 @@ export class FastConnection implements RequestParserHandler {
     while (at < buf.length) {
       if (this.bodyLeft > 0) {
         at = this.takeBody(buf, at);
+        // After the body of a `Connection: close` request, what follows is read and dropped.
+        if (this.bodyLeft === 0 && this.lastRequest) break;
         continue;
       }
       const input = at === 0 ? buf : buf.subarray(at);
