@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { JsonValue, Logger, Service, StateChannel } from '@pingora-ts/core';
+import { readCaFile, type JsonValue, type Logger, type Service, type StateChannel } from '@pingora-ts/core';
 import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
@@ -37,8 +36,7 @@ function buildService(
     // Health flips are logged where the checks run; workers only apply the published map.
     ...(health.publishes ? { logger } : {}),
   });
-  // validateLbConf (at start and before a SIGHUP reload) checked the file.
-  const ca = up.tls?.ca_path === undefined ? undefined : readFileSync(up.tls.ca_path, 'utf8');
+  const ca = up.tls?.ca_path === undefined ? undefined : readCaFile(up.tls.ca_path, { path: ['upstreams', 'tls', 'ca_path'] });
   const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, ca), {
     listeners: svc.listeners,
     pool,

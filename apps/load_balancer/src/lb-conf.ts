@@ -1,6 +1,4 @@
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfError, checkListenerConfig, listenerConfigSchema, serverConfSchema } from '@pingora-ts/core';
+import { checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
 import { z } from 'zod';
 
 /**
@@ -77,22 +75,7 @@ export function validateLbConf(conf: LbConf, file: string): void {
   conf.services.forEach((svc, i) => {
     svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] }));
     const caPath = svc.upstreams.tls?.ca_path;
-    if (caPath !== undefined) readCaFile(caPath, file, ['services', i, 'upstreams', 'tls', 'ca_path']);
+    if (caPath !== undefined) readCaFile(caPath, { file, path: ['services', i, 'upstreams', 'tls', 'ca_path'] });
   });
 }
 
-/** The PEM text of `ca_path`, checked to hold at least one certificate; a ConfError naming the key otherwise. */
-export function readCaFile(caPath: string, file: string, path: Array<string | number>): string {
-  let pem: string;
-  try {
-    pem = readFileSync(caPath, 'utf8');
-  } catch (err) {
-    throw ConfError.single(file, path, `cannot read ${caPath} (${(err as Error).message.split(', open')[0]})`);
-  }
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw ConfError.single(file, path, `${caPath} is not a PEM certificate`);
-  }
-  return pem;
-}

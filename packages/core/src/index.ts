@@ -26,5 +26,5 @@ export {
   type ListenTarget,
 } from './listeners/listener-config';
 export { openListener, type Listener, type ListenerOptions, type ConnectionHandler } from './listeners/listener';
-export { checkTlsConfig, checkListenerConfig, type ConfLocation } from './listeners/check-tls-config';
+export { checkTlsConfig, checkListenerConfig, readCaFile, type ConfLocation } from './listeners/check-tls-config';
 export { CERT_RELOAD_DEBOUNCE_MS, CERT_RELOAD_MAX_WAIT_MS, type TlsReloadResult } from './listeners/tls-certificates';

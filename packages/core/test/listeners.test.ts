@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFi
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { ConfError, checkListenerConfig, checkTlsConfig, listenerKey, openListener, parseListenAddr, type Listener, type Logger } from '@pingora-ts/core';
+import { ConfError, checkListenerConfig, checkTlsConfig, listenerKey, openListener, parseListenAddr, readCaFile, type Listener, type Logger } from '@pingora-ts/core';
 import { cleanup, tempDir, waitUntil } from './helpers';
 import { sleep } from '../../../test-support/resources';
 
@@ -279,6 +279,15 @@ describe('TLS', () => {
     expect(l.reload()).toBe('reloaded');
     expect(l.reload()).toBe('unchanged');
     await expect(certName(portOf(l), 'x.test')).resolves.toMatchObject({ cn: 'other.test' });
+  });
+
+  test('readCaFile returns the PEM text, or one ConfError line naming the key', () => {
+    const at = { file: 'conf.yaml', path: ['upstreams', 'tls', 'ca_path'] };
+    expect(readCaFile(pem('a.pem'), at)).toBe(readFileSync(pem('a.pem'), 'utf8'));
+    expect(() => readCaFile(join(dir, 'missing.pem'), at)).toThrow(
+      `conf.yaml: upstreams.tls.ca_path: cannot read ${join(dir, 'missing.pem')} (ENOENT: no such file or directory)`,
+    );
+    expect(() => readCaFile(pem('a.key'), at)).toThrow(new RegExp(`^conf\\.yaml: upstreams\\.tls\\.ca_path: ${pem('a.key').replace(/[.]/g, '\\.')} is not a PEM certificate`));
   });
 
   test('checkTlsConfig / checkListenerConfig: one line with the key path for every problem', () => {

@@ -9,7 +9,7 @@
  */
 import { ConfError } from '../conf-error';
 import { listenerConfigSchema, parseListenAddr, tlsConfigSchema, type ListenerConfigInput, type TlsConfigInput } from './listener-config';
-import { readTlsMaterial } from './tls-material';
+import { readCaCertificates, readTlsMaterial } from './tls-material';
 
 /** Where a checked section sits: the conf file and the key path of the section. */
 export interface ConfLocation {
@@ -34,6 +34,17 @@ export function checkTlsConfig(cfg: TlsConfigInput, at: ConfLocation = {}): void
   }
   const material = readTlsMaterial(parsed.data);
   if ('detail' in material) throw ConfError.single(file, [...base, ...material.path], material.detail);
+}
+
+/**
+ * Reads a PEM file of CA certificates (for example an upstream TLS `ca_path`) and returns its
+ * text; throws the same one-line `ConfError` as `checkTlsConfig` when it cannot be read or
+ * holds no certificate. `at.path` is the key path of the file's own key.
+ */
+export function readCaFile(path: string, at: ConfLocation = {}): string {
+  const pem = readCaCertificates(path, [...(at.path ?? ['ca_path'])]);
+  if (typeof pem !== 'string') throw ConfError.single(at.file ?? '<conf>', pem.path, pem.detail);
+  return pem;
 }
 
 /** Checks a listener's `addr`, and its `tls` section when there is one (see `checkTlsConfig`). */

@@ -2,7 +2,8 @@
  * Reads and checks the certificate files of a TLS listener, once for `-t`
  * (`checkTlsConfig`), at start and on every reload (`TlsCertificates`), so the three agree
  * on what a usable certificate is: readable files, a PEM certificate, a PEM key, and a key
- * that belongs to the certificate.
+ * that belongs to the certificate. CA files for upstream TLS (`readCaFile`) go through the
+ * same reading and certificate check.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -60,6 +61,18 @@ function readPair(certPath: string, keyPath: string, at: Array<string | number>)
     return { path: [...at, 'key_path'], detail: `${keyPath} does not match the certificate ${certPath}` };
   }
   return { cert, key };
+}
+
+/** The PEM text of a CA file (`at`: its key path), checked to hold a certificate. */
+export function readCaCertificates(path: string, at: Array<string | number>): string | TlsProblem {
+  const pem = readPem(path, at);
+  if (typeof pem !== 'string') return pem;
+  try {
+    new X509Certificate(pem);
+  } catch (err) {
+    return { path: at, detail: `${path} is not a PEM certificate (${errorMessage(err)})` };
+  }
+  return pem;
 }
 
 function readPem(path: string, at: Array<string | number>): string | TlsProblem {
