@@ -6,24 +6,12 @@ import { request } from 'undici';
  * @param {number} port
  * @param {{ proc?: import('./process-group.mjs').Started, timeoutMs?: number }} [o]
  */
-export async function waitForHttp(port, { proc, timeoutMs = 15000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (proc && !proc.alive()) {
-      throw new Error(`exited with ${proc.child.exitCode ?? proc.child.signalCode}: ${tail(proc.output())}`);
-    }
-    try {
-      const res = await request(`http://127.0.0.1:${port}/`, { headersTimeout: 2000, bodyTimeout: 2000, reset: true });
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-      last = `GET / answered ${res.statusCode}`;
-    } catch (err) {
-      last = /** @type {Error} */ (err).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not ready on 127.0.0.1:${port} after ${timeoutMs} ms (${last})${proc ? `: ${tail(proc.output())}` : ''}`);
+export async function waitForHttp(port, o = {}) {
+  await poll(port, 'not ready', o, async () => {
+    const res = await request(`http://127.0.0.1:${port}/`, { headersTimeout: 2000, bodyTimeout: 2000, reset: true });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`GET / answered ${res.statusCode}`);
+  });
 }
 
 /**
@@ -34,7 +22,20 @@ export async function waitForHttp(port, { proc, timeoutMs = 15000 } = {}) {
  * @param {{ proc?: import('./process-group.mjs').Started, timeoutMs?: number }} [o]
  * @returns {Promise<string>}
  */
-export async function waitForHttps(port, { proc, timeoutMs = 15000 } = {}) {
+export function waitForHttps(port, o = {}) {
+  return poll(port, 'no HTTPS', o, () => httpsGet(port));
+}
+
+/**
+ * Tries `attempt` every 100 ms until it resolves, the process dies, or time runs out.
+ * @template T
+ * @param {number} port
+ * @param {string} failure  how the timeout error starts, e.g. "not ready"
+ * @param {{ proc?: import('./process-group.mjs').Started, timeoutMs?: number }} o
+ * @param {() => Promise<T>} attempt
+ * @returns {Promise<T>}
+ */
+async function poll(port, failure, { proc, timeoutMs = 15000 }, attempt) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -42,13 +43,13 @@ export async function waitForHttps(port, { proc, timeoutMs = 15000 } = {}) {
       throw new Error(`exited with ${proc.child.exitCode ?? proc.child.signalCode}: ${tail(proc.output())}`);
     }
     try {
-      return await httpsGet(port);
+      return await attempt();
     } catch (err) {
       last = /** @type {Error} */ (err).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no HTTPS on 127.0.0.1:${port} after ${timeoutMs} ms (${last})${proc ? `: ${tail(proc.output())}` : ''}`);
+  throw new Error(`${failure} on 127.0.0.1:${port} after ${timeoutMs} ms (${last})${proc ? `: ${tail(proc.output())}` : ''}`);
 }
 
 /** One GET / over a new TLS connection; resolves with what was negotiated when it answers 200. */
