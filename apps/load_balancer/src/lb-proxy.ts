@@ -29,17 +29,15 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     this.#lb = lb;
     this.#access = access;
     this.#tls = upstreams.tls;
+    const tls = upstreams.tls;
     this.#peerOptions = {
       connectionTimeoutMs: upstreams.connection_timeout_ms,
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
-    };
-    const tls = upstreams.tls;
-    if (tls !== undefined) {
-      Object.assign(this.#peerOptions, { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname });
+      ...(tls === undefined ? {} : { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname }),
       // The CA's path is part of the pool key: peers trusting other CAs never share a connection.
-      if (ca !== undefined) Object.assign(this.#peerOptions, { ca, caKey: tls.ca_path ?? '' });
-    }
+      ...(ca === undefined ? {} : { ca, caKey: tls?.ca_path ?? '' }),
+    };
   }
 
   newCtx(): LbCtx {

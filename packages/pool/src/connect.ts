@@ -16,7 +16,7 @@ export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number, on
   return new Promise<net.Socket>((resolve, reject) => {
     const socket = peer.tls
       ? tls.connect(tlsOptions(peer, addr))
-      : net.connect(onread === undefined ? { host: addr.host, port: addr.port, noDelay: true } : { host: addr.host, port: addr.port, noDelay: true, onread });
+      : net.connect({ host: addr.host, port: addr.port, noDelay: true, ...(onread === undefined ? {} : { onread }) });
     let timer: NodeJS.Timeout | undefined;
     const done = (err: ProxyError | null): void => {
       if (timer !== undefined) clearTimeout(timer);
