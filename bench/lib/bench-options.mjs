@@ -11,11 +11,12 @@
  * @property {string[] | null} peers      only these (names), or all
  * @property {boolean} install      apt-get install missing tools
  * @property {string} out           results/<out>.{md,json,svg}; "latest" also updates README.md
+ * @property {string | null} baseline  another checkout whose load balancer runs as peer pingora-ts-base
  * @property {boolean} help
  */
 
 export const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--duration S] [--warmup S] [--idle-conns N]
-                  [--scenarios a,b] [--peers a,b] [--no-install] [--out NAME]
+                  [--scenarios a,b] [--peers a,b] [--no-install] [--out NAME] [--baseline DIR]
 
   --quick          smoke run, under a minute: 1 round of 1 s, no warm-up, 1,000 idle connections
   --rounds N       measured rounds per scenario and peer (default 3)
@@ -26,6 +27,8 @@ export const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--duration S] [-
   --peers a,b      run only these peers (nginx is always added: ratios need it)
   --no-install     do not apt-get install missing nginx/haproxy/wrk/h2load
   --out NAME       write bench/results/NAME.{md,json,svg} (default latest; only latest updates README.md)
+  --baseline DIR   also run DIR/apps/load_balancer/dist/main.js (another checkout, built) as peer
+                   pingora-ts-base, in the same interleaved rounds: a change measured against main
 `;
 
 /**
@@ -45,6 +48,7 @@ export function parseBenchOptions(argv) {
     peers: null,
     install: true,
     out: 'latest',
+    baseline: null,
     help: false,
   };
   const list = (/** @type {string} */ v) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -89,6 +93,9 @@ export function parseBenchOptions(argv) {
       case '--out':
         o.out = value();
         if (!/^[\w.-]+$/.test(o.out)) throw new Error(`--out: "${o.out}" must be a plain file name`);
+        break;
+      case '--baseline':
+        o.baseline = value();
         break;
       case '-h':
       case '--help':

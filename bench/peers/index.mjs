@@ -1,4 +1,5 @@
 // Every peer, in table order. nginx is the reference the ratios are taken against.
+import { resolve } from 'node:path';
 import { direct } from './direct.mjs';
 import { fastifyHttpProxy } from './fastify-http-proxy.mjs';
 import { haproxy } from './haproxy.mjs';
@@ -11,3 +12,13 @@ export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingo
 
 /** The peer every ratio is relative to. */
 export const REFERENCE = 'nginx';
+
+/**
+ * `--baseline DIR`: the load balancer built in another checkout (threads: 1, access log on, as
+ * pingora-ts), run in the same interleaved rounds so a change is measured against it.
+ * @param {string} dir
+ * @returns {import('./peer.mjs').Peer}
+ */
+export function baselinePeer(dir) {
+  return pingoraTs({ threads: 1, accessLog: true, name: 'pingora-ts-base', main: resolve(dir, 'apps/load_balancer/dist/main.js') });
+}

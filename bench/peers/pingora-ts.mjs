@@ -9,19 +9,21 @@ export const LB_MAIN = fileURLToPath(new URL('../../apps/load_balancer/dist/main
 
 /**
  * A pingora-ts peer.
- * @param {{ threads: number, accessLog?: boolean, name?: string }} o  accessLog: write one JSON line per request to a file
+ * @param {{ threads: number, accessLog?: boolean, name?: string, main?: string }} o
+ *   accessLog: write one JSON line per request to a file; main: another build's main.js (`--baseline`)
  * @returns {import('./peer.mjs').Peer}
  */
-export function pingoraTs({ threads, accessLog = false, name }) {
+export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN }) {
   const id = name ?? (threads === 1 ? 'pingora-ts' : `pingora-ts-t${threads}`);
   return {
     name: id,
-    label: threads === 1 ? 'pingora-ts' : `pingora-ts threads:${threads}`,
+    label: name ?? (threads === 1 ? 'pingora-ts' : `pingora-ts threads:${threads}`),
     cpus: threads === 1 ? '1' : '0,1',
     config:
       `apps/load_balancer, threads: ${threads}${threads > 1 ? ' (pinned to CPUs 0,1: both cores, shared with wrk and the upstream)' : ''}, ` +
-      `round robin over 1 backend, TCP health check every 1 s, pool size 128, access log ${accessLog ? 'to a file' : 'off'}`,
-    missing: () => (existsSync(LB_MAIN) ? null : `${LB_MAIN} is missing: run \`pnpm build\` first`),
+      `round robin over 1 backend, TCP health check every 1 s, pool size 128, access log ${accessLog ? 'to a file' : 'off'}` +
+      (main === LB_MAIN ? '' : `, built from ${main}`),
+    missing: () => (existsSync(main) ? null : `${main} is missing: run \`pnpm build\` there first`),
     tls: true,
     async start({ group, dir, port, upstream, tls }) {
       // One set of files per start: a second instance must not append to the first one's logs.
@@ -30,7 +32,7 @@ export function pingoraTs({ threads, accessLog = false, name }) {
       const accessFile = `${base}-access.log`;
       const conf = `${base}.yaml`;
       writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls }));
-      const proc = group.start({ name: id, cmd: process.execPath, args: [LB_MAIN, '-c', conf], cpus: this.cpus });
+      const proc = group.start({ name: id, cmd: process.execPath, args: [main, '-c', conf], cpus: this.cpus });
       return { proc, logFile: errorLog, finalStats: () => readPoolStats({ errorLog, accessLog: accessLog ? accessFile : undefined }) };
     },
   };

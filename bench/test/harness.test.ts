@@ -16,6 +16,7 @@ import { hasCommand } from '../lib/start-peer.mjs';
 import { makeCert } from '../lib/tls-cert.mjs';
 import { END, replaceBetweenMarkers, START } from '../lib/update-readme-results.mjs';
 import { parseWrkOutput, wrk, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
+import { baselinePeer } from '../peers/index.mjs';
 import { nginxTlsLines } from '../peers/nginx.mjs';
 import { LB_MAIN, pingoraTsConf } from '../peers/pingora-ts.mjs';
 
@@ -214,6 +215,14 @@ describe('options', () => {
     expect(parseBenchOptions([])).toMatchObject({ quick: false, rounds: 3, durationS: 5, idleConns: 10000, out: 'latest' });
     expect(parseBenchOptions(['--quick', '--rounds=2', '--peers', 'nginx,haproxy'])).toMatchObject({ rounds: 2, peers: ['nginx', 'haproxy'] });
     expect(() => parseBenchOptions(['--fast'])).toThrow(/unknown option/);
+  });
+
+  test('--baseline DIR adds a peer that runs the load balancer built there', () => {
+    expect(parseBenchOptions([]).baseline).toBeNull();
+    expect(parseBenchOptions(['--baseline', '/tmp/base']).baseline).toBe('/tmp/base');
+    const peer = baselinePeer('/nonexistent/base');
+    expect(peer.name).toBe('pingora-ts-base');
+    expect(peer.missing?.()).toBe('/nonexistent/base/apps/load_balancer/dist/main.js is missing: run `pnpm build` there first');
   });
 
   test('median', () => {
