@@ -4,6 +4,7 @@
  */
 import type { Logger } from '@pingora-ts/core';
 import type { Llhttp } from '../http1/llhttp';
+import { readIntoUnavailable } from './read-into';
 
 /** The HttpProxy option: `'fast'` (default) or `'node'`. */
 export type DownstreamKind = 'fast' | 'node';
@@ -22,7 +23,11 @@ export function chooseDownstream(requested: DownstreamKind, parser: Llhttp | nul
     return {
       kind: 'fast',
       parser,
-      log: (logger, service) => logger.info({ service, downstream: 'fast', parser: parser.version }, 'downstream HTTP/1.1: net sockets + llhttp'),
+      log: (logger, service) =>
+        logger.info(
+          { service, downstream: 'fast', parser: parser.version, reads: readIntoUnavailable === null ? 'shared buffer' : `a buffer per read (${readIntoUnavailable})` },
+          'downstream HTTP/1.1: net sockets + llhttp',
+        ),
     };
   }
   if (requested === 'node') {

@@ -23,6 +23,7 @@ import { ProxyError } from '@pingora-ts/core';
 import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
 import { FastDownstream } from './fast-downstream';
 import type { FastHttp1Listener } from './fast-listener';
+import { readInto } from './read-into';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
 
 const kConnection = Symbol('pingora-ts.fastConnection');
@@ -70,6 +71,10 @@ export class FastConnection implements RequestParserHandler {
   private executing = false;
   /** Bytes of `reading`'s Content-Length body still to come (counted here, not by the parser). */
   private bodyLeft = 0;
+  /** This connection's own read buffer, inside a large body (see `nextReadBuffer`). */
+  private ownBuffer: Buffer | null = null;
+  /** The read being handled is in a buffer that is read into again: what outlives it is copied. */
+  private lent = false;
 
   constructor(
     readonly socket: Socket,
@@ -77,7 +82,8 @@ export class FastConnection implements RequestParserHandler {
   ) {
     (socket as TaggedSocket)[kConnection] = this;
     this.deadline = Date.now() + server.headersTimeoutMs;
-    socket.on('data', onSocketData);
+    // Plain sockets read into the shared buffer; TLS sockets (and any Node without the internals) emit 'data'.
+    if ((socket as { encrypted?: boolean }).encrypted === true || !readInto(socket, nextReadBuffer, onSharedRead)) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -215,8 +221,8 @@ export class FastConnection implements RequestParserHandler {
 
   // Socket events (through the shared functions below)
 
-  /** @internal */
-  onData(buf: Buffer): void {
+  /** @internal Bytes from the socket; `lent`: valid during this call only (the buffer is read into again). */
+  onData(buf: Buffer, lent: boolean): void {
     if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null)) return; // read and dropped
     if (this.pending !== null) {
       this.pending = Buffer.concat([this.pending, buf]);
@@ -227,7 +233,25 @@ export class FastConnection implements RequestParserHandler {
       this.phase = C_HEAD;
       this.deadline = Date.now() + this.server.headersTimeoutMs;
     }
+    this.lent = lent;
     this.parse(buf);
+    this.lent = false;
+  }
+
+  /** @internal Whether a read of `nread` bytes into `buf` is only lent (`buf` is read into again). */
+  lendsRead(buf: Uint8Array, nread: number): boolean {
+    if (buf !== this.ownBuffer || nread < OWN_READ_MIN) return true;
+    this.ownBuffer = null; // handed on with the read: the next one gets a new buffer
+    return false;
+  }
+
+  /** @internal The next read's buffer: this connection's own inside a large body, else the shared one. */
+  nextReadBuffer(): Buffer {
+    if (this.bodyLeft < OWN_READ_MIN) {
+      this.ownBuffer = null;
+      return READ_BUFFER;
+    }
+    return (this.ownBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
   }
 
   /** @internal The client closed its side: like node:http, that aborts what it asked for. */
@@ -286,7 +310,7 @@ export class FastConnection implements RequestParserHandler {
       if (typeof r === 'number') {
         // An `Upgrade` request ends the parse of this read; the proxy serves it as plain HTTP and
         // parses what follows as the next request.
-        if (r < input.length) this.pending = input.subarray(r);
+        if (r < input.length) this.pending = this.keep(input.subarray(r));
         break;
       }
       if (r.code !== 'HPE_PAUSED') {
@@ -299,7 +323,7 @@ export class FastConnection implements RequestParserHandler {
       if (this.bodyLeft > 0) this.dropParser();
       if (this.queued !== null) {
         // Stopped after a pipelined head: the rest waits until the request before it is answered.
-        if (at < buf.length) this.pending = buf.subarray(at);
+        if (at < buf.length) this.pending = this.keep(buf.subarray(at));
         break;
       }
     }
@@ -311,9 +335,14 @@ export class FastConnection implements RequestParserHandler {
   private takeBody(buf: Buffer, at: number): number {
     const n = Math.min(this.bodyLeft, buf.length - at);
     this.bodyLeft -= n;
-    this.onRequestBody(at === 0 && n === buf.length ? buf : buf.subarray(at, at + n));
+    this.onRequestBody(this.keep(at === 0 && n === buf.length ? buf : buf.subarray(at, at + n)));
     if (this.bodyLeft === 0) this.onRequestComplete();
     return at + n;
+  }
+
+  /** `bytes` as they may be kept past this read: a copy when the read is only lent. */
+  private keep(bytes: Buffer): Buffer {
+    return this.lent ? Buffer.from(bytes) : bytes;
   }
 
   /** Gives the parser back without its state (the next head starts on a fresh one). */
@@ -450,7 +479,36 @@ export class FastConnection implements RequestParserHandler {
 }
 
 function onSocketData(this: Socket, buf: Buffer): void {
-  (this as TaggedSocket)[kConnection].onData(buf);
+  (this as TaggedSocket)[kConnection].onData(buf, false);
+}
+
+/** Size of every read buffer (Node's own read size). */
+const READ_SIZE = 64 * 1024;
+/** A read of at least this much into a connection's own buffer is handed on without a copy. */
+const OWN_READ_MIN = 16 * 1024;
+
+/**
+ * One read buffer for every plain downstream socket (see `readInto`). Sharing is safe because
+ * a read is parsed synchronously, before the next one can arrive; whatever outlives it (body
+ * chunks, held bytes) is copied. Inside a large body a connection reads into a buffer of its
+ * own and hands a large read on as it is (then takes a new buffer), as the pool does upstream.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(READ_SIZE);
+
+/** The connection whose read was just handled: Node asks for the next buffer right after. */
+let lastReader: FastConnection | null = null;
+
+function onSharedRead(this: Socket, nread: number, buf: Uint8Array): boolean {
+  const conn = (this as TaggedSocket)[kConnection];
+  conn.onData((buf as Buffer).subarray(0, nread), conn.lendsRead(buf, nread));
+  lastReader = conn;
+  return true;
+}
+
+function nextReadBuffer(): Uint8Array {
+  const conn = lastReader;
+  lastReader = null;
+  return conn === null ? READ_BUFFER : conn.nextReadBuffer();
 }
 
 function onSocketEnd(this: Socket): void {
