@@ -103,16 +103,36 @@ test('batching: lines are written within 200 ms without flush()', async () => {
   expect(parse(read(file)).map((l) => l.bytes)).toEqual([1, 2, 3]);
 });
 
-test('batching: a 64 KiB batch is written at once, and ends on a line boundary', async () => {
+test('batching: a batch is written once the next line might not fit in 64 KiB, and ends on a line boundary', async () => {
   const file = join(dir, 'access.log');
   const log = new AccessLogger({ path: file });
   let i = 0;
   while (read(file) === '') log.log(entry(i++));
   const text = read(file);
-  expect(text.length).toBeGreaterThanOrEqual(64 * 1024);
+  const longest = Math.max(...text.split('\n').map((l) => l.length + 1));
+  // A line takes at most 3 bytes per character: the batch is written when that much is not left.
+  expect(text.length).toBeLessThanOrEqual(64 * 1024);
+  expect(text.length).toBeGreaterThan(64 * 1024 - 3 * longest);
   expect(text.endsWith('\n')).toBe(true);
-  expect(parse(text)).toHaveLength(i);
+  expect(parse(text)).toHaveLength(i - 1); // the line that did not fit starts the next batch
   await log.flush();
+  expect(parse(read(file)).map((l) => l.bytes)).toEqual(Array.from({ length: i }, (_, k) => k));
+});
+
+test('batching: multi-byte lines across batches, and a line longer than a batch, are written whole and in order', async () => {
+  const file = join(dir, 'access.log');
+  const log = new AccessLogger({ path: file });
+  const paths: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    // 3-byte characters (€), 4-byte ones (a surrogate pair), and every 500th line longer than a batch
+    const path = i % 500 === 499 ? `/long/${'€'.repeat(30_000)}` : `/€/${i}/😀/${'x'.repeat(i % 97)}`;
+    paths.push(path);
+    log.log({ method: 'GET', path, status: 200, bytes: i, durationMs: 1 });
+  }
+  await log.flush();
+  const lines = parse(read(file));
+  expect(lines.map((l) => l.path)).toEqual(paths);
+  expect(lines.map((l) => l.bytes)).toEqual(paths.map((_, i) => i));
 });
 
 test('a logger that is off writes nothing and counts nothing', async () => {
