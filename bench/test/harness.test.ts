@@ -17,6 +17,7 @@ import { makeCert } from '../lib/tls-cert.mjs';
 import { END, replaceBetweenMarkers, START } from '../lib/update-readme-results.mjs';
 import { parseWrkOutput, wrk, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
 import { baselinePeer } from '../peers/index.mjs';
+import { ceilingOnTwoCores } from '../scenarios/threads-scaling.mjs';
 import { nginxTlsLines } from '../peers/nginx.mjs';
 import { LB_MAIN, pingoraTsConf } from '../peers/pingora-ts.mjs';
 
@@ -134,6 +135,16 @@ describe('scenario registry', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('threads scaling: the ceiling on two shared cores', () => {
+    // proxy 32 µs a request (99 % of a core at 31,000 req/s), wrk + upstream 14 µs (71,000 req/s direct)
+    const c = ceilingOnTwoCores({ rps: 31_000, cpuPct: 99 }, { rps: 71_000 });
+    expect(c).toBeCloseTo(2 / (0.99 / 31_000 + 1 / 71_000) / 31_000, 6);
+    expect(c).toBeGreaterThan(1.35);
+    expect(c).toBeLessThan(1.45);
+    expect(ceilingOnTwoCores({ rps: 31_000, cpuPct: 99 }, undefined)).toBeNaN();
+    expect(ceilingOnTwoCores({ rps: 31_000, cpuPct: 0 }, { rps: 71_000 })).toBeNaN();
   });
 
   test('rejects a malformed descriptor', () => {
