@@ -1,5 +1,5 @@
 /**
- * Core's listeners in-process: TCP (IPv4, IPv6), Unix sockets (mode, stale file replaced, live
+ * Core's listeners in-process: TCP (IPv4, IPv6), several accepts per event-loop turn, Unix sockets (mode, stale file replaced, live
  * or foreign file refused), TLS with SNI and ALPN (checked with `openssl s_client`), session
  * resumption, certificates swapped on disk (served to new connections, a broken one refused),
  * and the `-t` validators' one-line messages.
@@ -27,6 +27,11 @@ function echoHandler(socket: Socket): void {
   socket.on('close', () => sockets.delete(socket));
   socket.on('data', (d) => socket.write(d));
   socket.on('error', () => socket.destroy());
+}
+
+function portOf(l: Listener): number {
+  const a = l.address();
+  return a.kind === 'tcp' ? a.port : 0;
 }
 
 async function open(...args: Parameters<typeof openListener>): Promise<Listener> {
@@ -76,6 +81,37 @@ describe('addresses', () => {
       return;
     }
     expect(v6.address()).toMatchObject({ kind: 'tcp', host: '::1' });
+  });
+
+  test('a burst of new connections is accepted several per event-loop turn, not one', async () => {
+    // libuv accepts once per handle per turn; the listener has 4 handles (duplicate descriptors).
+    let accepted = 0;
+    const count = (s: Socket): void => {
+      accepted++;
+      echoHandler(s);
+    };
+    const port = portOf(await open({ addr: '127.0.0.1:0' }, count));
+    const single = portOf(await open({ addr: '127.0.0.1:0' }, count, { acceptHandles: 1 }));
+    const firstTurn = (p: number): Promise<number> =>
+      new Promise((resolve) => {
+        setTimeout(() => {
+          accepted = 0;
+          for (let i = 0; i < 12; i++) sockets.add(connect(p, '127.0.0.1').on('error', () => {}));
+          // After the connects (queued on this tick): hold the loop while the kernel completes the
+          // handshakes, then count what the next poll phase accepted.
+          process.nextTick(() => {
+            const until = Date.now() + 100;
+            while (Date.now() < until);
+            setImmediate(() => resolve(accepted));
+          });
+        }, 0);
+      });
+    const several = await firstTurn(port);
+    expect(several).toBeGreaterThan(1);
+    expect(several).toBeLessThanOrEqual(4);
+    await waitUntil(() => accepted === 12);
+    await expect(firstTurn(single)).resolves.toBe(1);
+    await waitUntil(() => accepted === 12);
   });
 
   test('a port in use is refused like Node does it', async () => {
@@ -160,11 +196,6 @@ describe('TLS', () => {
     alpn: ['h2', 'http/1.1'],
   });
 
-  function portOf(l: Listener): number {
-    const a = l.address();
-    return a.kind === 'tcp' ? a.port : 0;
-  }
-
   /** What `openssl s_client` sees: the certificate's subject CN and the ALPN answer. */
   function sClient(port: number, servername: string | undefined, alpn = 'h2,http/1.1'): Promise<{ cn: string; alpn: string }> {
     const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-alpn', alpn, ...(servername ? ['-servername', servername] : ['-noservername'])];
@@ -219,8 +250,9 @@ describe('TLS', () => {
     const l = await open({ addr: '127.0.0.1:0', tls: tlsConfig() }, echoHandler);
     const first = await certName(portOf(l), 'a.example');
     expect(first.session).toBeDefined();
-    // A resumed TLS 1.3 session sends no certificate: `reused` is what tells.
-    await expect(certName(portOf(l), 'a.example', first.session)).resolves.toMatchObject({ reused: true });
+    // A resumed TLS 1.3 session sends no certificate: `reused` is what tells. Several times:
+    // each connection may land on another of the listener's accept handles.
+    for (let i = 0; i < 8; i++) await expect(certName(portOf(l), 'a.example', first.session)).resolves.toMatchObject({ reused: true });
   });
 
   test('a certificate swapped on disk is served to new connections; an open one is untouched', async () => {

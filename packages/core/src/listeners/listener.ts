@@ -7,11 +7,13 @@
  * The accepted connections belong to the service: it keeps them, closes them, and drains
  * them on shutdown. The Listener only stops or starts taking new ones.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { silentLogger, type Logger } from '../logger';
 import type { BoundAddress } from '../service';
 import { BoundSocket } from './bound-socket';
+import { duplicateDescriptor } from './duplicate-descriptor';
 import { listenerConfigSchema, type ListenerConfig, type ListenerConfigInput } from './listener-config';
 import { TlsCertificates, type TlsReloadResult } from './tls-certificates';
 
@@ -30,7 +32,18 @@ export interface ListenerOptions {
   noDelay?: boolean;
   /** Re-read TLS certificates when their files change (default true). */
   watchCertificates?: boolean;
+  /**
+   * Accept handles on the listening socket (default 4). libuv accepts one connection per handle
+   * per event-loop turn, and a turn of a busy process lasts milliseconds: with one handle, a
+   * burst of new connections waits in the kernel's queue. Each extra handle is on a duplicate
+   * of the socket's descriptor (made through usocket; without it there is one handle). The
+   * price: a new connection wakes every handle, and all but one find nothing to accept.
+   */
+  acceptHandles?: number;
 }
+
+/** See `ListenerOptions.acceptHandles`. */
+export const DEFAULT_ACCEPT_HANDLES = 4;
 
 export interface Listener {
   /** The listener's settings, defaults filled. */
@@ -61,29 +74,31 @@ export interface DescriptorListenerOptions extends ListenerOptions {
 class SocketListener implements Listener {
   readonly config: ListenerConfig;
   readonly fd: number;
-  readonly #server: NetServer | TlsServer;
+  /** One server per accept handle: the first on `fd`, the others on duplicates of it. */
+  readonly #servers: ReadonlyArray<NetServer | TlsServer>;
   readonly #certs: TlsCertificates | undefined;
   readonly #owned: BoundSocket | undefined;
   #stopped: Promise<void> | undefined;
 
-  constructor(config: ListenerConfig, fd: number, server: NetServer | TlsServer, certs: TlsCertificates | undefined, owned: BoundSocket | undefined) {
+  constructor(config: ListenerConfig, fd: number, servers: ReadonlyArray<NetServer | TlsServer>, certs: TlsCertificates | undefined, owned: BoundSocket | undefined) {
     this.config = config;
     this.fd = fd;
-    this.#server = server;
+    this.#servers = servers;
     this.#certs = certs;
     this.#owned = owned;
   }
 
   address(): BoundAddress {
-    const a = this.#server.address();
+    const a = (this.#servers[0] as NetServer).address();
     if (a === null || typeof a === 'string') return { kind: 'unix', path: a ?? this.config.addr.replace(/^unix:/, '') };
     return { kind: 'tcp', host: a.address, port: a.port };
   }
 
   stopAccepting(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
-      // close() stops accepting at once; its callback would wait for the service's connections.
-      if (this.#server.listening) this.#server.close();
+      // close() stops accepting at once (closing a duplicate's descriptor too); its callback
+      // would wait for the service's connections.
+      for (const server of this.#servers) if (server.listening) server.close();
       setImmediate(resolve);
     });
     return this.#stopped;
@@ -92,7 +107,7 @@ class SocketListener implements Listener {
   async close(): Promise<void> {
     await this.stopAccepting();
     if (this.#certs) {
-      this.#certs.detach(this.#server as TlsServer);
+      for (const server of this.#servers) this.#certs.detach(server as TlsServer);
       this.#certs.close();
     }
     this.#owned?.close(true);
@@ -139,10 +154,14 @@ export async function listenOnDescriptor(config: ListenerConfig, fd: number, onC
   }
   const noDelay = opts.noDelay ?? true;
   let certs: TlsCertificates | undefined;
-  let server: NetServer | TlsServer;
   if (config.tls) {
-    const certOpts = { logger, label, watch: opts.watchCertificates ?? true, ...(opts.ticketKeys ? { ticketKeys: opts.ticketKeys } : {}) };
+    // One set of ticket keys for every accept handle (each tls.Server would make its own), so a
+    // session resumes whichever handle accepts the client's next connection.
+    const certOpts = { logger, label, watch: opts.watchCertificates ?? true, ticketKeys: opts.ticketKeys ?? randomBytes(48) };
     certs = new TlsCertificates(config.tls, certOpts);
+  }
+  const makeServer = (): NetServer | TlsServer => {
+    if (!certs) return createServer({ noDelay }, onConnection);
     const tlsServer = createTlsServer({ ...certs.serverOptions(), noDelay });
     tlsServer.on('secureConnection', onConnection);
     tlsServer.on('tlsClientError', (err, socket) => {
@@ -150,24 +169,41 @@ export async function listenOnDescriptor(config: ListenerConfig, fd: number, onC
       socket.destroy();
     });
     certs.attach(tlsServer);
-    server = tlsServer;
-  } else {
-    server = createServer({ noDelay }, onConnection);
-  }
+    return tlsServer;
+  };
+  const servers: Array<NetServer | TlsServer> = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ fd }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const first = makeServer();
+    await listenOn(first, fd);
+    servers.push(first);
   } catch (err) {
     certs?.close();
     throw err;
   }
+  for (const dup of await duplicateDescriptor(fd, (opts.acceptHandles ?? DEFAULT_ACCEPT_HANDLES) - 1)) {
+    const server = makeServer();
+    try {
+      await listenOn(server, dup);
+      servers.push(server);
+    } catch (err) {
+      // One handle fewer; the listener works all the same. The descriptor is not closed here:
+      // whether Node already took it (and closed it) depends on where listening failed.
+      if (certs) certs.detach(server as TlsServer);
+      logger.debug({ listener: label, err }, 'extra accept handle failed');
+    }
+  }
   // Accept errors (EMFILE, ...) must not crash the process; the listener keeps going.
-  server.on('error', (err) => logger.error({ listener: label, err }, 'accept failed'));
+  for (const server of servers) server.on('error', (err) => logger.error({ listener: label, err }, 'accept failed'));
   opts.owned?.markServed();
-  return new SocketListener(config, fd, server, certs, opts.owned);
+  return new SocketListener(config, fd, servers, certs, opts.owned);
+}
+
+function listenOn(server: NetServer, fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
