@@ -10,6 +10,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ConfError, checkListenerConfig, checkTlsConfig, listenerKey, openListener, parseListenAddr, readCaFile, type Listener, type Logger } from '@pingora-ts/core';
+import { dropExtraAcceptHandles } from '../src/listeners/listener';
 import { cleanup, tempDir, waitUntil } from './helpers';
 import { sleep } from '../../../test-support/resources';
 
@@ -111,6 +112,10 @@ describe('addresses', () => {
     expect(several).toBeLessThanOrEqual(4);
     await waitUntil(() => accepted === 12);
     await expect(firstTurn(single)).resolves.toBe(1);
+    await waitUntil(() => accepted === 12);
+    // Before a SIGHUP upgrade spawns the next generation, the extra handles are closed.
+    dropExtraAcceptHandles();
+    await expect(firstTurn(port)).resolves.toBe(1);
     await waitUntil(() => accepted === 12);
   });
 

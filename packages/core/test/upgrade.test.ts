@@ -2,9 +2,10 @@
  * Zero-downtime upgrades for real, on test/fixtures/listener-fixture.cjs: `-u` + SIGQUIT
  * (descriptors over upgrade_sock) and SIGHUP (the old process starts the next generation),
  * each under load with a slow request in flight; a bad conf or a missing new process keeps
- * the old one serving; ten upgrades in a row; a Unix socket keeps its path across one.
+ * the old one serving; ten upgrades in a row; a Unix socket keeps its path across one; the
+ * next generation does not inherit the old one's duplicate listening descriptors.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { readPidFile } from '@pingora-ts/core';
@@ -152,4 +153,35 @@ test('a Unix socket listener keeps serving at its path across a SIGHUP upgrade, 
   process.kill(next.pid, 'SIGTERM');
   await waitUntil(() => !isAlive(next.pid), 8000, 'the new process to stop');
   expect(existsSync(path)).toBe(false);
+});
+
+/** How many descriptors `pid` holds on the socket listening on 127.0.0.1:`port` (from /proc). */
+function listeningDescriptors(pid: number, port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const line = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hexPort}` && f[3] === '0A');
+  if (line === undefined) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+  const target = `socket:[${line[9] as string}]`;
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).filter((fd) => {
+    try {
+      return readlinkSync(join(dir, fd)) === target;
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+}
+
+test("a listener accepts on 4 descriptors of its socket; the next generation does not inherit the old one's duplicates", async () => {
+  const f = await startFixture('grace_period_seconds: 1\n');
+  expect(listeningDescriptors(f.pid, f.port)).toBe(4);
+  process.kill(f.pid, 'SIGHUP');
+  const next = await waitPidFileChange(f.pidFile, f.pid);
+  await waitUntil(() => !isAlive(f.pid), 8000, 'the old generation to exit');
+  expect(listeningDescriptors(next, f.port)).toBe(4);
+  await expect(get(f.port)).resolves.toMatchObject({ status: 200 });
+  process.kill(next, 'SIGTERM');
+  await waitUntil(() => !isAlive(next), 8000, 'the new generation to stop');
 });

@@ -75,12 +75,12 @@ function countLines(buf: Buffer): number {
  * Writes one JSON line per request: method, path, status, bytes, duration, upstream, reuse.
  *
  * Lines are formatted with a template (no generic serializer), encoded into a 64 KiB batch
- * buffer as they come, and written with `fs.writeSync` once the batch is full, 200 ms after its
- * first line, on `flush()`, and at process exit. A batch always ends on a line boundary. The
- * batch is a Buffer, not a string of lines: a string batch lived across young-generation GCs
- * (several hundred KB of string pieces copied by each scavenge), a Buffer costs the GC nothing. A failed
- * write (EPIPE on a closed stdout, a full disk) never throws: its lines are counted in
- * `dropped`, and after EPIPE or EBADF the target is abandoned.
+ * buffer as they come, and written with `fs.writeSync` once the next line might not fit, 200 ms
+ * after the batch's first line, on `flush()`, and at process exit. A batch always ends on a
+ * line boundary. The batch is a Buffer, not a string of lines: a string batch lived across
+ * young-generation GCs (each scavenge copied a few hundred KB of its pieces); a Buffer costs
+ * the GC nothing. A failed write (EPIPE on a closed stdout, a full disk) never throws: its
+ * lines are counted in `dropped`, and after EPIPE or EBADF the target is abandoned.
  */
 export class AccessLogger {
   readonly enabled: boolean;

@@ -45,6 +45,20 @@ export interface ListenerOptions {
 /** See `ListenerOptions.acceptHandles`. */
 export const DEFAULT_ACCEPT_HANDLES = 4;
 
+/** The servers on duplicate descriptors, of every listener in this process. */
+const extraHandles = new Set<NetServer>();
+
+/**
+ * Closes every listener's extra accept handles (each keeps its first one). Called before this
+ * process starts a child that inherits its descriptors (the SIGHUP upgrade): usocket receives
+ * the duplicates without close-on-exec, so the child would inherit them too, and a listener
+ * the new conf drops would stay open in it, taking connections nobody answers.
+ */
+export function dropExtraAcceptHandles(): void {
+  for (const server of extraHandles) if (server.listening) server.close();
+  extraHandles.clear();
+}
+
 export interface Listener {
   /** The listener's settings, defaults filled. */
   readonly config: ListenerConfig;
@@ -185,6 +199,8 @@ export async function listenOnDescriptor(config: ListenerConfig, fd: number, onC
     try {
       await listenOn(server, dup);
       servers.push(server);
+      extraHandles.add(server);
+      server.once('close', () => extraHandles.delete(server));
     } catch (err) {
       // One handle fewer; the listener works all the same. The descriptor is not closed here:
       // whether Node already took it (and closed it) depends on where listening failed.

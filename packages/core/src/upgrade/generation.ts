@@ -17,6 +17,7 @@ import { DAEMON_CHILD_ENV, type DaemonMessage } from '../daemon';
 import { FIRST_PASSED_FD, spawnSelf } from '../internal/spawn-self';
 import { HANDOFF_ENV } from '../internal/process-role';
 import type { BoundSocket } from '../listeners/bound-socket';
+import { dropExtraAcceptHandles } from '../listeners/listener';
 import { HANDOFF_READY_TIMEOUT_MS } from './upgrade-socket';
 import { handoffHeader, type HandoffReply, type IpcHandoff } from './handoff';
 
@@ -35,6 +36,8 @@ export function spawnGeneration(opts: SpawnGenerationOptions): Promise<HandoffRe
   const fds = opts.sockets.map((s) => s.fd);
   const env: Record<string, string> = { [HANDOFF_ENV]: '1' };
   if (opts.daemon) env[DAEMON_CHILD_ENV] = '1';
+  // From here this process accepts on one handle per listener (the rest would be inherited).
+  dropExtraAcceptHandles();
   const child = spawnSelf({ fds, env, stdout: opts.stdout, stderr: opts.stderr, detached: true });
   const message: IpcHandoff = { pingora: 'handoff', header: handoffHeader(opts.sockets, opts.ticketKeys), fds: fds.map((_, i) => FIRST_PASSED_FD + i) };
   return new Promise<HandoffReply>((resolve) => {

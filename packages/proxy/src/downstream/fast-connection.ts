@@ -9,8 +9,9 @@
  * A body is taken on demand: chunks that arrive before the runner asks are kept (bounded by
  * one read: reading pauses) and handed over when it does. A `Content-Length` body is counted
  * here, past the parser: llhttp would copy every body span into a new buffer and call into
- * JS for it; views of the socket's own read buffers are handed on instead. The parser stops
- * after such a head and is swapped for a fresh one for the next request.
+ * JS for it; pieces of the socket's reads are handed on instead (copied out of the shared read
+ * buffer, or, inside a large body, in a buffer of the connection's own that is not read into
+ * again). The parser stops after such a head and is swapped for a fresh one for the next request.
  *
  * Timeouts are deadlines checked by the listener's sweep: keep-alive (idle), headers (a head
  * arriving), request (until the body is in), and a short linger once the connection closes.
