@@ -6,9 +6,10 @@
  * Connections are made and owned by a `ConnectionPool`: `pool.acquire(peer)` hands one out,
  * `pool.release(conn)` takes it back once the response ended (it is kept only if reusable).
  */
-import type { OnReadOpts, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { ResponseParser, type ResponseParserSink } from './response-parser';
+import { OWN_READ_MIN, sharedReads, type SharedReader } from './shared-reads';
 import type { TimeoutTarget } from './timeout-sweep';
 
 /** Reacts to one response (undici's dispatch-handler split: the connection moves bytes, this reacts). */
@@ -60,53 +61,10 @@ interface TaggedSocket extends Socket {
   [kConnection]?: HttpConnection;
 }
 
-/** Size of every read buffer (Node's own read size). */
-const READ_SIZE = 64 * 1024;
-/** A read of at least this much into a connection's own buffer is handed on without a copy. */
-const OWN_READ_MIN = 16 * 1024;
+/** `onread` options for `connect()`: the sockets of `HttpConnection`s made with `readShared` (see `shared-reads.ts`). */
+export const SHARED_READS = sharedReads((socket) => (socket as TaggedSocket)[kConnection]);
 
-/**
- * One read buffer for every plain-TCP upstream socket (`net.connect`'s `onread`). Node would
- * otherwise allocate a buffer (a new ArrayBuffer) per read and push it through the stream
- * machinery; with 30,000 responses a second those buffers were a third of each young-generation
- * GC pause. Sharing is safe because a read is parsed synchronously, before the next one can
- * arrive: whatever outlives the callback (body chunks, held bytes) is copied.
- *
- * Copying a large body would cost more than it saves, so a connection in the middle of one
- * (or whose last response was large) reads into a buffer of its own (`nextReadBuffer`), and a
- * large read there is handed on as it is: the connection takes a new buffer for its next read.
- * Small reads into it are copied like shared ones (a 100-byte chunk must not keep 64 KiB
- * alive while it waits to be written).
- */
-const READ_BUFFER = Buffer.allocUnsafeSlow(READ_SIZE);
-
-/** The connection whose read was just handled: Node asks for the next buffer right after. */
-let lastReader: HttpConnection | null = null;
-
-/** Node calls it with the socket as `this`. Returns `true`: pausing is done with `socket.pause()`. */
-function onSharedRead(this: Socket, nread: number, buf: Uint8Array): boolean {
-  const conn = (this as TaggedSocket)[kConnection];
-  if (conn === undefined) {
-    this.destroy(); // bytes before any request: nothing can make sense of them
-    return true;
-  }
-  conn.onRead((buf as Buffer).subarray(0, nread), conn.lendsRead(buf, nread));
-  // Set after the read is handled: a socket connected meanwhile must get the shared buffer.
-  lastReader = conn;
-  return true;
-}
-
-/** Called by Node after each `onSharedRead` (and once at connect): where the socket reads next. */
-function nextReadBuffer(): Uint8Array {
-  const conn = lastReader;
-  lastReader = null;
-  return conn === null ? READ_BUFFER : conn.nextReadBuffer();
-}
-
-/** `onread` options for `connect()`: the sockets of `HttpConnection`s made with `sharedReads`. */
-export const SHARED_READS: OnReadOpts = { buffer: nextReadBuffer, callback: onSharedRead };
-
-export class HttpConnection implements ResponseParserSink, TimeoutTarget {
+export class HttpConnection implements ResponseParserSink, TimeoutTarget, SharedReader {
   /** The peer's reuse key (see `peerKey`). */
   readonly key: string;
   readonly socket: Socket;
@@ -142,13 +100,13 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget {
   private protocolBroken = false;
   /** The bytes being parsed are in a buffer that is read into again: what outlives the read is copied. */
   private lent = false;
-  /** The buffer this connection reads the rest of a large body into (see `READ_BUFFER`). */
-  private ownBuffer: Buffer | null = null;
+  /** @internal Kept by `SHARED_READS`: the buffer this connection reads the rest of a large body into. */
+  ownReadBuffer: Buffer | null = null;
   /** The last response was large: the next one probably is too, and may come in one read. */
   private largeResponses = false;
 
   /**
-   * `sharedReads`: the socket was connected with `SHARED_READS` (it emits no `data` events);
+   * `readShared`: the socket was connected with `SHARED_READS` (it emits no `data` events);
    * otherwise it is read through `data` events.
    */
   constructor(
@@ -156,13 +114,13 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget {
     key: string,
     idleTimeoutMs: number,
     private readonly owner: ConnectionOwner,
-    sharedReads = false,
+    readShared = false,
   ) {
     this.socket = socket;
     this.key = key;
     this.idleTimeoutMs = idleTimeoutMs;
     this.parser = new ResponseParser(this);
-    if (sharedReads) (socket as TaggedSocket)[kConnection] = this;
+    if (readShared) (socket as TaggedSocket)[kConnection] = this;
     else socket.on('data', this.onSocketData);
     socket.on('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
@@ -435,25 +393,13 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget {
 
   private readonly onSocketData = (buf: Buffer): void => this.onRead(buf, false);
 
-  /** @internal Whether a read of `nread` bytes into `buf` is only lent (`buf` is read into again). */
-  lendsRead(buf: Uint8Array, nread: number): boolean {
-    if (buf !== this.ownBuffer || nread < OWN_READ_MIN) return true;
-    this.ownBuffer = null; // handed on with the read: the next one gets a new buffer
-    return false;
-  }
-
   /**
-   * @internal The buffer for the next read: this connection's own in a large body, or between
-   * requests after a large response (a whole 64 KiB response often comes in one read, and
-   * in the shared buffer it would have to be copied); otherwise the shared one.
+   * @internal Whether the next read goes to this connection's own buffer: in a large body, or
+   * between requests after a large response (a whole 64 KiB response often comes in one read,
+   * and in the shared buffer it would have to be copied).
    */
-  nextReadBuffer(): Buffer {
-    const large = this.handler === null ? this.largeResponses : this.parser.bodyAhead >= OWN_READ_MIN;
-    if (!large) {
-      this.ownBuffer = null;
-      return READ_BUFFER;
-    }
-    return (this.ownBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  readsLarge(): boolean {
+    return this.handler === null ? this.largeResponses : this.parser.bodyAhead >= OWN_READ_MIN;
   }
 
   /** @internal Bytes from the socket; `lent`: in a buffer that is read into again, valid during this call only. */

@@ -26,15 +26,14 @@ test('an accepted socket reads into the given buffers; pause, resume, end and cl
   let switched: boolean | null = null;
   const port = await acceptWith((s) => {
     accepted = s;
-    switched = readInto(
-      s,
-      () => buffers[next++ % 2] as Buffer,
-      function (this: net.Socket, nread: number, buf: Uint8Array) {
+    switched = readInto(s, {
+      buffer: () => buffers[next++ % 2] as Buffer,
+      callback(this: net.Socket, nread: number, buf: Uint8Array) {
         expect(this).toBe(accepted);
         reads.push({ text: Buffer.from(buf.subarray(0, nread)).toString(), intoGiven: buffers.some((b) => b === buf) });
         return true;
       },
-    );
+    });
     s.on('data', () => events.push('data'));
     s.on('end', () => events.push('end'));
     s.on('close', () => events.push('close'));
@@ -43,7 +42,7 @@ test('an accepted socket reads into the given buffers; pause, resume, end and cl
   await until(() => switched !== null, 2000, 'the connection');
   expect(switched).toBe(true);
   // A second switch of the same socket is refused.
-  expect(readInto(accepted, () => Buffer.alloc(1), () => true)).toBe(false);
+  expect(readInto(accepted, { buffer: () => Buffer.alloc(1), callback: () => true })).toBe(false);
 
   c.write('hello');
   await until(() => reads.length === 1, 2000, 'the first read');
@@ -66,7 +65,7 @@ test('a destroyed socket is left alone', async () => {
   let result: boolean | null = null;
   const port = await acceptWith((s) => {
     s.destroy();
-    result = readInto(s, () => Buffer.alloc(16), () => true);
+    result = readInto(s, { buffer: () => Buffer.alloc(16), callback: () => true });
   });
   res.socket(net.connect(port, '127.0.0.1')).on('error', () => {});
   await until(() => result !== null, 2000, 'the connection');

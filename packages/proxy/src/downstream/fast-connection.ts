@@ -21,6 +21,7 @@
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
+import { OWN_READ_MIN, sharedReads, type SharedReader } from '@pingora-ts/pool';
 import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
 import { FastDownstream } from './fast-downstream';
 import type { FastHttp1Listener } from './fast-listener';
@@ -42,7 +43,7 @@ const C_BUSY = 2;
 /** The last bytes are going out; the socket is destroyed at the deadline. */
 const C_CLOSING = 3;
 
-export class FastConnection implements RequestParserHandler {
+export class FastConnection implements RequestParserHandler, SharedReader {
   /** The request being answered. */
   current: FastDownstream | null = null;
   /** The connection closes after the current response (graceful shutdown, a malformed body). */
@@ -72,8 +73,8 @@ export class FastConnection implements RequestParserHandler {
   private executing = false;
   /** Bytes of `reading`'s Content-Length body still to come (counted here, not by the parser). */
   private bodyLeft = 0;
-  /** This connection's own read buffer, inside a large body (see `nextReadBuffer`). */
-  private ownBuffer: Buffer | null = null;
+  /** @internal Kept by `SHARED_READS`: this connection's own read buffer, inside a large body. */
+  ownReadBuffer: Buffer | null = null;
   /** The read being handled is in a buffer that is read into again: what outlives it is copied. */
   private lent = false;
 
@@ -84,7 +85,7 @@ export class FastConnection implements RequestParserHandler {
     (socket as TaggedSocket)[kConnection] = this;
     this.deadline = Date.now() + server.headersTimeoutMs;
     // Plain sockets read into the shared buffer; TLS sockets (and any Node without the internals) emit 'data'.
-    if ((socket as { encrypted?: boolean }).encrypted === true || !readInto(socket, nextReadBuffer, onSharedRead)) socket.on('data', onSocketData);
+    if ((socket as { encrypted?: boolean }).encrypted === true || !readInto(socket, SHARED_READS)) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -223,7 +224,7 @@ export class FastConnection implements RequestParserHandler {
   // Socket events (through the shared functions below)
 
   /** @internal Bytes from the socket; `lent`: valid during this call only (the buffer is read into again). */
-  onData(buf: Buffer, lent: boolean): void {
+  onRead(buf: Buffer, lent: boolean): void {
     if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null)) return; // read and dropped
     if (this.pending !== null) {
       this.pending = Buffer.concat([this.pending, buf]);
@@ -239,20 +240,9 @@ export class FastConnection implements RequestParserHandler {
     this.lent = false;
   }
 
-  /** @internal Whether a read of `nread` bytes into `buf` is only lent (`buf` is read into again). */
-  lendsRead(buf: Uint8Array, nread: number): boolean {
-    if (buf !== this.ownBuffer || nread < OWN_READ_MIN) return true;
-    this.ownBuffer = null; // handed on with the read: the next one gets a new buffer
-    return false;
-  }
-
-  /** @internal The next read's buffer: this connection's own inside a large body, else the shared one. */
-  nextReadBuffer(): Buffer {
-    if (this.bodyLeft < OWN_READ_MIN) {
-      this.ownBuffer = null;
-      return READ_BUFFER;
-    }
-    return (this.ownBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  /** @internal Reads inside a large body go to this connection's own buffer (see `sharedReads`). */
+  readsLarge(): boolean {
+    return this.bodyLeft >= OWN_READ_MIN;
   }
 
   /** @internal The client closed its side: like node:http, that aborts what it asked for. */
@@ -480,37 +470,11 @@ export class FastConnection implements RequestParserHandler {
 }
 
 function onSocketData(this: Socket, buf: Buffer): void {
-  (this as TaggedSocket)[kConnection].onData(buf, false);
+  (this as TaggedSocket)[kConnection].onRead(buf, false);
 }
 
-/** Size of every read buffer (Node's own read size). */
-const READ_SIZE = 64 * 1024;
-/** A read of at least this much into a connection's own buffer is handed on without a copy. */
-const OWN_READ_MIN = 16 * 1024;
-
-/**
- * One read buffer for every plain downstream socket (see `readInto`). Sharing is safe because
- * a read is parsed synchronously, before the next one can arrive; whatever outlives it (body
- * chunks, held bytes) is copied. Inside a large body a connection reads into a buffer of its
- * own and hands a large read on as it is (then takes a new buffer), as the pool does upstream.
- */
-const READ_BUFFER = Buffer.allocUnsafeSlow(READ_SIZE);
-
-/** The connection whose read was just handled: Node asks for the next buffer right after. */
-let lastReader: FastConnection | null = null;
-
-function onSharedRead(this: Socket, nread: number, buf: Uint8Array): boolean {
-  const conn = (this as TaggedSocket)[kConnection];
-  conn.onData((buf as Buffer).subarray(0, nread), conn.lendsRead(buf, nread));
-  lastReader = conn;
-  return true;
-}
-
-function nextReadBuffer(): Uint8Array {
-  const conn = lastReader;
-  lastReader = null;
-  return conn === null ? READ_BUFFER : conn.nextReadBuffer();
-}
+/** Plain sockets read into one shared buffer (see `readInto` and the pool's `sharedReads`). */
+const SHARED_READS = sharedReads((socket) => (socket as TaggedSocket)[kConnection]);
 
 function onSocketEnd(this: Socket): void {
   (this as TaggedSocket)[kConnection].onEnd();

@@ -23,6 +23,12 @@ export type NextBuffer = () => Uint8Array;
 /** `onread.callback`: `nread` bytes are in `buf`; called with the socket as `this`. */
 export type ReadCallback = (this: Socket, nread: number, buf: Uint8Array) => boolean;
 
+/** What `net.connect`'s `onread` takes, with `buffer` as a function (called without `this`). */
+export interface ReadIntoOptions {
+  buffer: NextBuffer;
+  callback: ReadCallback;
+}
+
 interface ReadSymbols {
   buffer: symbol;
   callback: symbol;
@@ -51,21 +57,21 @@ export const readIntoUnavailable: string | null =
   symbols === null ? `net.Socket of Node.js ${process.version} has no kBuffer/kBufferCb/kBufferGen symbols` : null;
 
 /**
- * Makes `socket` read into `next()`'s buffers and call `callback` instead of emitting
- * `'data'`. Returns false, changing nothing, where this Node.js does not allow it, or for a
- * socket that is not a plain, reading stream handle (a TLS socket, a closed one).
+ * Makes `socket` read into `onread.buffer()`'s buffers and call `onread.callback` instead of
+ * emitting `'data'`. Returns false, changing nothing, where this Node.js does not allow it, or
+ * for a socket that is not a plain, reading stream handle (a TLS socket, a closed one).
  */
-export function readInto(socket: Socket, next: NextBuffer, callback: ReadCallback): boolean {
+export function readInto(socket: Socket, onread: ReadIntoOptions): boolean {
   if (symbols === null) return false;
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   if (handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
   const tagged = socket as unknown as Record<symbol, unknown>;
   // Only a socket nobody switched yet (the constructor set all three to null).
   if (tagged[symbols.buffer] !== null || tagged[symbols.callback] !== null || tagged[symbols.generator] !== null) return false;
-  const first = next();
+  const first = onread.buffer();
   tagged[symbols.buffer] = first;
-  tagged[symbols.callback] = callback;
-  tagged[symbols.generator] = next;
+  tagged[symbols.callback] = onread.callback;
+  tagged[symbols.generator] = onread.buffer;
   handle.useUserBuffer(first);
   return true;
 }
