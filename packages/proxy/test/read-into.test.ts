@@ -73,7 +73,7 @@ test('a destroyed socket is left alone', async () => {
 });
 
 test('the fast path says in its start line that it reads into the shared buffer', async () => {
-  useDownstream('fast');
+  useDownstream('llhttp');
   const logger = new MemoryLogger();
   const peer = new HttpPeer('127.0.0.1:1');
   await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });

@@ -1,24 +1,25 @@
 /**
- * The node:http downstream path's `DownstreamIo`: node:http's request and response behind the
- * operations the hook runner needs, counting the status and body bytes sent.
+ * The node:http path's `DownstreamSession`: node:http's request and response behind the
+ * session's operations, counting the status and body bytes sent.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '@pingora-ts/core';
 import type { DownstreamAccess } from '../session';
-import type { DownstreamEvents, DownstreamIo, RequestBodySink } from './downstream-io';
+import type { BodySink } from '../flow/body-sink';
+import type { DownstreamEvents, DownstreamSession } from './downstream-session';
 import { clientIpOf } from './client-ip';
 
 const kDownstream = Symbol('pingora-ts.nodeDownstream');
 
 interface TaggedResponse extends ServerResponse {
-  [kDownstream]: NodeDownstream;
+  [kDownstream]: NodeHttpSession;
 }
 
-export class NodeDownstream implements DownstreamIo, DownstreamAccess {
+export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   status = 0;
   bytesSent = 0;
   private events: DownstreamEvents | null = null;
-  private sink: RequestBodySink | null = null;
+  private sink: BodySink | null = null;
   private flushQueued = false;
 
   constructor(
@@ -58,6 +59,10 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
     return this.res.headersSent;
   }
 
+  get scheme(): 'http' | 'https' {
+    return (this.req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+  }
+
   get gone(): boolean {
     const s = this.req.socket;
     return s === null || s.destroyed;
@@ -75,7 +80,7 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
     this.events = events;
   }
 
-  readBody(sink: RequestBodySink): void {
+  readBody(sink: BodySink): void {
     const req = this.req;
     this.sink = sink;
     req.on('data', this.onData);
@@ -120,8 +125,15 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
     process.nextTick(flushHeadSoon, this);
   }
 
-  end(): void {
-    if (!this.res.writableEnded) this.res.end();
+  end(trailers: readonly string[] | null): void {
+    if (this.res.writableEnded) return;
+    // node:http sends trailers only on a chunked response and silently drops them elsewhere.
+    if (trailers !== null && trailers.length > 0) {
+      const fields: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < trailers.length; i += 2) fields.push([trailers[i] as string, trailers[i + 1] as string]);
+      this.res.addTrailers(fields);
+    }
+    this.res.end();
   }
 
   respond(status: number, headers: OutgoingHttpHeaders | readonly string[] | undefined, body: string | Uint8Array | undefined): void {
@@ -167,14 +179,14 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.sink?.onRequestBodyChunk(chunk);
+    this.sink?.onBodyChunk(chunk);
   };
 
   private readonly onEnd = (): void => {
     const sink = this.sink;
     if (sink === null) return;
     this.stopBody(false);
-    sink.onRequestBodyEnd();
+    sink.onBodyEnd(null);
   };
 }
 
@@ -203,7 +215,7 @@ function onResponseDrain(this: ServerResponse): void {
   (this as TaggedResponse)[kDownstream].drained();
 }
 
-function flushHeadSoon(d: NodeDownstream): void {
+function flushHeadSoon(d: NodeHttpSession): void {
   d.flushNow();
 }
 

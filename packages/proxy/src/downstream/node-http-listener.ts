@@ -1,6 +1,6 @@
 /**
  * The node:http downstream path (the fallback when llhttp's internal binding is unavailable,
- * or `downstream: 'node'`): keep-alive, timeouts, header size limit, connection tracking,
+ * or `downstream: 'node:http'`): keep-alive, timeouts, header size limit, connection tracking,
  * malformed requests (4xx + a warn log line, only that connection closed), pipelined requests
  * run one at a time (node:http would run them together), and graceful shutdown (stop
  * accepting, finish requests in flight, close idle keep-alive connections, `Connection: close`
@@ -9,9 +9,9 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
-import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
+import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-session';
 
-import { NodeDownstream } from './node-downstream';
+import { NodeHttpSession } from './node-http-session';
 import { checkRequestHead } from './request-checks';
 
 const kInflight = Symbol('pingora-ts.inflight');
@@ -24,20 +24,20 @@ const kRunning = Symbol('pingora-ts.running');
 interface TrackedSocket extends Socket {
   /** Requests received and not yet answered on this connection. */
   [kInflight]: number;
-  [kListener]: NodeHttp1Listener;
+  [kListener]: NodeHttpListener;
   /** The latest response on this connection. */
   [kResponse]: http.ServerResponse | null;
   /** The connection was answered with a 4xx and is closing: requests parsed before that are not run. */
   [kRefused]: boolean;
   /** The request being run; later (pipelined) ones wait in `kWaiting`. */
   [kRunning]: http.ServerResponse | null;
-  [kWaiting]: NodeDownstream[];
+  [kWaiting]: NodeHttpSession[];
 }
 
 /** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
 const IDLE_GRACE_MS = 1000;
 
-export class NodeHttp1Listener implements DownstreamListener {
+export class NodeHttpListener implements DownstreamListener {
   readonly addr: string;
   private readonly server: http.Server;
   private readonly sockets = new Set<TrackedSocket>();
@@ -169,11 +169,11 @@ export class NodeHttp1Listener implements DownstreamListener {
     // Run it after this read is parsed: a malformed body later in the same bytes refuses the
     // connection first, so nothing of this request reaches the upstream. (Not nextTick: node:http
     // parses in C++ and runs the tick queue between its parser callbacks.)
-    setImmediate(startRequest, this, new NodeDownstream(req, res), s);
+    setImmediate(startRequest, this, new NodeHttpSession(req, res), s);
   };
 
   /** @internal Runs `io` now, or after the request running on its connection. */
-  start(io: NodeDownstream, s: TrackedSocket): void {
+  start(io: NodeHttpSession, s: TrackedSocket): void {
     if (s[kRefused] || s.destroyed) return;
     if (s[kRunning] !== null) {
       s[kWaiting].push(io);
@@ -221,7 +221,7 @@ export class NodeHttp1Listener implements DownstreamListener {
   }
 }
 
-function startRequest(listener: NodeHttp1Listener, io: NodeDownstream, s: TrackedSocket): void {
+function startRequest(listener: NodeHttpListener, io: NodeHttpSession, s: TrackedSocket): void {
   listener.start(io, s);
 }
 

@@ -1,5 +1,5 @@
 /**
- * The fast downstream path's listener: its connections (`FastConnection`) parse with a lent llhttp parser and write responses themselves. It owns
+ * The fast downstream path's listener: its connections (`LlhttpConnection`) parse with a lent llhttp parser and write responses themselves. It owns
  * what the connections share: the parser free list, the limits, one coarse sweep for every
  * timeout (no timer per connection or request), the `Keep-Alive` header line, the cached
  * `Date`, and graceful shutdown.
@@ -11,8 +11,8 @@ import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
 import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
 import type { Llhttp, RequestParserPool } from '../http1/llhttp';
-import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
-import { FastConnection } from './fast-connection';
+import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-session';
+import { LlhttpConnection } from './llhttp-connection';
 import type { HeadFacts } from './request-checks';
 
 /** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
@@ -22,7 +22,7 @@ const IDLE_GRACE_MS = 1000;
 const MIN_TICK_MS = 5;
 const MAX_TICK_MS = 1000;
 
-export class FastHttp1Listener implements DownstreamListener {
+export class LlhttpListener implements DownstreamListener {
   readonly addr: string;
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
@@ -36,7 +36,7 @@ export class FastHttp1Listener implements DownstreamListener {
   readonly facts: HeadFacts = { hasBody: false, expectContinue: false, contentLength: -1 };
   /** Set by `shutdown`: responses say `Connection: close`. */
   closing = false;
-  private readonly conns = new Set<FastConnection>();
+  private readonly conns = new Set<LlhttpConnection>();
   private core: Listener | null = null;
   private readonly tickMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -86,7 +86,7 @@ export class FastHttp1Listener implements DownstreamListener {
       socket.destroy();
       return;
     }
-    this.conns.add(new FastConnection(socket, this));
+    this.conns.add(new LlhttpConnection(socket, this));
   };
 
   shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
@@ -112,13 +112,13 @@ export class FastHttp1Listener implements DownstreamListener {
   }
 
   /** @internal A connection closed. */
-  forget(conn: FastConnection): void {
+  forget(conn: LlhttpConnection): void {
     this.conns.delete(conn);
     this.checkDrained();
   }
 
   /** @internal The warn line for a refused request (the same fields as the node:http path). */
-  logRefusal(conn: FastConnection, status: number, code: string, detail: string): void {
+  logRefusal(conn: LlhttpConnection, status: number, code: string, detail: string): void {
     const s = conn.socket;
     this.logger.warn({ service: this.service, reason: code, detail, status, client: s.remoteAddress, clientPort: s.remotePort }, 'malformed request from client');
   }
