@@ -23,6 +23,7 @@ import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { OWN_READ_MIN, sharedReads, type SharedReader } from '@pingora-ts/pool';
 import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
+import { refusalHead } from './http1-listener';
 import { LlhttpSession } from './llhttp-session';
 import type { LlhttpListener } from './llhttp-listener';
 import { readInto } from './read-into';
@@ -209,21 +210,6 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     }
   }
 
-  /**
-   * Graceful shutdown: busy connections close after their response. Idle ones close after
-   * `idleGraceMs`, not at once: a client may be sending its next request right now, and a
-   * connection closed under it fails that request. One that arrives meanwhile is answered
-   * with `Connection: close`.
-   */
-  shutdown(idleGraceMs: number): void {
-    if (this.idle) {
-      const at = Date.now() + idleGraceMs;
-      if (this.deadline === 0 || at < this.deadline) this.deadline = at;
-    } else {
-      this.closeAfterCurrent = true;
-    }
-  }
-
   // Socket events (through the shared functions below)
 
   /** @internal Bytes from the socket; `lent`: valid during this call only (the buffer is read into again). */
@@ -255,7 +241,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
 
   /** @internal */
   onClose(): void {
-    this.listener.forget(this);
+    this.listener.closedConnection(this);
     this.phase = C_CLOSING;
     this.deadline = 0;
     // Made only when a request is still being answered: an error (its stack) costs a few µs,
@@ -373,7 +359,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     this.reading = null;
     if (req !== null && req.ended) {
       // The dropped rest of an answered request's body: nothing to answer, just close.
-      this.listener.logRefusal(this, status, err.code, err.reason);
+      this.listener.logRefusal(this.socket, status, err.code, err.reason);
       this.close();
       return;
     }
@@ -390,7 +376,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
 
   /** Ends the current request with a downstream error and closes after its response. */
   private failCurrent(req: LlhttpSession, status: number, code: string, detail: string): void {
-    this.listener.logRefusal(this, status, code, detail);
+    this.listener.logRefusal(this.socket, status, code, detail);
     this.closeAfterCurrent = true;
     this.lastRequest = true;
     this.bodyHeld = false;
@@ -402,13 +388,13 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
   private refuse(): void {
     const r = this.refusal as HeadRefusal;
     this.refusal = null;
-    this.listener.logRefusal(this, r.status, r.code, r.detail);
+    this.listener.logRefusal(this.socket, r.status, r.code, r.detail);
     if (this.current !== null) {
       this.socket.destroy(); // never while a response is under way; refusals wait for it
       return;
     }
     this.fresh = this.queued = this.reading = null;
-    this.socket.write(`HTTP/1.1 ${r.status} ${this.listener.statusText(r.status)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+    this.socket.write(refusalHead(r.status), 'latin1');
     this.close();
   }
 

@@ -1,29 +1,23 @@
 /**
- * The fast downstream path's listener: its connections (`LlhttpConnection`) parse with a lent llhttp parser and write responses themselves. It owns
- * what the connections share: the parser free list, the limits, one coarse sweep for every
- * timeout (no timer per connection or request), the `Keep-Alive` header line, the cached
- * `Date`, and graceful shutdown.
- *
- * Sockets come from a core `Listener` (a fresh bind, a worker's inherited socket, or one taken
- * over in an upgrade, plain or TLS after its handshake); `serve(socket)` takes each.
+ * The llhttp path's listener: its connections (`LlhttpConnection`) parse with a lent llhttp
+ * parser and write responses themselves. Besides what `Http1Listener` shares with the node:http
+ * path, it owns what its connections share: the parser free list, the limits, one coarse sweep
+ * for every timeout (no timer per connection or request), the `Keep-Alive` header line and the
+ * cached `Date`.
  */
-import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
-import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
+import type { Logger } from '@pingora-ts/core';
 import type { Llhttp, RequestParserPool } from '../http1/llhttp';
-import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-session';
+import type { DownstreamLimits, RequestHandler } from './downstream-session';
+import { Http1Listener } from './http1-listener';
 import { LlhttpConnection } from './llhttp-connection';
 import type { HeadFacts } from './request-checks';
-
-/** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
-const IDLE_GRACE_MS = 1000;
 
 /** Shortest and longest sweep tick. */
 const MIN_TICK_MS = 5;
 const MAX_TICK_MS = 1000;
 
-export class LlhttpListener implements DownstreamListener {
-  readonly addr: string;
+export class LlhttpListener extends Http1Listener<LlhttpConnection> {
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -34,15 +28,8 @@ export class LlhttpListener implements DownstreamListener {
   readonly parsers: RequestParserPool;
   /** Scratch space for `checkRequestHead` (one head is checked at a time). */
   readonly facts: HeadFacts = { hasBody: false, expectContinue: false, contentLength: -1 };
-  /** Set by `shutdown`: responses say `Connection: close`. */
-  closing = false;
-  private readonly conns = new Set<LlhttpConnection>();
-  private core: Listener | null = null;
   private readonly tickMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private closed: Promise<void> | null = null;
-  private allClosed: (() => void) | null = null;
-  private bound: BoundAddress | null = null;
   private dateText = '';
   private dateAt = 0;
 
@@ -51,10 +38,10 @@ export class LlhttpListener implements DownstreamListener {
     limits: DownstreamLimits,
     parser: Llhttp,
     readonly onRequest: RequestHandler,
-    private readonly logger: Logger,
-    private readonly service: string,
+    logger: Logger,
+    service: string,
   ) {
-    this.addr = addr;
+    super(addr, logger, service);
     this.keepAliveTimeoutMs = limits.keepAliveTimeoutMs;
     this.headersTimeoutMs = limits.headersTimeoutMs;
     this.requestTimeoutMs = limits.requestTimeoutMs;
@@ -65,67 +52,34 @@ export class LlhttpListener implements DownstreamListener {
     this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n`;
   }
 
-  get connections(): number {
-    return this.conns.size;
+  protected serve(socket: net.Socket): void {
+    this.track(new LlhttpConnection(socket, this));
   }
 
-  async listen(open: OpenCoreListener): Promise<void> {
-    this.core = await open(this.serve);
-    this.bound = this.core.address();
+  protected started(): void {
     this.sweepTimer = setInterval(this.sweep, this.tickMs);
     this.sweepTimer.unref();
   }
 
-  address(): BoundAddress | null {
-    return this.bound;
+  protected stopped(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
   }
 
-  /** Serves HTTP/1.1 on a connected socket. */
-  readonly serve = (socket: net.Socket): void => {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    this.conns.add(new LlhttpConnection(socket, this));
-  };
+  protected isIdle(conn: LlhttpConnection): boolean {
+    return conn.idle;
+  }
 
-  shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
-    if (this.closed === null) {
-      this.closing = true;
-      const listening = this.core?.stopAccepting() ?? Promise.resolve();
-      const drained = new Promise<void>((resolve) => {
-        this.allClosed = resolve;
-      });
-      this.closed = Promise.all([listening, drained]).then(async () => {
-        if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-        await this.core?.close();
-      });
-      const timer = setTimeout(() => this.destroyAll(), graceful ? timeoutMs : 0);
-      void this.closed.then(() => clearTimeout(timer));
-      if (graceful) for (const c of this.conns) c.shutdown(Math.min(IDLE_GRACE_MS, timeoutMs));
-      else this.destroyAll();
-      this.checkDrained();
-    } else if (!graceful) {
-      this.destroyAll();
-    }
-    return this.closed;
+  protected closeAfterResponse(conn: LlhttpConnection): void {
+    conn.closeAfterCurrent = true;
+  }
+
+  protected destroy(conn: LlhttpConnection): void {
+    conn.socket.destroy();
   }
 
   /** @internal A connection closed. */
-  forget(conn: LlhttpConnection): void {
-    this.conns.delete(conn);
-    this.checkDrained();
-  }
-
-  /** @internal The warn line for a refused request (the same fields as the node:http path). */
-  logRefusal(conn: LlhttpConnection, status: number, code: string, detail: string): void {
-    const s = conn.socket;
-    this.logger.warn({ service: this.service, reason: code, detail, status, client: s.remoteAddress, clientPort: s.remotePort }, 'malformed request from client');
-  }
-
-  /** @internal */
-  statusText(status: number): string {
-    return STATUS_CODES[status] ?? 'Error';
+  closedConnection(conn: LlhttpConnection): void {
+    this.forget(conn);
   }
 
   /** @internal An HTTP `Date` value, made at most once a second. */
@@ -136,18 +90,6 @@ export class LlhttpListener implements DownstreamListener {
       this.dateText = new Date(now).toUTCString();
     }
     return this.dateText;
-  }
-
-  private destroyAll(): void {
-    for (const c of this.conns) c.socket.destroy();
-  }
-
-  private checkDrained(): void {
-    if (this.allClosed !== null && this.conns.size === 0) {
-      const done = this.allClosed;
-      this.allClosed = null;
-      done();
-    }
   }
 
   private readonly sweep = (): void => {
