@@ -28,6 +28,7 @@ import { LlhttpSession } from './llhttp-session';
 import type { LlhttpListener } from './llhttp-listener';
 import { readInto } from './read-into';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
+import { originFormOf } from './request-target';
 
 const kConnection = Symbol('pingora-ts.fastConnection');
 
@@ -106,11 +107,18 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
   onRequestHead(method: string, target: string, rawHeaders: string[], versionMajor: number, versionMinor: number, keepAlive: boolean): number {
     this.lineSeen = false;
     const facts = this.listener.facts;
-    const refusal = checkRequestHead(method, versionMajor, versionMinor, rawHeaders, facts);
+    const refusal = checkRequestHead(method, target, versionMajor, versionMinor, rawHeaders, facts);
     if (refusal !== null) {
       this.refusal = refusal;
       this.lastRequest = true;
       return NO_BODY + PAUSE;
+    }
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      const origin = originFormOf(target, rawHeaders);
+      if (origin !== null) {
+        target = origin.target;
+        rawHeaders = origin.rawHeaders;
+      }
     }
     const req = new LlhttpSession(this, method, target, rawHeaders, versionMinor, keepAlive, facts.expectContinue);
     // Without a body the request is complete with its head (llhttp will not report its end).

@@ -110,7 +110,7 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
     s[kResponse] = res;
     res.on('close', onResponseClose);
     if (this.closing) res.shouldKeepAlive = false;
-    const refusal = checkRequestHead(req.method as string, req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders, null);
+    const refusal = checkRequestHead(req.method as string, req.url as string, req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders, null);
     if (refusal !== null) {
       this.refuse(s, refusal.status, refusal.code, refusal.detail);
       return;

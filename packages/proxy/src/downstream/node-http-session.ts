@@ -8,6 +8,8 @@ import type { DownstreamAccess } from '../session';
 import type { BodySink } from '../flow/body-sink';
 import type { DownstreamEvents, DownstreamSession } from './downstream-session';
 import { clientIpOf } from './client-ip';
+import { headersObject } from './headers-object';
+import { originFormOf } from './request-target';
 
 const kDownstream = Symbol('pingora-ts.nodeDownstream');
 
@@ -21,11 +23,16 @@ export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   private events: DownstreamEvents | null = null;
   private sink: BodySink | null = null;
   private flushQueued = false;
+  /** An absolute-form target's origin-form head (see `originFormOf`), else null. */
+  private readonly origin: { target: string; rawHeaders: string[] } | null;
+  private originHeaders: IncomingHttpHeaders | null = null;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
+    const url = req.url as string;
+    this.origin = url.charCodeAt(0) === 47 /* / */ ? null : originFormOf(url, req.rawHeaders);
     (res as TaggedResponse)[kDownstream] = this;
     res.on('close', onResponseClose);
     res.on('drain', onResponseDrain);
@@ -36,11 +43,11 @@ export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   }
 
   get target(): string {
-    return this.req.url as string;
+    return this.origin === null ? (this.req.url as string) : this.origin.target;
   }
 
   get rawHeaders(): string[] {
-    return this.req.rawHeaders;
+    return this.origin === null ? this.req.rawHeaders : this.origin.rawHeaders;
   }
 
   get httpVersion(): string {
@@ -48,7 +55,8 @@ export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   }
 
   get headers(): IncomingHttpHeaders {
-    return this.req.headers;
+    if (this.origin === null) return this.req.headers;
+    return (this.originHeaders ??= headersObject(this.origin.rawHeaders));
   }
 
   get access(): DownstreamAccess {
