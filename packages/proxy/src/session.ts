@@ -40,7 +40,11 @@ export class Session {
     return this.downstreamSession.method;
   }
 
-  /** Raw request target as received (path and query). */
+  /**
+   * The request target in origin-form: path and query as received. An absolute-form target
+   * (`GET http://a.example/x`) arrives here as `/x`, with its authority as the `Host` header
+   * (RFC 9112 §3.2.2); `OPTIONS *` as `*`.
+   */
   get path(): string {
     return this.downstreamSession.target;
   }
