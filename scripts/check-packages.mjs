@@ -8,15 +8,17 @@
  *    require: { types: ./dist/x.d.cts, default: ./dist/x.cjs } }`, and those files are built;
  *    a subpath other than `.` is also listed in `typesVersions` (TypeScript's node10
  *    resolution ignores `exports`); `files` ships dist, README.md and CHANGELOG.md;
- * 2. `publint --strict` finds nothing (warnings count as errors);
- * 3. `attw --pack` (Are the Types Wrong) resolves every `exports` subpath under node10,
+ * 2. the package is packed once (`npm pack`: no global pnpm needed, CI fetches pnpm through
+ *    npx), and `publint --strict` finds nothing in the packed files (warnings count as errors);
+ * 3. `attw` (Are the Types Wrong) resolves every `exports` subpath of the tarball under node10,
  *    node16 from CJS, node16 from ESM and bundler.
  *
  * Prints one line per package and check, and exits 1 if any failed.
  * Usage: node scripts/check-packages.mjs [package-dir ...]   (default: every packages/*)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,10 +86,20 @@ function main() {
     const problems = shapeProblems(dir, pkg);
     report('exports/files shape', problems.length === 0, problems.join('\n'));
     if (problems.some((p) => p.includes('pnpm build'))) continue; // nothing built to pack
-    const lint = run(bin('publint'), ['run', '--strict'], dir);
-    report('publint --strict', lint.ok, lint.output);
-    const types = run(bin('attw'), ['--pack', '.', '--profile', 'strict', '--format', 'ascii'], dir);
-    report('attw --pack (node10, node16 CJS/ESM, bundler)', types.ok, types.output);
+    const tmp = mkdtempSync(join(tmpdir(), 'pingora-ts-pack-'));
+    try {
+      const pack = run('npm', ['pack', '--silent', '--pack-destination', tmp], dir);
+      const tgz = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
+      report('npm pack', pack.ok && tgz !== undefined, pack.output);
+      if (tgz === undefined) continue;
+      const unpack = run('tar', ['-xzf', join(tmp, tgz), '-C', tmp], dir); // into tmp/package
+      const lint = unpack.ok ? run(bin('publint'), ['run', '--strict', '--pack', 'false', join(tmp, 'package')], dir) : unpack;
+      report('publint --strict', lint.ok, lint.output);
+      const types = run(bin('attw'), [join(tmp, tgz), '--profile', 'strict', '--format', 'ascii'], dir);
+      report('attw (node10, node16 CJS/ESM, bundler)', types.ok, types.output);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
   console.log(failed === 0 ? `packages: ${dirs.length} checked, no problems` : `packages: ${failed} check(s) failed`);
   process.exit(failed === 0 ? 0 : 1);
