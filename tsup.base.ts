@@ -25,5 +25,9 @@ export const packageBuild: Options = {
   dts: true,
   sourcemap: true,
   clean: true,
+  // Entries share chunks in CJS too (tsup splits only ESM by default): without it,
+  // `require('@pingora-ts/core/internal')` would carry its own copy of every module it shares
+  // with the main entry, so `ProxyError` from one would fail `instanceof` in the other.
+  splitting: true,
   target: 'node20',
 };
