@@ -3,7 +3,8 @@
 // (`llhttp` or `node:http`). Used to compare the two HTTP/1.1 implementations alone.
 import { HttpPeer, HttpProxy } from '@pingora-ts/proxy';
 
-const [port, upstream, parser] = process.argv.slice(2);
+const [port, upstream, arg] = process.argv.slice(2);
+const parser = /** @type {'llhttp' | 'node:http'} */ (arg);
 const peer = new HttpPeer(upstream);
 const proxy = new HttpProxy('bench', { newCtx: () => null, upstreamPeer: () => peer }, { listeners: [{ addr: `127.0.0.1:${port}` }], downstream: parser });
 await proxy.listen();
