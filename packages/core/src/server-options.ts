@@ -35,3 +35,10 @@ export interface ServerOptions<C extends ServerConf = ServerConf> {
   /** Printed by `--version`. */
   version?: string;
 }
+
+/**
+ * What `bootstrap()` decided. `done: true`: this process has nothing more to do and should
+ * end with `exitCode` — it answered `-h`, `-V` or `-t`, or it is the parent of a daemon
+ * (which now serves, or failed to start). `done: false`: go on to `run()`.
+ */
+export type BootstrapResult = { done: false } | { done: true; exitCode: number; reason: 'help' | 'version' | 'test' | 'daemon-parent' };

@@ -26,7 +26,6 @@ import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import type { z } from 'zod';
 import { daemonize, isDaemonChild } from './daemon';
-import { errorMessage } from './internal/error-message';
 import type { HandledSignal } from './internal/hold-process';
 import { CONF_TEXT_ENV, HANDOFF_ENV, WORKER_ENV, closeStrayFds, takeEnv } from './internal/process-role';
 import { readConfText } from './internal/read-conf-text';
@@ -35,20 +34,22 @@ import { parseConf, validateConf } from './load-conf';
 import type { Logger } from './logger';
 import { Opt } from './opt';
 import { answerCommandLine } from './server/answer-command-line';
+import { installProcessErrorPolicy } from './server/process-error-policy';
 import type { RoleContext } from './server/role-context';
 import { runMainProcess } from './server/run-main-process';
 import { ServiceRunner } from './server/service-runner';
 import { StopRequest, type StopReason } from './server/stop-request';
 import { gracefulShutdownTimeoutMs, serverConfSchema, type ServerConf } from './server-conf';
-import type { ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
+import type { BootstrapResult, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
 import type { BoundAddress, ListenContext, Service } from './service';
 import { StateChannel } from './state-channel';
 import { createStderrLogger } from './stderr-logger';
+import { checkConfFile } from './upgrade/check-conf-file';
 import { upgradeOnSignal } from './upgrade/upgrade-on-signal';
 import { runWorker } from './workers/run-worker';
 import type { WorkerPool } from './workers/worker-pool';
 
-export type { ConfInput, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
+export type { BootstrapResult, ConfInput, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
 
 export class Server<C extends ServerConf = ServerConf> extends EventEmitter<ServerEvents> {
   readonly opt: Opt;
@@ -76,7 +77,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   readonly #runner = new ServiceRunner(this.#services, () => this.logger);
   readonly #stop = new StopRequest();
   #phase: ServerPhase | undefined;
-  #bootstrap: Promise<void> | undefined;
+  #bootstrap: Promise<BootstrapResult> | undefined;
   #run: Promise<number> | undefined;
   #daemonChild = false;
   #registry: ListenerRegistry | undefined;
@@ -172,40 +173,50 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   }
 
   /**
-   * Acts on the command line before anything starts. Idempotent; `run()` calls it too.
-   * - `-h`/`-V`: prints usage/version, exits 0.
-   * - `-t`: runs `options.validate`, prints `conf <file> ok` and exits 0, or prints the
-   *   one-line ConfError and exits 1 (a conf the schema rejects already threw in the constructor).
-   * - `-d` or `daemon: true`: starts the daemon child and exits 0 once it listens, 1 if it
-   *   fails (see `daemon.ts`). In the child, it returns and the app goes on to `run()`.
+   * Acts on the command line before anything starts. Idempotent; `run()` calls it too. Never
+   * exits the process: when this process is done, it says so with the code to exit with.
+   * - `-h`/`-V`: prints usage/version; done, 0.
+   * - `-t`: runs `options.validate`, prints `conf <file> ok` (done, 0) or the one-line
+   *   ConfError (done, 1). A conf the schema rejects already threw in the constructor.
+   * - `-d` or `daemon: true`: starts the daemon child and waits until it listens (done, 0)
+   *   or fails (done, 1); see `daemon.ts`. In the child it is not done: go on to `run()`.
    * - `-u` is acted on by `run()`: it takes the sockets over from the old process.
    */
-  bootstrap(): Promise<void> {
+  bootstrap(): Promise<BootstrapResult> {
     this.#bootstrap ??= this.#bootstrapOnce();
     return this.#bootstrap;
   }
 
-  async #bootstrapOnce(): Promise<void> {
+  async #bootstrapOnce(): Promise<BootstrapResult> {
     this.#enter('bootstrap');
     const answer = answerCommandLine(this.opt, { program: this.#program, version: this.#version, confLabel: this.#confLabel, validate: () => this.#validate?.(this.conf, this.#confLabel) });
-    if (answer) process.exit(answer.exitCode);
-    if (this.#role === 'worker') return;
+    if (answer) return { done: true, ...answer };
+    if (this.#role === 'worker') return { done: false };
     if (isDaemonChild()) this.#daemonChild = true;
-    else if (this.opt.daemon || this.conf.daemon) process.exit(await daemonize());
+    else if (this.opt.daemon || this.conf.daemon) return { done: true, exitCode: await daemonize(), reason: 'daemon-parent' };
+    return { done: false };
   }
 
   /**
-   * Starts every service and serves until a signal or `shutdown()`. Resolves the exit code:
-   * 0 after a shutdown or an upgrade, 1 when startup failed. Idempotent (one run per server).
+   * Bootstraps, starts every service and serves until a signal or `shutdown()`. Resolves
+   * the exit code: 0 after a shutdown or an upgrade, 1 when startup failed or an uncaught
+   * exception stopped the server; when `bootstrap()` was done, its code (nothing started).
+   * Idempotent (one run per server). Never exits the process.
    */
   run(): Promise<number> {
     this.#run ??= this.#runOnce();
     return this.#run;
   }
 
-  /** `run()`, then exit the process with its code. */
-  async runForever(): Promise<never> {
-    return process.exit(await this.run());
+  /**
+   * `run()`, then sets `process.exitCode` to its code: a program whose last step is
+   * `await server.runForever()` ends with that code once nothing else holds it open.
+   * Resolves the code too, for programs that exit themselves (`process.exit(code)`).
+   */
+  async runForever(): Promise<number> {
+    const code = await this.run();
+    process.exitCode = code;
+    return code;
   }
 
   /**
@@ -224,7 +235,25 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   }
 
   async #runOnce(): Promise<number> {
-    await this.bootstrap();
+    const boot = await this.bootstrap();
+    if (boot.done) return boot.exitCode;
+    let crashed = false;
+    const release = installProcessErrorPolicy({
+      logger: () => this.logger,
+      onUncaughtException: () => {
+        crashed = true;
+        this.#requestStop('graceful');
+      },
+    });
+    try {
+      const code = await this.#runRole();
+      return crashed ? 1 : code;
+    } finally {
+      release();
+    }
+  }
+
+  #runRole(): Promise<number> {
     const ctx = this.#roleContext();
     if (this.#role === 'worker') return runWorker({ ...ctx, workerId: this.#workerId });
     return runMainProcess({
@@ -297,23 +326,11 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
         logger: this.logger,
         gracePeriodMs: this.#gracePeriodMs(),
         reloadTls: () => (this.#pool ? this.#pool.broadcast({ pingora: 'reload-tls' }) : registry.reloadTls()),
-        checkConf: () => this.#checkConfFile(),
+        checkConf: () => (this.confFile === undefined ? undefined : checkConfFile(this.confFile, this.#schema, this.#validate)),
       });
       if (handedOver) this.#requestStop('upgrade');
     } finally {
       this.#upgrading = false;
-    }
-  }
-
-  /** The conf file as it is now, checked like `-t` does; the problem in one line, if any. */
-  #checkConfFile(): string | undefined {
-    if (this.confFile === undefined) return undefined;
-    try {
-      const conf = parseConf(readConfText(this.confFile, this.#schema), this.confFile, this.#schema);
-      this.#validate?.(conf, this.confFile);
-      return undefined;
-    } catch (err) {
-      return errorMessage(err);
     }
   }
 
