@@ -17,10 +17,8 @@
  * the primary (binds, runs background services, supervises) and starts N workers, the same
  * program with `PINGORA_TS_WORKER` set, which serve. See README "Workers" and "Upgrades".
  *
- * This file decides what happens when; the mechanics live next to it: `server/` (the
- * command-line answers, the services, the stop request), `workers/` (the primary's
- * `startWorkers`, a worker's `runWorker`) and `upgrade/` (`takeOverListeners` in the new
- * process, `upgradeOnSignal` and `handOverListeners` in the old one).
+ * This file decides what happens when; the mechanics live next to it: `server/` (a run per
+ * role, the services, the stop request, the process error policy), `workers/` and `upgrade/`.
  */
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
@@ -34,6 +32,7 @@ import { parseConf, validateConf } from './load-conf';
 import type { Logger } from './logger';
 import { Opt } from './opt';
 import { answerCommandLine } from './server/answer-command-line';
+import { noteWorkStealing } from './server/note-work-stealing';
 import { installProcessErrorPolicy } from './server/process-error-policy';
 import type { RoleContext } from './server/role-context';
 import { runMainProcess } from './server/run-main-process';
@@ -69,6 +68,8 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   readonly #confLabel: string;
   /** The conf file's text as validated, passed on to workers. */
   readonly #confText: string | undefined;
+  /** The conf as written (object or text), for the keys that matter only when set. */
+  readonly #confWritten: unknown;
   readonly #role: ServerRole;
   readonly #workerId: number;
   /** Started by a SIGHUP of an old generation: the sockets come over IPC. */
@@ -115,6 +116,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       this.#confLabel = '<defaults>';
       this.conf = validateConf({}, schema, this.#confLabel);
     }
+    this.#confWritten = options.conf ?? this.#confText;
     this.#role = this.#workerId > 0 ? 'worker' : this.conf.threads > 1 ? 'primary' : 'single';
     this.logger = options.logger ?? createStderrLogger();
     this.#program = options.program ?? basename(process.argv[1] ?? 'pingora-ts');
@@ -178,8 +180,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
    * - `-h`/`-V`: prints usage/version; done, 0.
    * - `-t`: runs `options.validate`, prints `conf <file> ok` (done, 0) or the one-line
    *   ConfError (done, 1). A conf the schema rejects already threw in the constructor.
-   * - `-d` or `daemon: true`: starts the daemon child and waits until it listens (done, 0)
-   *   or fails (done, 1); see `daemon.ts`. In the child it is not done: go on to `run()`.
+   * - `-d`/`daemon: true`: starts the daemon child (see `daemon.ts`); done, 0 once it listens, 1 if it fails.
    * - `-u` is acted on by `run()`: it takes the sockets over from the old process.
    */
   bootstrap(): Promise<BootstrapResult> {
@@ -237,6 +238,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   async #runOnce(): Promise<number> {
     const boot = await this.bootstrap();
     if (boot.done) return boot.exitCode;
+    if (this.#role !== 'worker') noteWorkStealing(this.#confWritten, this.conf.work_stealing, this.logger);
     let crashed = false;
     const release = installProcessErrorPolicy({
       logger: () => this.logger,

@@ -315,3 +315,20 @@ test('runForever() serves on a real socket, then resolves 0 after shutdown() and
   expect(process.exitCode).toBe(0);
   process.exitCode = undefined;
 });
+
+test('work_stealing set in the conf: one info line at startup that it has no effect; not set: nothing', async () => {
+  const set = newServer({ work_stealing: false });
+  const running = set.server.run();
+  await untilPhase(set.server, 'running');
+  await set.server.shutdown();
+  await running;
+  const lines = set.logger.lines.filter(([, , msg]) => msg?.startsWith('work_stealing has no effect in Node.js'));
+  expect(lines).toEqual([['info', { work_stealing: false }, expect.stringContaining('there is no work-stealing scheduler') as string]]);
+
+  const unset = newServer();
+  const again = unset.server.run();
+  await untilPhase(unset.server, 'running');
+  await unset.server.shutdown();
+  await again;
+  expect(unset.logger.lines.some(([, , msg]) => msg?.includes('work_stealing'))).toBe(false);
+});
