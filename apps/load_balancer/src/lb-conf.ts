@@ -28,7 +28,7 @@ const healthCheckSchema = z.strictObject({
 const upstreamTlsSchema = z.strictObject({
   /** Server name sent (SNI) and checked in the certificate; default: the backend's host when it is a name. */
   sni: z.string().default(''),
-  /** Reject certificates that do not chain to a trusted CA (the system's, plus `ca_path`). */
+  /** Reject certificates that do not chain to a trusted CA (Node's defaults, plus `ca_file` and `ca_path`). */
   verify_cert: z.boolean().default(true),
   /** Reject certificates whose names do not match the SNI. */
   verify_hostname: z.boolean().default(true),
@@ -72,6 +72,7 @@ export type UpstreamsConf = ServiceConf['upstreams'];
  * certificate. Run by `-t`, at start and before a SIGHUP reload; throws a one-line ConfError.
  */
 export function validateLbConf(conf: LbConf, file: string): void {
+  if (conf.ca_file !== undefined) readCaFile(conf.ca_file, { file, path: ['ca_file'] });
   conf.services.forEach((svc, i) => {
     svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] }));
     const caPath = svc.upstreams.tls?.ca_path;

@@ -4,6 +4,12 @@ import type { AccessLogger } from '@pingora-ts/observability';
 import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
 import type { UpstreamsConf } from './lb-conf';
 
+/** Extra CAs trusted by a service's TLS upstreams (`ca_file` and `ca_path`), and a name for them in the pool key. */
+export interface UpstreamTrust {
+  pem: string;
+  key: string;
+}
+
 /** Per-request state: the backends this request has tried, so a retry goes elsewhere. */
 export interface LbCtx {
   tried: Backend[];
@@ -24,8 +30,8 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
 
-  /** `ca`: the PEM text of `upstreams.tls.ca_path`, read (and checked) by the caller. */
-  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, ca?: string) {
+  /** `trust`: the CAs of `ca_file` and `upstreams.tls.ca_path`, read (and checked) by the caller. */
+  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, trust?: UpstreamTrust) {
     this.#lb = lb;
     this.#access = access;
     this.#tls = upstreams.tls;
@@ -35,8 +41,8 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
       ...(tls === undefined ? {} : { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname }),
-      // The CA's path is part of the pool key: peers trusting other CAs never share a connection.
-      ...(ca === undefined ? {} : { ca, caKey: tls?.ca_path ?? '' }),
+      // The CA paths are part of the pool key: peers trusting other CAs never share a connection.
+      ...(trust === undefined ? {} : { ca: trust.pem, caKey: trust.key }),
     };
   }
 
