@@ -46,6 +46,11 @@ const upstreamsSchema = z.strictObject({
   read_timeout_ms: z.number().int().min(1).default(60000),
   /** Idle upstream keep-alive connections close after this long. */
   idle_timeout_ms: z.number().int().min(1).default(60000),
+  /**
+   * Most connections to each backend (idle + in use + connecting); a request over it waits up
+   * to `connection_timeout_ms` for one to come free, then gets a 503. Default: no limit.
+   */
+  max_connections: z.number().int().min(1).optional(),
   /** Connect to the backends with TLS. */
   tls: upstreamTlsSchema.optional(),
 });

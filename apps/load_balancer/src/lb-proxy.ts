@@ -18,6 +18,19 @@ export interface LbCtx {
 /** How many candidates one selection may look at before giving up. */
 const MAX_ITERATIONS = 256;
 
+/** An `HttpPeer` that carries `upstreams.max_connections`, which the pool reads as `PeerLike.maxConnections`. */
+class LbPeer extends HttpPeer {
+  constructor(
+    address: string,
+    tls: boolean,
+    sni: string,
+    options: ConstructorParameters<typeof HttpPeer>[3],
+    readonly maxConnections: number | undefined,
+  ) {
+    super(address, tls, sni, options);
+  }
+}
+
 /**
  * The quick-start load balancer's `ProxyHttp`: round robin (or random) over healthy
  * backends, a retry goes to a backend not tried yet, one access log line per request.
@@ -27,6 +40,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #access: AccessLogger;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
   readonly #tls: UpstreamsConf['tls'];
+  readonly #maxConnections: number | undefined;
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
 
@@ -35,6 +49,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     this.#lb = lb;
     this.#access = access;
     this.#tls = upstreams.tls;
+    this.#maxConnections = upstreams.max_connections;
     const tls = upstreams.tls;
     this.#peerOptions = {
       connectionTimeoutMs: upstreams.connection_timeout_ms,
@@ -59,7 +74,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     tried.push(backend);
     let peer = this.#peers.get(backend.addr);
     if (peer === undefined) {
-      peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);
+      peer = new LbPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions, this.#maxConnections);
       this.#peers.set(backend.addr, peer);
     }
     return peer;
