@@ -18,19 +18,6 @@ export interface LbCtx {
 /** How many candidates one selection may look at before giving up. */
 const MAX_ITERATIONS = 256;
 
-/** An `HttpPeer` that carries `upstreams.max_connections`, which the pool reads as `PeerLike.maxConnections`. */
-class LbPeer extends HttpPeer {
-  constructor(
-    address: string,
-    tls: boolean,
-    sni: string,
-    options: ConstructorParameters<typeof HttpPeer>[3],
-    readonly maxConnections: number | undefined,
-  ) {
-    super(address, tls, sni, options);
-  }
-}
-
 /**
  * The quick-start load balancer's `ProxyHttp`: round robin (or random) over healthy
  * backends, a retry goes to a backend not tried yet, one access log line per request.
@@ -40,7 +27,6 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #access: AccessLogger;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
   readonly #tls: UpstreamsConf['tls'];
-  readonly #maxConnections: number | undefined;
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
 
@@ -49,12 +35,12 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     this.#lb = lb;
     this.#access = access;
     this.#tls = upstreams.tls;
-    this.#maxConnections = upstreams.max_connections;
     const tls = upstreams.tls;
     this.#peerOptions = {
       connectionTimeoutMs: upstreams.connection_timeout_ms,
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
+      maxConnections: upstreams.max_connections,
       ...(tls === undefined ? {} : { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname }),
       // The CA paths are part of the pool key: peers trusting other CAs never share a connection.
       ...(trust === undefined ? {} : { ca: trust.pem, caKey: trust.key }),
@@ -74,7 +60,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     tried.push(backend);
     let peer = this.#peers.get(backend.addr);
     if (peer === undefined) {
-      peer = new LbPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions, this.#maxConnections);
+      peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);
       this.#peers.set(backend.addr, peer);
     }
     return peer;

@@ -26,6 +26,11 @@ export interface PeerOptions {
   caKey: string;
   /** Keeps this peer's connections apart from other peers with the same address. Default `''`. */
   groupKey: string;
+  /**
+   * Most connections to this peer, idle + in use + connecting; a request over it waits (up to
+   * the connect timeout, then 503 `ConnectionLimitReached`). `undefined`: the pool's `maxConnections`.
+   */
+  maxConnections: number | undefined;
 }
 
 const DEFAULT_PEER_OPTIONS: PeerOptions = {
@@ -39,6 +44,7 @@ const DEFAULT_PEER_OPTIONS: PeerOptions = {
   ca: undefined,
   caKey: '',
   groupKey: '',
+  maxConnections: undefined,
 };
 
 const OPTION_KEYS = new Set(Object.keys(DEFAULT_PEER_OPTIONS));
@@ -79,6 +85,8 @@ export class HttpPeer implements PeerLike {
       const v = opts[k];
       if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new TypeError(`PeerOptions.${k} must be a number >= 0, got ${String(v)}`);
     }
+    const max = opts.maxConnections;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new TypeError(`PeerOptions.maxConnections must be an integer >= 1, got ${String(max)}`);
     this.options = Object.freeze(opts);
     this.poolKey = peerKey(this);
   }
@@ -106,6 +114,9 @@ export class HttpPeer implements PeerLike {
   }
   get groupKey(): string {
     return this.options.groupKey;
+  }
+  get maxConnections(): number | undefined {
+    return this.options.maxConnections;
   }
 
   toString(): string {
