@@ -29,6 +29,7 @@ import { ConfError } from './conf-error';
 import { daemonize, detachStderr, isDaemonChild, notifyDaemonParent } from './daemon';
 import { errorMessage, errorName } from './internal/error-message';
 import { childStdio } from './internal/child-stdio';
+import { createServerHandleUnavailable } from './internal/node/node-handles';
 import { CONF_TEXT_ENV, HANDOFF_ENV, WORKER_ENV, closeStrayFds, takeEnv } from './internal/process-role';
 import { ListenerRegistry, type InheritedSocket } from './listeners/listener-registry';
 import { parseListenerConfig } from './listeners/listener';
@@ -353,6 +354,8 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   /** Binds, drops privileges, starts the listening services (or the workers). Returns a failure message, if any. */
   async #start(registry: ListenerRegistry, inherited: InheritedSocket[]): Promise<string | undefined> {
     const listening = this.#listening();
+    // No fallback for binding: one line naming the Node.js version, before anything is bound.
+    if (listening.length > 0 && createServerHandleUnavailable !== null) return createServerHandleUnavailable;
     const declared: ListenerConfig[] = [];
     try {
       for (const s of listening) for (const cfg of s.listenerConfigs ?? []) declared.push(parseListenerConfig(cfg));

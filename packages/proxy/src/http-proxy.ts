@@ -19,7 +19,7 @@ import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './
 import type { DownstreamIo, DownstreamLimits, DownstreamListener } from './downstream/downstream-io';
 import { FastHttp1Listener } from './downstream/fast-listener';
 import { NodeHttp1Listener } from './downstream/node-listener';
-import { llhttp, llhttpUnavailable } from './http1/llhttp';
+import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';

@@ -3,8 +3,7 @@
  * asks for node:http, or llhttp's internal binding failed its load-time check.
  */
 import type { Logger } from '@pingora-ts/core';
-import type { Llhttp } from '../http1/llhttp';
-import { readIntoUnavailable } from './read-into';
+import { readIntoUnavailable, type Llhttp } from '@pingora-ts/core/internal';
 
 /** The HttpProxy option: `'fast'` (default) or `'node'`. */
 export type DownstreamKind = 'fast' | 'node';

@@ -21,11 +21,9 @@
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
-import { OWN_READ_MIN, sharedReads, type SharedReader } from '@pingora-ts/pool';
-import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
+import { NO_BODY, OWN_READ_MIN, PAUSE, READ_BODY, readInto, sharedReads, type ParseFailure, type RequestParser, type RequestParserHandler, type SharedReader } from '@pingora-ts/core/internal';
 import { FastDownstream } from './fast-downstream';
 import type { FastHttp1Listener } from './fast-listener';
-import { readInto } from './read-into';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
 
 const kConnection = Symbol('pingora-ts.fastConnection');

@@ -10,7 +10,7 @@
 import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
 import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
-import type { Llhttp, RequestParserPool } from '../http1/llhttp';
+import type { Llhttp, RequestParserPool } from '@pingora-ts/core/internal';
 import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
 import { FastConnection } from './fast-connection';
 import type { HeadFacts } from './request-checks';
