@@ -89,7 +89,7 @@ test('the start log names the Node internals in use and the downstream path', as
   const lb = await h.start(lbConf(h.dir, [a.addr]));
   const lines = lb.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.find((l) => l.msg === 'node internals')).toMatchObject({ node: process.version, llhttp: 'ok', readInto: 'ok', createServerHandle: 'ok' });
-  expect(lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp')).toMatchObject({ downstream: 'fast', reads: 'shared buffer' });
+  expect(lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp')).toMatchObject({ reads: 'shared buffer' });
   lb.child.kill('SIGINT');
   await lb.exited;
 });

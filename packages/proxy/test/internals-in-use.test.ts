@@ -6,7 +6,7 @@
 import { HttpPeer } from '@pingora-ts/proxy';
 import { llhttp } from '@pingora-ts/core/internal';
 import { chooseDownstream } from '../src/downstream/choose-downstream';
-import { MemoryLogger, Resources, client, startProxy, useDownstream } from './resources';
+import { MemoryLogger, Resources, client, startProxy } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -24,7 +24,7 @@ test('chooseDownstream: fast when asked and available, node otherwise, with the 
 });
 
 test('the fast path says in its start line that it parses with llhttp and reads into the shared buffer', async () => {
-  useDownstream('fast');
+  // startProxy's default path is the llhttp one (no useDownstream here).
   const logger = new MemoryLogger();
   const peer = new HttpPeer('127.0.0.1:1');
   await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });
