@@ -124,7 +124,12 @@ test('sharedReads: bytes on a socket without a reader destroy it', async () => {
   await until(() => closed, 2000, 'the socket destroyed');
 });
 
-/** Accepts on `handle`'s descriptor with a plain net.Server, as core's listeners do. */
+/**
+ * Accepts on `handle`'s descriptor with a plain net.Server, as core's listeners do. From then
+ * on the server owns the descriptor: closing the raw handle too would close it twice (and
+ * could close a descriptor reused meanwhile), so, like core's `BoundSocket.markServed`, the
+ * raw handle is left alone.
+ */
 async function acceptOn(handle: RawServerHandle, reply: string): Promise<net.Server> {
   const server = res.track(net.createServer((s) => s.end(reply)));
   server.listen({ fd: handle.fd });
@@ -143,7 +148,6 @@ async function fetchFrom(opts: net.NetConnectOpts): Promise<string> {
 test('net._createServerHandle: binds TCP and Unix sockets without listening; a net.Server accepts on them', async () => {
   expect(createServerHandleUnavailable).toBeNull();
   const tcp = bindTcpHandle('127.0.0.1', 0, 4);
-  res.defer(() => tcp.close());
   const out: { port?: number } = {};
   expect(tcp.getsockname?.(out)).toBe(0);
   const port = out.port as number;
@@ -159,7 +163,6 @@ test('net._createServerHandle: binds TCP and Unix sockets without listening; a n
 
   const path = join(tempDir(), 'internals.sock');
   const unix = bindUnixHandle(path);
-  res.defer(() => unix.close());
   await acceptOn(unix, 'unix ok');
   expect(await fetchFrom({ path })).toBe('unix ok');
 });
