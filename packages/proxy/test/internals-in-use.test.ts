@@ -23,16 +23,6 @@ test('chooseDownstream: fast when asked and available, node otherwise, with the 
   ]);
 });
 
-test('the fast path says in its start line that it parses with llhttp and reads into the shared buffer', async () => {
-  // startProxy's default path is the llhttp one (no useDownstream here).
-  const logger = new MemoryLogger();
-  const peer = new HttpPeer('127.0.0.1:1');
-  await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });
-  const line = logger.lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp');
-  expect(line?.obj.reads).toBe('shared buffer');
-  expect(line?.obj.parser).toBe(`llhttp ${process.versions.llhttp}`);
-});
-
 test('without the internal parser, HttpProxy runs on node:http and warns at listen()', async () => {
   const up = await res.httpServer((_req, r) => r.end('via node:http'));
   const logger = new MemoryLogger();
@@ -56,4 +46,14 @@ test('without the internal parser, HttpProxy runs on node:http and warns at list
   const a = proxy.addresses()[0];
   const r = await client(res, `http://127.0.0.1:${a?.kind === 'tcp' ? a.port : 0}`).request({ path: '/', method: 'GET' });
   expect(await r.body.text()).toBe('via node:http');
+});
+
+test('the fast path says in its start line that it parses with llhttp and reads into the shared buffer', async () => {
+  // startProxy's default path is the llhttp one (no useDownstream here).
+  const logger = new MemoryLogger();
+  const peer = new HttpPeer('127.0.0.1:1');
+  await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });
+  const line = logger.lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp');
+  expect(line?.obj.reads).toBe('shared buffer');
+  expect(line?.obj.parser).toBe(`llhttp ${process.versions.llhttp}`);
 });
