@@ -22,7 +22,7 @@ import { hasCommand, startPeer } from './lib/start-peer.mjs';
 import { makeCert } from './lib/tls-cert.mjs';
 import { updateReadmeResults } from './lib/update-readme-results.mjs';
 import { waitForHttp } from './lib/wait-for-http.mjs';
-import { baselinePeer, peers as allPeers, REFERENCE } from './peers/index.mjs';
+import { baselinePeer, optionalPeers, peers as defaultPeers, REFERENCE } from './peers/index.mjs';
 import { startUpstream } from './peers/upstream.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -53,9 +53,10 @@ async function main(argv) {
     const known = (await loadScenarios()).map((s) => s.name).join(', ');
     throw new Error(`unknown scenario ${unknownScenarios.join(', ')} (known: ${known})`);
   }
+  const allPeers = [...defaultPeers, ...optionalPeers];
   const unknownPeers = (opts.peers ?? []).filter((n) => !allPeers.some((p) => p.name === n));
   if (unknownPeers.length > 0) throw new Error(`unknown peer ${unknownPeers.join(', ')} (known: ${allPeers.map((p) => p.name).join(', ')})`);
-  const peers = allPeers.filter((p) => !opts.peers || opts.peers.includes(p.name) || p.name === REFERENCE);
+  const peers = allPeers.filter((p) => (!opts.peers && !optionalPeers.includes(p)) || opts.peers?.includes(p.name) || p.name === REFERENCE);
   if (opts.baseline !== null) peers.push(baselinePeer(opts.baseline));
 
   ensureTools({ install: opts.install, log });

@@ -57,7 +57,7 @@ export async function startPeer(peer, ctx) {
   } catch (err) {
     if (proc) await ctx.group.stop(proc, 1000);
     const log = started.logFile && existsSync(started.logFile) ? tail(readFileSync(started.logFile, 'utf8'), 2) : '';
-    throw new Error(`${/** @type {Error} */ (err).message}${log ? `; its log: ${log}` : ''}`);
+    throw new Error(`${/** @type {Error} */ (err).message}${log ? `; its log: ${log}` : ''}`, { cause: err });
   }
   // A broken HTTPS listener costs the TLS scenarios only, not the peer's other results.
   if (tls) {

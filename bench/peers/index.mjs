@@ -6,9 +6,13 @@ import { haproxy } from './haproxy.mjs';
 import { httpProxy } from './http-proxy.mjs';
 import { nginx } from './nginx.mjs';
 import { pingoraTs } from './pingora-ts.mjs';
+import { pingoraTsLibrary } from './pingora-ts-library.mjs';
 
 /** @type {import('./peer.mjs').Peer[]} */
 export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingoraTs({ threads: 1, accessLog: true }), pingoraTs({ threads: 2, accessLog: true })];
+
+/** Peers that run only when `--peers` names them (comparisons of pingora-ts with itself). */
+export const optionalPeers = [pingoraTsLibrary('llhttp'), pingoraTsLibrary('node:http')];
 
 /** The peer every ratio is relative to. */
 export const REFERENCE = 'nginx';

@@ -4,7 +4,7 @@ import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpProxy } from '@pingora-ts/proxy';
 import type { LbConf, ServiceConf } from './lb-conf';
-import { LbProxy } from './lb-proxy';
+import { LbProxy, type UpstreamTrust } from './lb-proxy';
 
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
@@ -18,12 +18,15 @@ export function buildServices(
   health: HealthSharing,
 ): { services: Service[]; pool: ConnectionPool } {
   const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
-  return { services: conf.services.flatMap((svc) => buildService(svc, conf, pool, logger, access, health)), pool };
+  // ca_file, as Pingora's: CAs every TLS upstream trusts, read once for all services.
+  const caFile = conf.ca_file === undefined ? undefined : readCaFile(conf.ca_file, { path: ['ca_file'] });
+  return { services: conf.services.flatMap((svc) => buildService(svc, conf, caFile, pool, logger, access, health)), pool };
 }
 
 function buildService(
   svc: ServiceConf,
   conf: LbConf,
+  caFile: string | undefined,
   pool: ConnectionPool,
   logger: Logger,
   access: AccessLogger,
@@ -36,8 +39,7 @@ function buildService(
     // Health flips are logged where the checks run; workers only apply the published map.
     ...(health.publishes ? { logger } : {}),
   });
-  const ca = up.tls?.ca_path === undefined ? undefined : readCaFile(up.tls.ca_path, { path: ['upstreams', 'tls', 'ca_path'] });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, ca), {
+  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, upstreamTrust(up, conf.ca_file, caFile)), {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
@@ -55,6 +57,18 @@ function buildService(
   lb.healthCheckFrequencyMs = hc.interval_ms;
   shareHealth(lb, `health:${svc.name}`, health);
   return [proxy, lb.backgroundService(`${svc.name} health check`)];
+}
+
+/**
+ * The extra CAs a service's TLS upstreams trust (beside Node's defaults): `ca_file`, then the
+ * service's own `ca_path`. Keyed by both paths, so peers trusting other CAs never share a connection.
+ */
+function upstreamTrust(up: ServiceConf['upstreams'], caFilePath: string | undefined, caFile: string | undefined): UpstreamTrust | undefined {
+  if (up.tls === undefined) return undefined;
+  const caPath = up.tls.ca_path;
+  const pems = [caFile, caPath === undefined ? undefined : readCaFile(caPath, { path: ['upstreams', 'tls', 'ca_path'] })].filter((p): p is string => p !== undefined);
+  if (pems.length === 0) return undefined;
+  return { pem: pems.join('\n'), key: [caFilePath ?? '', caPath ?? ''].join('|') };
 }
 
 /** How health state crosses processes: core's state channel, and whether this process publishes. */

@@ -28,7 +28,7 @@ const healthCheckSchema = z.strictObject({
 const upstreamTlsSchema = z.strictObject({
   /** Server name sent (SNI) and checked in the certificate; default: the backend's host when it is a name. */
   sni: z.string().default(''),
-  /** Reject certificates that do not chain to a trusted CA (the system's, plus `ca_path`). */
+  /** Reject certificates that do not chain to a trusted CA (Node's defaults, plus `ca_file` and `ca_path`). */
   verify_cert: z.boolean().default(true),
   /** Reject certificates whose names do not match the SNI. */
   verify_hostname: z.boolean().default(true),
@@ -46,6 +46,11 @@ const upstreamsSchema = z.strictObject({
   read_timeout_ms: z.number().int().min(1).default(60000),
   /** Idle upstream keep-alive connections close after this long. */
   idle_timeout_ms: z.number().int().min(1).default(60000),
+  /**
+   * Most connections to each backend (idle + in use + connecting); a request over it waits up
+   * to `connection_timeout_ms` for one to come free, then gets a 503. Default: no limit.
+   */
+  max_connections: z.number().int().min(1).optional(),
   /** Connect to the backends with TLS. */
   tls: upstreamTlsSchema.optional(),
 });
@@ -72,6 +77,7 @@ export type UpstreamsConf = ServiceConf['upstreams'];
  * certificate. Run by `-t`, at start and before a SIGHUP reload; throws a one-line ConfError.
  */
 export function validateLbConf(conf: LbConf, file: string): void {
+  if (conf.ca_file !== undefined) readCaFile(conf.ca_file, { file, path: ['ca_file'] });
   conf.services.forEach((svc, i) => {
     svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] }));
     const caPath = svc.upstreams.tls?.ca_path;

@@ -4,6 +4,12 @@ import type { AccessLogger } from '@pingora-ts/observability';
 import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
 import type { UpstreamsConf } from './lb-conf';
 
+/** Extra CAs trusted by a service's TLS upstreams (`ca_file` and `ca_path`), and a name for them in the pool key. */
+export interface UpstreamTrust {
+  pem: string;
+  key: string;
+}
+
 /** Per-request state: the backends this request has tried, so a retry goes elsewhere. */
 export interface LbCtx {
   tried: Backend[];
@@ -11,6 +17,19 @@ export interface LbCtx {
 
 /** How many candidates one selection may look at before giving up. */
 const MAX_ITERATIONS = 256;
+
+/** An `HttpPeer` that carries `upstreams.max_connections`, which the pool reads as `PeerLike.maxConnections`. */
+class LbPeer extends HttpPeer {
+  constructor(
+    address: string,
+    tls: boolean,
+    sni: string,
+    options: ConstructorParameters<typeof HttpPeer>[3],
+    readonly maxConnections: number | undefined,
+  ) {
+    super(address, tls, sni, options);
+  }
+}
 
 /**
  * The quick-start load balancer's `ProxyHttp`: round robin (or random) over healthy
@@ -21,22 +40,24 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #access: AccessLogger;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
   readonly #tls: UpstreamsConf['tls'];
+  readonly #maxConnections: number | undefined;
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
 
-  /** `ca`: the PEM text of `upstreams.tls.ca_path`, read (and checked) by the caller. */
-  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, ca?: string) {
+  /** `trust`: the CAs of `ca_file` and `upstreams.tls.ca_path`, read (and checked) by the caller. */
+  constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, trust?: UpstreamTrust) {
     this.#lb = lb;
     this.#access = access;
     this.#tls = upstreams.tls;
+    this.#maxConnections = upstreams.max_connections;
     const tls = upstreams.tls;
     this.#peerOptions = {
       connectionTimeoutMs: upstreams.connection_timeout_ms,
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
       ...(tls === undefined ? {} : { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname }),
-      // The CA's path is part of the pool key: peers trusting other CAs never share a connection.
-      ...(ca === undefined ? {} : { ca, caKey: tls?.ca_path ?? '' }),
+      // The CA paths are part of the pool key: peers trusting other CAs never share a connection.
+      ...(trust === undefined ? {} : { ca: trust.pem, caKey: trust.key }),
     };
   }
 
@@ -53,7 +74,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     tried.push(backend);
     let peer = this.#peers.get(backend.addr);
     if (peer === undefined) {
-      peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);
+      peer = new LbPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions, this.#maxConnections);
       this.#peers.set(backend.addr, peer);
     }
     return peer;

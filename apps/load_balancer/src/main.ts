@@ -34,7 +34,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const conf = server.conf;
 
-  await server.bootstrap();
+  // -t answered, or the parent of a daemon that now serves (or failed): nothing to run here.
+  const boot = await server.bootstrap();
+  if (boot.done) return boot.exitCode;
   const logger = createErrorLogger({ path: conf.error_log });
   server.logger = logger;
   // Which Node internals this Node.js has, and what runs instead of a missing one (core's docs/node-internals.md).

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { Harness, lbConf, sleep } from './harness';
@@ -10,7 +11,7 @@ beforeEach(() => {
   agent = new Agent({ connections: 4 });
 });
 afterEach(async () => {
-  await agent.close();
+  if (!agent.closed) await agent.close();
   await h.cleanup();
 });
 
@@ -120,4 +121,59 @@ test('on shutdown the error log reports the pool counters', async () => {
   await lb.exited;
   const line = lb.stderr().split('\n').find((l) => l.includes('"msg":"pool stats"'));
   expect(JSON.parse(line ?? '{}')).toMatchObject({ newConnections: 1, reusedConnections: 19 });
+});
+
+/** A backend that answers `/slow` only when told to, and everything else at once. */
+async function heldBackend() {
+  const held: ServerResponse[] = [];
+  const up = await h.upstream(0, (req, res) => {
+    req.resume();
+    if (req.url === '/slow') held.push(res);
+    else res.end('fast');
+  });
+  const releaseAll = () => {
+    for (const r of held.splice(0)) r.end('slow');
+  };
+  return { ...up, held, releaseAll };
+}
+
+/**
+ * A load balancer with `max_connections: 1` in front of a `heldBackend`, whose one connection
+ * is busy with a held `/slow` request (`slow`, answered by `b.releaseAll()`).
+ */
+async function atMaxConnections(connectionTimeoutMs: number) {
+  const b = await heldBackend();
+  const lb = await h.start(
+    lbConf(h.dir, [b.addr]).replace('      backends:', `      max_connections: 1\n      connection_timeout_ms: ${connectionTimeoutMs}\n      backends:`),
+  );
+  const slow = get(`${lb.url}/slow`);
+  while (b.held.length === 0) await sleep(10);
+  return { b, lb, slow };
+}
+
+test('over max_connections: the request waits, then gets 503 (not 502) when no connection came free in time', async () => {
+  const { b, lb, slow } = await atMaxConnections(300);
+  const started = Date.now();
+  const over = await get(`${lb.url}/over`);
+  expect(over.status).toBe(503);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  b.releaseAll();
+  expect(await slow).toEqual({ status: 200, body: 'slow' });
+  // The connection is free again: the next request gets it.
+  expect(await get(`${lb.url}/after`)).toEqual({ status: 200, body: 'fast' });
+  await agent.close();
+  lb.child.kill('SIGTERM'); // flushes the access log
+  expect(await lb.exited).toEqual({ code: 0, signal: null });
+  const lines = readFileSync(join(h.dir, 'access.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.find((l) => l.path === '/over')).toMatchObject({ status: 503, error: 'ConnectionLimitReached', retries: 0 });
+});
+
+test('over max_connections: the waiting request gets the connection once it comes free', async () => {
+  const { b, lb, slow } = await atMaxConnections(5000);
+  const waiting = get(`${lb.url}/waiting`);
+  await sleep(100);
+  expect(b.held).toHaveLength(1); // the second request is queued in the pool, not at the backend
+  b.releaseAll();
+  expect(await slow).toEqual({ status: 200, body: 'slow' });
+  expect(await waiting).toEqual({ status: 200, body: 'fast' });
 });

@@ -48,6 +48,8 @@ test.each([
   ['a wrong type', lbConf('/tmp', ['127.0.0.1:1'], 'threads: two'), /threads: expected an integer/],
   ['an out-of-range value', lbConf('/tmp', ['127.0.0.1:1'], 'threads: 0'), /threads/],
   ['no service', 'threads: 1\n', /services/],
+  ['a bad max_connections', lbConf('/tmp', ['127.0.0.1:1']).replace('      backends:', '      max_connections: 0\n      backends:'), /bad\.yaml:\d+:\d+: services\[0\]\.upstreams\.max_connections: .*>=\s*1/],
+  ['a misspelt max_connections', lbConf('/tmp', ['127.0.0.1:1']).replace('      backends:', '      max_connection: 8\n      backends:'), /services\[0\]\.upstreams\.max_connection: unknown key \(did you mean "max_connections"\?\)/],
   ['a bad backend address', 'services:\n  - name: web\n    listeners: [{ addr: 127.0.0.1:0 }]\n    upstreams: { backends: [nohost] }\n', /services\[0\]\.upstreams\.backends\[0\]/],
 ])('malformed config (%s) exits 1 with one clear line, no stack trace', async (_what, text, expected) => {
   const conf = h.file('bad.yaml', text);

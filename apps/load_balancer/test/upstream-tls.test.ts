@@ -80,3 +80,17 @@ test('-t names upstreams.tls.ca_path when the file is missing or not a certifica
   expect(r2.stderr).toContain('services[0].upstreams.tls.ca_path:');
   expect(r2.stderr).toContain('is not a PEM certificate');
 });
+
+test('ca_file (no ca_path): every TLS upstream trusts its CAs; -t names ca_file when it is missing', async () => {
+  const b = await httpsBackend(h.dir);
+  const conf = withTls(lbConf(h.dir, [b.addr], `ca_file: ${b.cert}`), '{ sni: backend.test }');
+  expect((await h.run(['-t', '-c', h.file('ca-file.yaml', conf)])).code).toBe(0);
+  const lb = await h.start(conf);
+  await expect(get(`${lb.url}/`)).resolves.toEqual({ status: 200, body: 'tls backend, sni backend.test' });
+
+  const missing = withTls(lbConf(h.dir, [b.addr], `ca_file: ${join(h.dir, 'nope.pem')}`), '{ sni: backend.test }');
+  const r = await h.run(['-t', '-c', h.file('missing-ca-file.yaml', missing)]);
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toContain(`ca_file: cannot read ${join(h.dir, 'nope.pem')} (ENOENT: no such file or directory)`);
+});

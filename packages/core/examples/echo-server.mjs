@@ -62,5 +62,5 @@ server.on('phase', (phase) => {
     console.log(`echo listening on ${a.host}:${a.port} (pid ${process.pid}, ${server.role})`);
   }
 });
-await server.bootstrap(); // -t, -d are handled here
-await server.runForever(); // exits 0 after SIGTERM/SIGINT or an upgrade, 1 if the port is taken
+await server.bootstrap(); // -h -V -t are answered here, -d daemonizes (done: nothing more to run)
+await server.runForever(); // the exit code: 0 after SIGTERM/SIGINT or an upgrade, 1 if the port is taken

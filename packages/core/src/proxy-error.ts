@@ -29,6 +29,11 @@ export const ERROR_KINDS = {
   ReadError: { status: 502, retry: false },
   /** Writing the request to the peer failed. */
   WriteError: { status: 502, retry: 'reused-only' },
+  /**
+   * Every connection to the peer that the pool's `maxConnections` allows stayed busy for the
+   * whole wait (the connect timeout). Not retried: the wait already spent the connect budget.
+   */
+  ConnectionLimitReached: { status: 503, retry: false },
   /** The peer did not send a response (or the next body chunk) in time. */
   ReadTimedout: { status: 504, retry: false },
   /** The peer sent something that is not valid HTTP. */

@@ -38,9 +38,9 @@ export const serverConfSchema = z.strictObject({
   user: z.string().min(1).optional(),
   /** Group to switch to once every listener is bound; default: the user's primary group. */
   group: z.string().min(1).optional(),
-  /** Tokio work stealing in Pingora. Accepted for compatibility; no effect in Node. */
+  /** Tokio work stealing in Pingora. Accepted for compatibility; no effect in Node (the server says so at startup when it is set). */
   work_stealing: z.boolean().default(true),
-  /** CA bundle (PEM) to verify upstream TLS certificates with, instead of the system's. */
+  /** CA bundle (PEM) trusted for upstream TLS, beside Node's default CAs; read by the app that connects upstream (the load balancer). */
   ca_file: z.string().min(1).optional(),
 });
 

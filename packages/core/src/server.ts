@@ -17,77 +17,38 @@
  * the primary (binds, runs background services, supervises) and starts N workers, the same
  * program with `PINGORA_TS_WORKER` set, which serve. See README "Workers" and "Upgrades".
  *
- * This file decides what happens when; the mechanics live next to it: `workers/` (the
- * primary's `WorkerPool`, a worker's `PrimaryConnection`, their messages) and `upgrade/`
- * (`takeOverListeners` in the new process, `handOverListeners` in the old one).
+ * This file decides what happens when; the mechanics live next to it: `server/` (a run per
+ * role, the services, the stop request, the process error policy), `workers/` and `upgrade/`.
  */
-import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import type { z } from 'zod';
-import { ConfError } from './conf-error';
-import { daemonize, detachStderr, isDaemonChild, notifyDaemonParent } from './daemon';
-import { errorMessage, errorName } from './internal/error-message';
-import { childStdio } from './internal/child-stdio';
-import { createServerHandleUnavailable } from './internal/node/node-handles';
+import { daemonize, isDaemonChild } from './daemon';
+import type { HandledSignal } from './internal/hold-process';
 import { CONF_TEXT_ENV, HANDOFF_ENV, WORKER_ENV, closeStrayFds, takeEnv } from './internal/process-role';
-import { ListenerRegistry, type InheritedSocket } from './listeners/listener-registry';
-import { parseListenerConfig } from './listeners/listener';
-import type { ListenerConfig } from './listeners/listener-config';
-import { loadConfFile, parseConf, validateConf } from './load-conf';
+import { readConfText } from './internal/read-conf-text';
+import type { ListenerRegistry } from './listeners/listener-registry';
+import { parseConf, validateConf } from './load-conf';
 import type { Logger } from './logger';
 import { Opt } from './opt';
-import { removePidFile, writePidFile } from './pid-file';
-import { dropPrivileges } from './privileges';
+import { answerCommandLine } from './server/answer-command-line';
+import { noteWorkStealing } from './server/note-work-stealing';
+import { installProcessErrorPolicy } from './server/process-error-policy';
+import type { RoleContext } from './server/role-context';
+import { runMainProcess } from './server/run-main-process';
+import { ServiceRunner } from './server/service-runner';
+import { StopRequest, type StopReason } from './server/stop-request';
 import { gracefulShutdownTimeoutMs, serverConfSchema, type ServerConf } from './server-conf';
-import type { BackgroundContext, BackgroundService, BoundAddress, ListenContext, ListeningService, Service } from './service';
+import type { BootstrapResult, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
+import type { BoundAddress, ListenContext, Service } from './service';
 import { StateChannel } from './state-channel';
 import { createStderrLogger } from './stderr-logger';
-import { handOverListeners } from './upgrade/hand-over';
-import { takeOverListeners, type TakeOver } from './upgrade/take-over';
-import type { ReceivedHandoff } from './upgrade/upgrade-socket';
-import { PrimaryConnection } from './workers/primary-connection';
-import { WorkerPool } from './workers/worker-pool';
+import { checkConfFile } from './upgrade/check-conf-file';
+import { upgradeOnSignal } from './upgrade/upgrade-on-signal';
+import { runWorker } from './workers/run-worker';
+import type { WorkerPool } from './workers/worker-pool';
 
-/** Where the server is in its life; see the chart at the top of this file. */
-export type ServerPhase = 'bootstrap' | 'running' | 'graceful-terminate' | 'fast-shutdown' | 'graceful-upgrade' | 'shutdown';
-
-/** What this process is: one process serving alone, a primary of workers, or a worker. */
-export type ServerRole = 'single' | 'primary' | 'worker';
-
-/** The events a `Server` emits, with their arguments. */
-export interface ServerEvents {
-  /** Emitted once per phase, in order, synchronously as the server enters it. */
-  phase: [phase: ServerPhase];
-}
-
-/** A conf given as an object: like the YAML file, keys with a default may be left out. */
-export type ConfInput<C> = C extends readonly (infer E)[] ? ConfInput<E>[] : C extends object ? { [K in keyof C]?: ConfInput<C[K]> } : C;
-
-export interface ServerOptions<C extends ServerConf = ServerConf> {
-  /** The conf as an object; when given, `opt.conf` is not read. Validated by `schema`. */
-  conf?: ConfInput<C>;
-  /** The conf schema: `serverConfSchema` or an app's `serverConfSchema.extend({...})`. */
-  schema?: z.ZodType<C>;
-  /**
-   * Checks beyond the schema (e.g. `checkListenerConfig` on every listener, which reads the
-   * certificate files), run by `-t` and on SIGHUP before an upgrade. Throw a `ConfError`.
-   */
-  validate?: (conf: C, file: string) => void;
-  /** Where the server logs (default: one line per entry on stderr). */
-  logger?: Logger;
-  /** Name shown by `--help` and `--version` (default: the script's file name). */
-  program?: string;
-  /** Printed by `--version`. */
-  version?: string;
-}
-
-const HANDLED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] as const;
-type HandledSignal = (typeof HANDLED_SIGNALS)[number];
-type StopReason = 'graceful' | 'fast' | 'upgrade';
-
-/** Extra time given to a service's own shutdown timeout before the server stops waiting. */
-const SHUTDOWN_SLACK_MS = 1000;
+export type { BootstrapResult, ConfInput, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
 
 export class Server<C extends ServerConf = ServerConf> extends EventEmitter<ServerEvents> {
   readonly opt: Opt;
@@ -107,25 +68,23 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   readonly #confLabel: string;
   /** The conf file's text as validated, passed on to workers. */
   readonly #confText: string | undefined;
+  /** The conf as written (object or text), for the keys that matter only when set. */
+  readonly #confWritten: unknown;
   readonly #role: ServerRole;
   readonly #workerId: number;
   /** Started by a SIGHUP of an old generation: the sockets come over IPC. */
   readonly #handoffChild: boolean;
   readonly #services: Service[] = [];
+  readonly #runner = new ServiceRunner(this.#services, () => this.logger);
+  readonly #stop = new StopRequest();
   #phase: ServerPhase | undefined;
-  #bootstrap: Promise<void> | undefined;
+  #bootstrap: Promise<BootstrapResult> | undefined;
   #run: Promise<number> | undefined;
   #daemonChild = false;
   #registry: ListenerRegistry | undefined;
   #pool: WorkerPool | undefined;
   /** A handoff to a new process is in progress. */
   #upgrading = false;
-  #stopping: StopReason | undefined;
-  #workerTimeoutMs: number | undefined;
-  #resolveStop!: () => void;
-  readonly #stop = new Promise<void>((resolve) => {
-    this.#resolveStop = resolve;
-  });
 
   /**
    * Reads the conf: `options.conf` if given, else the file `opt.conf`, else defaults, all
@@ -157,6 +116,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       this.#confLabel = '<defaults>';
       this.conf = validateConf({}, schema, this.#confLabel);
     }
+    this.#confWritten = options.conf ?? this.#confText;
     this.#role = this.#workerId > 0 ? 'worker' : this.conf.threads > 1 ? 'primary' : 'single';
     this.logger = options.logger ?? createStderrLogger();
     this.#program = options.program ?? basename(process.argv[1] ?? 'pingora-ts');
@@ -215,50 +175,49 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   }
 
   /**
-   * Acts on the command line before anything starts. Idempotent; `run()` calls it too.
-   * - `-h`/`-V`: prints usage/version, exits 0.
-   * - `-t`: runs `options.validate`, prints `conf <file> ok` and exits 0, or prints the
-   *   one-line ConfError and exits 1 (a conf the schema rejects already threw in the constructor).
-   * - `-d` or `daemon: true`: starts the daemon child and exits 0 once it listens, 1 if it
-   *   fails (see `daemon.ts`). In the child, it returns and the app goes on to `run()`.
+   * Acts on the command line before anything starts. Idempotent; `run()` calls it too. Never
+   * exits the process: when this process is done, it says so with the code to exit with.
+   * - `-h`/`-V`: prints usage/version; done, 0.
+   * - `-t`: runs `options.validate`, prints `conf <file> ok` (done, 0) or the one-line
+   *   ConfError (done, 1). A conf the schema rejects already threw in the constructor.
+   * - `-d`/`daemon: true`: starts the daemon child (see `daemon.ts`); done, 0 once it listens, 1 if it fails.
    * - `-u` is acted on by `run()`: it takes the sockets over from the old process.
    */
-  bootstrap(): Promise<void> {
+  bootstrap(): Promise<BootstrapResult> {
     this.#bootstrap ??= this.#bootstrapOnce();
     return this.#bootstrap;
   }
 
-  async #bootstrapOnce(): Promise<void> {
+  async #bootstrapOnce(): Promise<BootstrapResult> {
     this.#enter('bootstrap');
-    const { opt } = this;
-    if (opt.help) exitWith(0, process.stdout, Opt.usage(this.#program));
-    if (opt.version) exitWith(0, process.stdout, `${this.#program} ${this.#version ?? 'unknown'}\n`);
-    if (opt.test) {
-      try {
-        this.#validate?.(this.conf, this.#confLabel);
-      } catch (err) {
-        if (!(err instanceof ConfError)) throw err;
-        exitWith(1, process.stderr, `${err.message}\n`);
-      }
-      exitWith(0, process.stdout, `conf ${this.#confLabel} ok\n`);
-    }
-    if (this.#role === 'worker') return;
+    const answer = answerCommandLine(this.opt, { program: this.#program, version: this.#version, confLabel: this.#confLabel, validate: () => this.#validate?.(this.conf, this.#confLabel) });
+    if (answer) return { done: true, ...answer };
+    if (this.#role === 'worker') return { done: false };
     if (isDaemonChild()) this.#daemonChild = true;
-    else if (opt.daemon || this.conf.daemon) process.exit(await daemonize());
+    else if (this.opt.daemon || this.conf.daemon) return { done: true, exitCode: await daemonize(), reason: 'daemon-parent' };
+    return { done: false };
   }
 
   /**
-   * Starts every service and serves until a signal or `shutdown()`. Resolves the exit code:
-   * 0 after a shutdown or an upgrade, 1 when startup failed. Idempotent (one run per server).
+   * Bootstraps, starts every service and serves until a signal or `shutdown()`. Resolves
+   * the exit code: 0 after a shutdown or an upgrade, 1 when startup failed or an uncaught
+   * exception stopped the server; when `bootstrap()` was done, its code (nothing started).
+   * Idempotent (one run per server). Never exits the process.
    */
   run(): Promise<number> {
     this.#run ??= this.#runOnce();
     return this.#run;
   }
 
-  /** `run()`, then exit the process with its code. */
-  async runForever(): Promise<never> {
-    return process.exit(await this.run());
+  /**
+   * `run()`, then sets `process.exitCode` to its code: a program whose last step is
+   * `await server.runForever()` ends with that code once nothing else holds it open.
+   * Resolves the code too, for programs that exit themselves (`process.exit(code)`).
+   */
+  async runForever(): Promise<number> {
+    const code = await this.run();
+    process.exitCode = code;
+    return code;
   }
 
   /**
@@ -272,172 +231,59 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
   }
 
   #requestStop(reason: StopReason): void {
-    if (this.#stopping === undefined) {
-      this.#stopping = reason;
-      this.#resolveStop();
-    } else if (reason === 'fast' && this.#stopping !== 'fast') {
-      this.#stopping = 'fast';
-      if (this.#phase === 'graceful-terminate' || this.#phase === 'graceful-upgrade') void this.#stopServing(false, 0);
-    }
+    const escalated = this.#stop.request(reason);
+    if (escalated && (this.#phase === 'graceful-terminate' || this.#phase === 'graceful-upgrade')) void this.#stopServing(false, 0);
   }
 
   async #runOnce(): Promise<number> {
-    await this.bootstrap();
-    if (this.#role === 'worker') return this.#runWorker();
-    const { conf, logger } = this;
-    // Serve until told to stop, even when no service holds the event loop open.
-    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-    const onSignal = (signal: HandledSignal): void => this.#onSignal(signal);
-    for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
-    let pidWritten = false;
-    const parentWaits = this.#daemonChild || this.#handoffChild;
-    try {
-      let taken: TakeOver;
-      try {
-        taken = await this.#takeOver();
-      } catch (err) {
-        return await this.#fail(`upgrade: ${errorMessage(err)}`, parentWaits, undefined);
-      }
-      const { header, inherited, received } = taken;
-      const registry = new ListenerRegistry(logger, header ? { ticketKeys: Buffer.from(header.ticketKeys, 'base64') } : {});
-      this.#registry = registry;
-      const failure = await this.#start(registry, inherited);
-      if (failure !== undefined) return await this.#fail(failure, parentWaits, received);
-      try {
-        writePidFile(conf.pid_file);
-        pidWritten = true;
-      } catch (err) {
-        logger.error({ err, pid_file: conf.pid_file }, 'cannot write the pid file');
-        // A daemon nobody can find is worse than no daemon.
-        if (this.#daemonChild) return await this.#fail(`cannot write the pid file ${conf.pid_file}: ${errorMessage(err)}`, parentWaits, received);
-      }
-      const controller = new AbortController();
-      const background = this.#services.filter((s): s is BackgroundService => s.kind === 'background');
-      const bgCtx: BackgroundContext = { channel: this.channel, logger };
-      const running = background.map((s) => this.#runBackground(s, controller.signal, bgCtx));
-      this.#enter('running');
-      if (received) await received.reply({ ok: true, pid: process.pid });
-      if (header) logger.info({ from: header.pid }, 'took the listening sockets over; serving');
-      if (parentWaits) await notifyDaemonParent({ type: 'ready', pid: process.pid });
-      if (this.#daemonChild) detachStderr(conf.error_log);
-      await this.#stop;
-      const reason = this.#stopping ?? 'graceful';
-      this.#enter(reason === 'upgrade' ? 'graceful-upgrade' : reason === 'graceful' ? 'graceful-terminate' : 'fast-shutdown');
-      const timeoutMs = reason === 'fast' ? 0 : reason === 'upgrade' ? this.#gracePeriodMs() : gracefulShutdownTimeoutMs(conf);
-      await this.#stopServing(reason !== 'fast', timeoutMs);
-      controller.abort();
-      await Promise.all(running.map((p, i) => this.#bounded(p, timeoutMs + SHUTDOWN_SLACK_MS, background[i]?.name ?? '?', 'stop')));
-      registry.closeAll(reason === 'upgrade' ? 'handed-over' : 'final');
-      return 0;
-    } finally {
-      if (pidWritten) removePidFile(conf.pid_file);
-      for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
-      clearInterval(keepAlive);
-      this.#enter('shutdown');
-    }
-  }
-
-  /** The old process's sockets when this one was started to take them over (`-u`, or by a SIGHUP). */
-  #takeOver(): Promise<TakeOver> {
-    const { conf } = this;
-    return takeOverListeners({
-      handoffChild: this.#handoffChild,
-      upgrade: this.opt.upgrade,
-      upgradeSock: conf.upgrade_sock,
-      sharedSock: conf.user !== undefined || conf.group !== undefined,
-      selfBinding: this.#selfBinding(),
-      logger: this.logger,
-      stopped: this.#stop,
-    });
-  }
-
-  /** Binds, drops privileges, starts the listening services (or the workers). Returns a failure message, if any. */
-  async #start(registry: ListenerRegistry, inherited: InheritedSocket[]): Promise<string | undefined> {
-    const listening = this.#listening();
-    // No fallback for binding: one line naming the Node.js version, before anything is bound.
-    if (listening.length > 0 && createServerHandleUnavailable !== null) return createServerHandleUnavailable;
-    const declared: ListenerConfig[] = [];
-    try {
-      for (const s of listening) for (const cfg of s.listenerConfigs ?? []) declared.push(parseListenerConfig(cfg));
-    } catch (err) {
-      return errorMessage(err);
-    }
-    const selfBinding = this.#selfBinding();
-    if (this.#role === 'primary' && selfBinding.length > 0) {
-      return `threads: ${this.conf.threads} needs services that declare their listeners (listenerConfigs); ${selfBinding.join(', ')} binds its own sockets`;
-    }
-    try {
-      await registry.prepare(declared, inherited);
-    } catch (err) {
-      this.logger.error({ err }, 'cannot listen');
-      return errorMessage(err);
-    }
-    try {
-      dropPrivileges({ user: this.conf.user, group: this.conf.group });
-    } catch (err) {
-      return errorMessage(err);
-    }
-    if (this.#role === 'single') return this.#listenAll(this.#listenContext(registry));
-    const stdio = childStdio({ daemon: this.#daemonChild, errorLog: this.conf.error_log, logger: this.logger });
-    const pool = new WorkerPool({ count: this.conf.threads, sockets: registry.sockets(), ticketKeys: registry.ticketKeys, channel: this.channel, logger: this.logger, confText: this.#confText, stdout: stdio.stdout, stderr: stdio.stderr });
-    this.#pool = pool;
-    try {
-      await pool.start();
-      this.logger.info({ workers: pool.pids(), addresses: registry.sockets().map((s) => s.address()) }, 'workers listening');
-      return undefined;
-    } catch (err) {
-      await pool.shutdown(false, 0);
-      return errorMessage(err);
-    } finally {
-      stdio.release();
-    }
-  }
-
-  /** A worker: gets its sockets from the primary, serves, stops when told (or when the primary is gone). */
-  async #runWorker(): Promise<number> {
-    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-    // Signals to a whole process group (a terminal's Ctrl-C) reach workers too; the upgrade
-    // signals are the primary's business, and must not kill a worker by their default action.
-    const onSignal = (signal: HandledSignal): void => {
-      if (signal === 'SIGTERM') this.#requestStop('graceful');
-      else if (signal === 'SIGINT') this.#requestStop('fast');
-    };
-    for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
-    const primary = new PrimaryConnection({
-      workerId: this.#workerId,
-      logger: this.logger,
-      channel: this.channel,
-      onStop: (graceful, timeoutMs) => {
-        if (timeoutMs !== undefined) this.#workerTimeoutMs = timeoutMs;
-        this.#requestStop(graceful ? 'graceful' : 'fast');
+    const boot = await this.bootstrap();
+    if (boot.done) return boot.exitCode;
+    if (this.#role !== 'worker') noteWorkStealing(this.#confWritten, this.conf.work_stealing, this.logger);
+    let crashed = false;
+    const release = installProcessErrorPolicy({
+      logger: () => this.logger,
+      onUncaughtException: () => {
+        crashed = true;
+        this.#requestStop('graceful');
       },
     });
     try {
-      const registry = await primary.init();
-      this.#registry = registry;
-      const failure = await this.#listenAll(this.#listenContext(registry));
-      if (failure !== undefined) {
-        primary.failed(failure);
-        await this.#stopServing(false, 0);
-        return 1;
-      }
-      primary.ready(this.#listening().flatMap((s) => s.addresses()));
-      this.#enter('running');
-      await this.#stop;
-      const graceful = this.#stopping !== 'fast';
-      this.#enter(graceful ? 'graceful-terminate' : 'fast-shutdown');
-      await this.#stopServing(graceful, graceful ? (this.#workerTimeoutMs ?? gracefulShutdownTimeoutMs(this.conf)) : 0);
-      registry.closeAll('handed-over');
-      return 0;
-    } catch (err) {
-      primary.failed(errorMessage(err));
-      return 1;
+      const code = await this.#runRole();
+      return crashed ? 1 : code;
     } finally {
-      primary.close();
-      for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
-      clearInterval(keepAlive);
-      this.#enter('shutdown');
+      release();
     }
+  }
+
+  #runRole(): Promise<number> {
+    const ctx = this.#roleContext();
+    if (this.#role === 'worker') return runWorker({ ...ctx, workerId: this.#workerId });
+    return runMainProcess({
+      ...ctx,
+      role: this.#role,
+      upgrade: this.opt.upgrade,
+      handoffChild: this.#handoffChild,
+      daemonChild: this.#daemonChild,
+      confText: this.#confText,
+      gracePeriodMs: () => this.#gracePeriodMs(),
+      onSignal: (signal) => this.#onSignal(signal),
+      onPool: (pool) => (this.#pool = pool),
+      stopServing: (graceful, timeoutMs) => this.#stopServing(graceful, timeoutMs),
+    });
+  }
+
+  #roleContext(): RoleContext {
+    return {
+      conf: this.conf,
+      logger: this.logger,
+      channel: this.channel,
+      services: this.#runner,
+      stop: this.#stop,
+      requestStop: (reason) => this.#requestStop(reason),
+      enter: (phase) => this.#enter(phase),
+      onRegistry: (registry) => (this.#registry = registry),
+      listenContext: (registry) => this.#listenContext(registry),
+    };
   }
 
   #listenContext(registry: ListenerRegistry): ListenContext {
@@ -449,79 +295,10 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     };
   }
 
-  /** Names of the listening services that bind their own sockets (no `listenerConfigs`). */
-  #selfBinding(): string[] {
-    return this.#listening()
-      .filter((s) => s.listenerConfigs === undefined)
-      .map((s) => s.name);
-  }
-
-  #listening(): ListeningService[] {
-    return this.#services.filter((s): s is ListeningService => s.kind === 'listening');
-  }
-
-  /** Listens on every listening service; returns the first failure's message, if any. */
-  async #listenAll(ctx: ListenContext): Promise<string | undefined> {
-    const services = this.#listening();
-    const results = await Promise.allSettled(services.map((s) => s.listen(ctx)));
-    let failure: string | undefined;
-    results.forEach((result, i) => {
-      const name = services[i]?.name ?? '?';
-      if (result.status === 'rejected') {
-        this.logger.error({ service: name, err: result.reason }, 'cannot listen');
-        failure ??= `${name}: ${errorMessage(result.reason)}`;
-      } else {
-        this.logger.info({ service: name, addresses: services[i]?.addresses() ?? [], ...(this.#workerId > 0 ? { worker: this.#workerId } : {}) }, 'listening');
-      }
-    });
-    return failure;
-  }
-
-  /** Startup failed: close whatever did start, tell whoever waits for us, exit code 1. */
-  async #fail(message: string, parentWaits: boolean, received: ReceivedHandoff | undefined): Promise<number> {
-    this.logger.error({ reason: message }, 'startup failed');
-    await this.#stopServing(false, 0);
-    this.#registry?.closeAll('startup-failed');
-    if (received) await received.reply({ ok: false, message });
-    if (parentWaits) await notifyDaemonParent({ type: 'error', message });
-    return 1;
-  }
-
   /** Stops the listening services here, or the workers (which stop theirs). */
   async #stopServing(graceful: boolean, timeoutMs: number): Promise<void> {
-    if (this.#pool) {
-      await this.#pool.shutdown(graceful, timeoutMs);
-      return;
-    }
-    await Promise.all(
-      this.#listening().map((s) => this.#bounded(Promise.resolve().then(() => s.shutdown({ graceful, timeoutMs })), timeoutMs + SHUTDOWN_SLACK_MS, s.name, 'shutdown')),
-    );
-  }
-
-  /** A background service runs once; its failure is logged and never stops the server. */
-  async #runBackground(service: BackgroundService, signal: AbortSignal, ctx: BackgroundContext): Promise<void> {
-    try {
-      await service.run(signal, ctx);
-      if (!signal.aborted) this.logger.warn({ service: service.name }, 'background service stopped on its own');
-    } catch (err) {
-      if (signal.aborted && errorName(err) === 'AbortError') return;
-      this.logger.error({ service: service.name, err }, 'background service failed');
-    }
-  }
-
-  /** Awaits `work` for at most `ms`, logging a failure or a timeout instead of throwing. */
-  async #bounded(work: Promise<void>, ms: number, service: string, what: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(resolve, ms, 'timeout');
-    });
-    try {
-      if ((await Promise.race([work, timedOut])) === 'timeout') this.logger.warn({ service, timeoutMs: ms }, `${what} did not finish in time; moving on`);
-    } catch (err) {
-      this.logger.error({ service, err }, `${what} failed`);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.#pool) await this.#pool.shutdown(graceful, timeoutMs);
+    else await this.#runner.shutdownListening(graceful, timeoutMs);
   }
 
   #onSignal(signal: HandledSignal): void {
@@ -531,75 +308,32 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       this.#requestStop(graceful ? 'graceful' : 'fast');
     } else if (this.#phase !== 'running' || this.#upgrading) {
       this.logger.warn({ signal, phase: this.#phase }, this.#upgrading ? 'an upgrade is already in progress; ignored' : 'not serving yet; ignored');
-    } else if (signal === 'SIGQUIT') {
-      void this.#upgrade('SIGQUIT');
     } else {
-      void this.#upgrade('SIGHUP');
+      void this.#upgrade(signal);
     }
   }
 
-  /**
-   * SIGQUIT: hand the sockets to the process waiting on upgrade_sock (started with `-u`).
-   * SIGHUP: re-read the conf; if valid, start the next generation ourselves and hand them to it.
-   * Either way, nothing changes for clients unless the new process reports it serves.
-   */
+  /** SIGQUIT / SIGHUP while running: see `upgradeOnSignal`; once the new process serves, drain and stop. */
   async #upgrade(signal: 'SIGQUIT' | 'SIGHUP'): Promise<void> {
     const registry = this.#registry;
     if (!registry) return;
-    const selfBinding = this.#selfBinding();
-    if (selfBinding.length > 0) {
-      // Their sockets are not core's to hand over: a new process would have to bind them anew.
-      this.logger.error({ signal, services: selfBinding }, 'cannot upgrade without downtime: these services bind their own sockets (no listenerConfigs); still serving');
-      return;
-    }
     this.#upgrading = true;
     try {
-      if (signal === 'SIGHUP') {
-        this.#reloadTls(registry);
-        const problem = this.#checkNewConf();
-        if (problem !== undefined) {
-          this.logger.error({ signal, reason: problem }, 'the conf file is invalid; still serving with the old one');
-          return;
-        }
-      }
-      const sockets = registry.sockets();
-      this.logger.info({ signal, sockets: sockets.map((s) => s.addr) }, signal === 'SIGQUIT' ? `handing the listening sockets to the new process on ${this.conf.upgrade_sock}` : 'starting the next generation');
-      const reply = await handOverListeners(signal, {
-        sockets,
-        ticketKeys: registry.ticketKeys,
+      const handedOver = await upgradeOnSignal(signal, {
+        registry,
+        selfBinding: this.#runner.selfBinding(),
         upgradeSock: this.conf.upgrade_sock,
         daemon: this.#daemonChild,
         errorLog: this.conf.error_log,
         logger: this.logger,
+        gracePeriodMs: this.#gracePeriodMs(),
+        reloadTls: () => (this.#pool ? this.#pool.broadcast({ pingora: 'reload-tls' }) : registry.reloadTls()),
+        checkConf: () => (this.confFile === undefined ? undefined : checkConfFile(this.confFile, this.#schema, this.#validate)),
       });
-      if (!reply.ok) {
-        this.logger.error({ signal, reason: reply.message }, 'the new process failed to start; still serving');
-        return;
-      }
-      this.logger.info({ signal, pid: reply.pid, gracePeriodMs: this.#gracePeriodMs() }, 'the new process serves; draining and exiting');
-      this.#requestStop('upgrade');
-    } catch (err) {
-      this.logger.error({ signal, reason: errorMessage(err) }, 'upgrade failed; still serving');
+      if (handedOver) this.#requestStop('upgrade');
     } finally {
       this.#upgrading = false;
     }
-  }
-
-  /** The conf file as it is now, checked like `-t` does; the problem in one line, if any. */
-  #checkNewConf(): string | undefined {
-    if (this.confFile === undefined) return undefined;
-    try {
-      const conf = parseConf(readConfText(this.confFile, this.#schema), this.confFile, this.#schema);
-      this.#validate?.(conf, this.confFile);
-      return undefined;
-    } catch (err) {
-      return errorMessage(err);
-    }
-  }
-
-  #reloadTls(registry: ListenerRegistry): void {
-    if (this.#pool) this.#pool.broadcast({ pingora: 'reload-tls' });
-    else registry.reloadTls();
   }
 
   /** How long an old process drains after an upgrade: grace_period_seconds, else the shutdown timeout. */
@@ -612,19 +346,4 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
     this.#phase = phase;
     this.emit('phase', phase);
   }
-}
-
-/** The conf file's text; an unreadable file throws the same ConfError `loadConfFile` does. */
-function readConfText<C>(file: string, schema: z.ZodType<C>): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    loadConfFile(file, schema);
-    throw new Error(`cannot read ${file}`);
-  }
-}
-
-function exitWith(code: number, stream: NodeJS.WriteStream, text: string): never {
-  stream.write(text);
-  return process.exit(code);
 }

@@ -4,7 +4,7 @@
  * (Real signals are in server-signals.test.ts, on a separate process.)
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -248,4 +248,87 @@ test('a fast shutdown during a graceful one asks the services to close now', asy
     { graceful: false, timeoutMs: 0 },
   ]);
   expect(seen).toEqual(['bootstrap', 'running', 'graceful-terminate', 'shutdown']);
+});
+
+/** Runs `work` with stdout and stderr captured (what -h, -V and -t print). */
+async function capturingOutput<T>(work: () => Promise<T>): Promise<{ result: T; out: string }> {
+  let out = '';
+  const capture = (chunk: string | Uint8Array): boolean => {
+    out += String(chunk);
+    return true;
+  };
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    return { result: await work(), out };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+test('-V, -t (good and bad conf): bootstrap() and run() return the exit code, start nothing, and never exit the process', async () => {
+  const version = new Server(Opt.parse(['-V']), { conf: {}, program: 'prog', version: '1.2.3' });
+  const v = await capturingOutput(() => version.bootstrap());
+  expect(v.result).toEqual({ done: true, exitCode: 0, reason: 'version' });
+  expect(v.out).toBe('prog 1.2.3\n');
+
+  const validate = (conf: { threads: number }): void => {
+    if (conf.threads > 2) throw ConfError.single('<options.conf>', ['threads'], 'too many');
+  };
+  const good = new Server(Opt.parse(['-t']), { conf: { threads: 2 }, validate });
+  const tcp = new TcpService('tcp');
+  good.addService(tcp);
+  const seen = phases(good);
+  const g = await capturingOutput(() => good.run());
+  expect(g.result).toBe(0);
+  expect(g.out).toBe('conf <options.conf> ok\n');
+  expect(tcp.calls).toEqual([]);
+  expect(seen).toEqual(['bootstrap']);
+
+  const bad = new Server(Opt.parse(['-t']), { conf: { threads: 3 }, validate });
+  const b = await capturingOutput(() => bad.runForever());
+  expect(b.result).toBe(1);
+  expect(b.out).toBe('<options.conf>: threads: too many\n');
+  expect(await bad.bootstrap()).toEqual({ done: true, exitCode: 1, reason: 'test' });
+  expect(process.exitCode).toBe(1);
+  process.exitCode = undefined;
+});
+
+test('runForever() serves on a real socket, then resolves 0 after shutdown() and sets process.exitCode instead of exiting', async () => {
+  const { server } = newServer();
+  const tcp = new TcpService('tcp');
+  server.addService(tcp);
+  expect(await server.bootstrap()).toEqual({ done: false });
+  const forever = server.runForever();
+  await untilPhase(server, 'running');
+  const port = (tcp.addresses()[0] as { port: number }).port;
+  await new Promise<void>((resolve, reject) => {
+    const client = createConnection(port, '127.0.0.1', () => {
+      client.destroy();
+      resolve();
+    });
+    client.once('error', reject);
+  });
+  await server.shutdown();
+  await expect(forever).resolves.toBe(0);
+  expect(process.exitCode).toBe(0);
+  process.exitCode = undefined;
+});
+
+test('work_stealing set in the conf: one info line at startup that it has no effect; not set: nothing', async () => {
+  const set = newServer({ work_stealing: false });
+  const running = set.server.run();
+  await untilPhase(set.server, 'running');
+  await set.server.shutdown();
+  await running;
+  const lines = set.logger.lines.filter(([, , msg]) => msg?.startsWith('work_stealing has no effect in Node.js'));
+  expect(lines).toEqual([['info', { work_stealing: false }, expect.stringContaining('there is no work-stealing scheduler') as string]]);
+
+  const unset = newServer();
+  const again = unset.server.run();
+  await untilPhase(unset.server, 'running');
+  await unset.server.shutdown();
+  await again;
+  expect(unset.logger.lines.some(([, , msg]) => msg?.includes('work_stealing'))).toBe(false);
 });

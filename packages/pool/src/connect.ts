@@ -41,6 +41,21 @@ export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number, on
   });
 }
 
+/**
+ * Node's `ca` option replaces its default CAs and is parsed again on every connect. A peer's
+ * `ca` is *extra* CAs: one SecureContext per bundle, made once from Node's defaults plus the
+ * bundle, gives that, and costs nothing per connection.
+ */
+const trustContexts = new Map<string | Buffer, tls.SecureContext>();
+function trustContext(ca: string | Buffer): tls.SecureContext {
+  let ctx = trustContexts.get(ca);
+  if (ctx === undefined) {
+    ctx = tls.createSecureContext({ ca: [...tls.rootCertificates, typeof ca === 'string' ? ca : ca.toString('utf8')] });
+    trustContexts.set(ca, ctx);
+  }
+  return ctx;
+}
+
 function tlsOptions(peer: PeerLike, addr: PeerAddress): tls.ConnectionOptions {
   const servername = peer.sni !== '' ? peer.sni : net.isIP(addr.host) === 0 ? addr.host : undefined;
   const opts: tls.ConnectionOptions = {
@@ -50,7 +65,7 @@ function tlsOptions(peer: PeerLike, addr: PeerAddress): tls.ConnectionOptions {
     ALPNProtocols: ['http/1.1'],
     rejectUnauthorized: peer.verifyCert !== false,
   };
-  if (peer.ca !== undefined) opts.ca = peer.ca;
+  if (peer.ca !== undefined) opts.secureContext = trustContext(peer.ca);
   if (peer.verifyHostname === false) {
     opts.checkServerIdentity = () => undefined;
   } else if (peer.alternativeCn !== undefined && peer.alternativeCn !== '') {

@@ -2,11 +2,14 @@
  * Upstream HTTP/1.1 connection reuse, after Pingora's `pingora-pool`.
  *
  * Connections are grouped by peer key (`peerKey`): two peers with the same key share
- * connections. Per key, at most `size` connections exist (idle + in use + connecting); a
- * caller that finds none free waits for one (up to the connect timeout). Idle connections are
- * reused newest first, closed after `idleTimeoutMs`, and never keep the process alive.
- * Every timeout (idle, read, write) is a deadline on the connection checked by one coarse
- * sweep per pool, not a timer per connection or per request.
+ * connections. Per key, at most `size` idle connections are kept for reuse (Pingora's and
+ * nginx's keepalive pool: it bounds what is kept, not how many requests run at once); one more
+ * closes the least recently used. Idle connections are reused newest first, closed after
+ * `idleTimeoutMs`, and never keep the process alive. `maxConnections` (default: none) caps idle +
+ * in use + connecting per key; callers over it wait in line (FIFO) for a connection to come free.
+ * Every timeout (idle, read, write, a caller's wait) is a deadline checked by one coarse sweep
+ * per pool, not a timer per connection or per request. A key's bookkeeping is dropped once it
+ * has no connections and no waiters, so peers that come and go do not pile up.
  */
 import { channel } from 'node:diagnostics_channel';
 import { ProxyError } from '@pingora-ts/core';
@@ -14,14 +17,24 @@ import { connect } from './connect';
 import { HttpConnection, SHARED_READS, type ConnectionOwner } from './http-connection';
 import { parsePeerAddress, peerKey, type PeerAddress, type PeerLike } from './peer-like';
 import { BufferedRequest, type PoolRequestOptions, type PoolResponse } from './buffered-request';
-import { TimeoutSweep } from './timeout-sweep';
+import { TimeoutSweep, type TimeoutTarget } from './timeout-sweep';
 
 export interface ConnectionPoolOptions {
-  /** Most connections per peer key, idle and in use together (Pingora's `upstream_keepalive_pool_size`). Default 128. */
+  /**
+   * Most idle connections kept per peer key for reuse (Pingora's `upstream_keepalive_pool_size`,
+   * nginx's `keepalive N`); releasing one more closes the least recently used. It does not limit
+   * how many connections are in use at once (see `maxConnections`). Default 128.
+   */
   size?: number;
+  /**
+   * Most connections per peer key, idle + in use + connecting. A caller over it waits (first
+   * come, first served) up to the peer's connect timeout for one to come free, then fails with
+   * `ConnectionLimitReached` (503). A peer's own `maxConnections` overrides it. Default: no limit.
+   */
+  maxConnections?: number;
   /** How long an idle connection is kept before it is closed. Default 60000. */
   idleTimeoutMs?: number;
-  /** Longest wait for a TCP/TLS connect, or for a free connection when the peer is at `size`. Default 5000. */
+  /** Longest wait for a TCP/TLS connect, and for a free connection when the peer is at `maxConnections`. Default 5000. */
   connectTimeoutMs?: number;
 }
 
@@ -35,7 +48,7 @@ export interface PoolStats {
   idleConnections: number;
   /** Connections handed out (or being opened) right now. */
   activeConnections: number;
-  /** Peer keys the pool knows. */
+  /** Peer keys with connections or waiters right now. */
   peers: number;
 }
 
@@ -48,35 +61,51 @@ export interface PoolConnectMessage {
 
 const connectChannel = channel('pingora-ts:pool:connect');
 
-const OPTION_KEYS = new Set(['size', 'idleTimeoutMs', 'connectTimeoutMs']);
+const OPTION_KEYS = new Set(['size', 'maxConnections', 'idleTimeoutMs', 'connectTimeoutMs']);
 
+/** A caller waiting for a connection to a peer at its `maxConnections`. */
 interface Waiter {
   resolve(conn: HttpConnection): void;
   reject(err: ProxyError): void;
-  timer: NodeJS.Timeout | undefined;
+  /** `Date.now()` after which the sweep rejects it. */
+  deadline: number;
   peer: PeerLike;
 }
 
-/** One peer key's connections. */
-class PeerBucket {
+/** One peer key's connections. Checked by the sweep while it has waiters. */
+class PeerBucket implements TimeoutTarget {
+  /** Oldest parked first: reuse pops the newest, `size` evicts the oldest (LRU). */
   readonly idle: HttpConnection[] = [];
+  /** First come, first served. */
   readonly waiters: Waiter[] = [];
   /** Handed out + being opened. */
   busy = 0;
   constructor(
     readonly key: string,
     readonly addr: PeerAddress,
+    /** Idle + busy cap (`Infinity`: none). */
+    readonly maxConnections: number,
+    private readonly expireWaiters: (bucket: PeerBucket, now: number) => void,
   ) {}
+
+  checkTimeout(now: number): void {
+    this.expireWaiters(this, now);
+  }
 }
 
 export class ConnectionPool implements ConnectionOwner {
+  /** Idle connections kept per peer key. */
   readonly size: number;
+  /** Connections per peer key, idle + in use + connecting (`Infinity`: no limit). */
+  readonly maxConnections: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
 
   private readonly buckets = new Map<string, PeerBucket>();
   private readonly all = new Set<HttpConnection>();
-  private readonly sweep = new TimeoutSweep(this.all);
+  /** Buckets with waiters, whose deadlines the sweep checks. */
+  private readonly waiting = new Set<PeerBucket>();
+  private readonly sweep = new TimeoutSweep([this.all, this.waiting]);
   private newCount = 0;
   private reusedCount = 0;
   private closing: Promise<void> | null = null;
@@ -87,6 +116,7 @@ export class ConnectionPool implements ConnectionOwner {
       if (!OPTION_KEYS.has(k)) throw new TypeError(`unknown ConnectionPool option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
     }
     this.size = positiveInt(options.size ?? 128, 'size');
+    this.maxConnections = options.maxConnections === undefined ? Infinity : positiveInt(options.maxConnections, 'maxConnections');
     this.idleTimeoutMs = positiveInt(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
     this.connectTimeoutMs = positiveInt(options.connectTimeoutMs ?? 5_000, 'connectTimeoutMs');
   }
@@ -120,8 +150,9 @@ export class ConnectionPool implements ConnectionOwner {
 
   /**
    * Hands out a connection to `peer`: the newest idle one (`conn.reused === true`), else a new
-   * one. Rejects with a `ProxyError` (`ConnectRefused`, `ConnectTimedout`, `ConnectError`) when
-   * connecting fails, or `ConnectTimedout` when the peer stays at `size` too long.
+   * one; at `maxConnections`, the first one to come free. Rejects with a `ProxyError`
+   * (`ConnectRefused`, `ConnectTimedout`, `ConnectError`) when connecting fails, or
+   * `ConnectionLimitReached` when none came free within the connect timeout.
    * Give it back with `release(conn)` once the response ended.
    */
   acquire(peer: PeerLike): Promise<HttpConnection> {
@@ -129,7 +160,11 @@ export class ConnectionPool implements ConnectionOwner {
     const key = peer.poolKey ?? peerKey(peer);
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      bucket = new PeerBucket(key, parsePeerAddress(peer.address));
+      const max = peer.maxConnections === undefined ? this.maxConnections : peer.maxConnections;
+      if (max !== Infinity && (!Number.isInteger(max) || max <= 0)) {
+        return Promise.reject(new TypeError(`peer ${peer.address}: maxConnections must be a positive integer, got ${String(max)}`));
+      }
+      bucket = new PeerBucket(key, parsePeerAddress(peer.address), max, this.expireWaiters);
       this.buckets.set(key, bucket);
     }
     const conn = popIdle(bucket);
@@ -137,7 +172,7 @@ export class ConnectionPool implements ConnectionOwner {
       this.activate(bucket, conn);
       return Promise.resolve(conn);
     }
-    if (bucket.busy < this.size) return this.open(bucket, peer);
+    if (bucket.busy < bucket.maxConnections) return this.open(bucket, peer);
     return this.wait(bucket, peer);
   }
 
@@ -152,12 +187,14 @@ export class ConnectionPool implements ConnectionOwner {
     if (bucket === undefined) return null;
     const conn = popIdle(bucket);
     if (conn !== null) this.activate(bucket, conn);
+    else this.pruneIfEmpty(bucket); // popIdle may have dropped the last (closed) connection
     return conn;
   }
 
   /**
-   * Takes a connection back after its response ended (or failed). It is kept for reuse when
-   * `conn.reusable`, else closed. Safe to call on a connection that already closed.
+   * Takes a connection back after its response ended (or failed). When `conn.reusable` it goes
+   * to the first waiter, else is kept idle (closing the least recently used idle connection
+   * when the key already keeps `size`); otherwise it is closed. Safe on a closed connection.
    */
   release(conn: HttpConnection): void {
     const bucket = conn.slot as PeerBucket | null;
@@ -165,20 +202,25 @@ export class ConnectionPool implements ConnectionOwner {
     conn.slot = null;
     bucket.busy--;
     if (conn.reusable && this.closing === null) {
-      const waiter = bucket.waiters.shift();
-      if (waiter !== undefined) {
-        if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+      if (bucket.waiters.length > 0) {
         this.activate(bucket, conn);
-        waiter.resolve(conn);
+        this.nextWaiter(bucket).resolve(conn);
         return;
       }
       conn.slot = bucket;
       conn.park();
-      bucket.idle.push(conn);
+      const idle = bucket.idle;
+      idle.push(conn);
+      if (idle.length > this.size) {
+        const lru = idle.shift() as HttpConnection;
+        lru.slot = null; // no longer the bucket's: its close event changes nothing
+        lru.destroy();
+      }
       return;
     }
     conn.destroy();
     this.serveWaiters(bucket);
+    this.pruneIfEmpty(bucket);
   }
 
   /**
@@ -219,11 +261,9 @@ export class ConnectionPool implements ConnectionOwner {
         this.closedWaiters.push(resolve);
       });
       const err = ProxyError.internal('InternalError', 'connection pool is closed');
+      this.waiting.clear();
       for (const bucket of this.buckets.values()) {
-        for (const w of bucket.waiters.splice(0)) {
-          if (w.timer !== undefined) clearTimeout(w.timer);
-          w.reject(err);
-        }
+        for (const w of bucket.waiters.splice(0)) w.reject(err);
         for (const conn of bucket.idle.splice(0)) {
           conn.slot = null;
           conn.destroy();
@@ -258,6 +298,7 @@ export class ConnectionPool implements ConnectionOwner {
     } catch (err) {
       bucket.busy--;
       this.serveWaiters(bucket);
+      this.pruneIfEmpty(bucket);
       throw err;
     }
     const conn = new HttpConnection(socket, bucket.key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this, !peer.tls);
@@ -275,33 +316,55 @@ export class ConnectionPool implements ConnectionOwner {
     return conn;
   }
 
+  /** Queues a caller until a connection comes free; the sweep rejects it at its deadline. */
   private wait(bucket: PeerBucket, peer: PeerLike): Promise<HttpConnection> {
+    const timeoutMs = peer.connectionTimeoutMs ?? this.connectTimeoutMs;
     return new Promise<HttpConnection>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, peer };
-      const timeoutMs = peer.connectionTimeoutMs ?? this.connectTimeoutMs;
-      waiter.timer = setTimeout(() => {
-        const at = bucket.waiters.indexOf(waiter);
-        if (at >= 0) bucket.waiters.splice(at, 1);
-        reject(
-          ProxyError.upstream(
-            'ConnectTimedout',
-            `no free connection to ${peer.address} within ${timeoutMs} ms (pool size ${this.size})`,
-            undefined,
-            peer.address,
-          ),
-        );
-      }, timeoutMs);
-      bucket.waiters.push(waiter);
+      bucket.waiters.push({ resolve, reject, deadline: Date.now() + timeoutMs, peer });
+      this.waiting.add(bucket);
+      this.sweep.watch(timeoutMs);
     });
   }
+
+  /** The first waiter, taken out of the line. */
+  private nextWaiter(bucket: PeerBucket): Waiter {
+    const waiter = bucket.waiters.shift() as Waiter;
+    if (bucket.waiters.length === 0) this.waiting.delete(bucket);
+    return waiter;
+  }
+
+  /** Called by the sweep for a bucket with waiters: rejects those whose deadline passed. */
+  private readonly expireWaiters = (bucket: PeerBucket, now: number): void => {
+    const waiters = bucket.waiters;
+    let kept = 0;
+    for (const w of waiters) {
+      if (now < w.deadline) {
+        waiters[kept++] = w;
+        continue;
+      }
+      const timeoutMs = w.peer.connectionTimeoutMs ?? this.connectTimeoutMs;
+      w.reject(
+        ProxyError.upstream(
+          'ConnectionLimitReached',
+          `no free connection to ${w.peer.address} within ${timeoutMs} ms (max ${bucket.maxConnections} connections)`,
+          undefined,
+          w.peer.address,
+        ),
+      );
+    }
+    waiters.length = kept;
+    if (kept === 0) {
+      this.waiting.delete(bucket);
+      this.pruneIfEmpty(bucket);
+    }
+  };
 
   /** A slot freed up: give waiters an idle connection, or open a new one for them. */
   private serveWaiters(bucket: PeerBucket): void {
     while (bucket.waiters.length > 0 && this.closing === null) {
       const conn = popIdle(bucket);
-      if (conn === null && bucket.busy >= this.size) return;
-      const waiter = bucket.waiters.shift() as Waiter;
-      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+      if (conn === null && bucket.busy >= bucket.maxConnections) return;
+      const waiter = this.nextWaiter(bucket);
       if (conn !== null) {
         this.activate(bucket, conn);
         waiter.resolve(conn);
@@ -329,8 +392,16 @@ export class ConnectionPool implements ConnectionOwner {
         bucket.busy--;
         this.serveWaiters(bucket);
       }
+      this.pruneIfEmpty(bucket);
     }
     this.checkClosed();
+  }
+
+  /** Forgets a key with no connections and no waiters (peers found by discovery come and go). */
+  private pruneIfEmpty(bucket: PeerBucket): void {
+    if (bucket.busy === 0 && bucket.idle.length === 0 && bucket.waiters.length === 0 && this.buckets.get(bucket.key) === bucket) {
+      this.buckets.delete(bucket.key);
+    }
   }
 }
 

@@ -27,6 +27,11 @@ export interface PeerLike {
   readonly connectionTimeoutMs?: number;
   /** Overrides the pool's `idleTimeoutMs` for this peer's idle connections. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Overrides the pool's `maxConnections` for this peer's key: a positive integer. Read when the
+   * pool starts tracking the key (first use, or first use after the key's connections all closed).
+   */
+  readonly maxConnections?: number;
   /** A key computed once by the peer's owner (e.g. `HttpPeer`); must equal `peerKey(peer)`. */
   readonly poolKey?: string;
 }

@@ -1,6 +1,6 @@
 /**
- * One unref'd interval that checks the deadlines of every connection of a pool, instead of a
- * timer per connection re-armed per request (`socket.setTimeout` makes a new timer object each
+ * One unref'd interval that checks the deadlines of every connection of a pool (and of the
+ * callers waiting for one), instead of a timer per connection re-armed per request (`socket.setTimeout` makes a new timer object each
  * time it changes). A deadline fires at most one tick late, never early.
  */
 
@@ -18,7 +18,8 @@ export class TimeoutSweep {
   private timer: NodeJS.Timeout | null = null;
   private tickMs = MAX_TICK_MS;
 
-  constructor(private readonly targets: ReadonlySet<TimeoutTarget>) {}
+  /** `groups`: sets of targets (the pool's connections, its peers with waiters); it stops when all are empty. */
+  constructor(private readonly groups: ReadonlyArray<ReadonlySet<TimeoutTarget>>) {}
 
   /**
    * A deadline `ms` away was armed: runs the sweep if it is stopped, and ticks at least every
@@ -41,11 +42,13 @@ export class TimeoutSweep {
   }
 
   private readonly sweep = (): void => {
-    if (this.targets.size === 0) {
+    let any = false;
+    for (const g of this.groups) if (g.size > 0) any = true;
+    if (!any) {
       this.stop();
       return;
     }
     const now = Date.now();
-    for (const t of this.targets) t.checkTimeout(now);
+    for (const g of this.groups) for (const t of g) t.checkTimeout(now);
   };
 }

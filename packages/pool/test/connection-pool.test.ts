@@ -63,9 +63,41 @@ test('per-peer idleTimeoutMs overrides the pool default', async () => {
   await until(() => up.seen.open === 0, 2000, 'idle connection to close');
 });
 
-test('size bounds idle + active connections per peer; waiters get freed connections', async () => {
-  const up = await countingUpstream((_req, r) => setTimeout(() => r.end('slow'), 40));
+test('size bounds only idle connections: more concurrent requests than size all run at once', async () => {
+  // The upstream answers nobody until all 8 requests arrived: a pool that made callers wait would stall.
+  const held: http.ServerResponse[] = [];
+  const up = await countingUpstream((_req, r) => {
+    held.push(r);
+    if (held.length === 8) for (const h of held.splice(0)) h.end('ok');
+  });
+  const pool = newPool({ size: 2, connectTimeoutMs: 2000 });
+  const results = await Promise.all(Array.from({ length: 8 }, () => pool.request(peer(up.address))));
+  expect(results.every((r) => r.status === 200)).toBe(true);
+  expect(up.seen.maxOpen).toBe(8);
+  expect(pool.newConnections).toBe(8);
+  // Released beyond `size`, the extra connections were closed at once.
+  expect(pool.stats()).toMatchObject({ idleConnections: 2, activeConnections: 0, peers: 1 });
+  await until(() => up.seen.open === 2, 2000, 'upstream to see the 6 extra connections close');
+});
+
+test('released beyond size, the least recently used idle connection is closed; reuse is newest first', async () => {
+  const up = await countingUpstream();
   const pool = newPool({ size: 2 });
+  const p = peer(up.address);
+  const conns = await Promise.all([pool.acquire(p), pool.acquire(p), pool.acquire(p), pool.acquire(p)]);
+  expect(pool.stats()).toMatchObject({ newConnections: 4, activeConnections: 4 });
+  for (const c of conns) pool.release(c); // released in order: conns[0] is the least recently used
+  expect(pool.stats().idleConnections).toBe(2);
+  await until(() => conns[0]!.closed && conns[1]!.closed, 2000, 'the two oldest idle connections to close');
+  expect(conns[2]!.closed || conns[3]!.closed).toBe(false);
+  expect(pool.acquireIdle(p)).toBe(conns[3]);
+  expect(pool.acquireIdle(p)).toBe(conns[2]);
+  await until(() => up.seen.open === 2, 2000, 'upstream to see 2 connections left');
+});
+
+test('maxConnections caps idle + in use per peer; waiters get freed connections', async () => {
+  const up = await countingUpstream((_req, r) => setTimeout(() => r.end('slow'), 40));
+  const pool = newPool({ maxConnections: 2 });
   const results = await Promise.all(Array.from({ length: 8 }, () => pool.request(peer(up.address))));
   expect(results.every((r) => r.status === 200)).toBe(true);
   expect(up.seen.maxOpen).toBeLessThanOrEqual(2);
@@ -74,15 +106,67 @@ test('size bounds idle + active connections per peer; waiters get freed connecti
   expect(pool.stats().idleConnections).toBe(2);
 });
 
-test('a waiter gives up after connectTimeoutMs when the peer stays at size', async () => {
+test('waiters are served first come, first served; a closed connection frees a slot for the next', async () => {
+  const up = await countingUpstream();
+  const pool = newPool({ connectTimeoutMs: 2000 });
+  const p = peer(up.address, { maxConnections: 2 }); // the peer's own cap; the pool has none
+  const [a, b] = await Promise.all([pool.acquire(p), pool.acquire(p)]);
+  const order: string[] = [];
+  const first = pool.acquire(p).then((c) => (order.push('first'), c));
+  const second = pool.acquire(p).then((c) => (order.push('second'), c));
+  await sleep(20);
+  expect(order).toEqual([]);
+  pool.release(a!); // reusable: handed straight to the first waiter
+  expect(await first).toBe(a);
+  b!.destroy(); // closed: the second waiter gets a new connection in its place
+  const c = await second;
+  expect(order).toEqual(['first', 'second']);
+  expect(c.reused).toBe(false);
+  expect(pool.newConnections).toBe(3);
+  expect(pool.stats()).toMatchObject({ activeConnections: 2, idleConnections: 0 });
+  pool.release(a!);
+  pool.release(c);
+});
+
+test('a waiter gives up after the connect timeout with ConnectionLimitReached (503, not retried)', async () => {
   const up = await countingUpstream((_req, r) => setTimeout(() => r.end('slow'), 400));
-  const pool = newPool({ size: 1, connectTimeoutMs: 100 });
+  const pool = newPool({ maxConnections: 1, connectTimeoutMs: 100 });
   const first = pool.request(peer(up.address));
-  const second = pool.request(peer(up.address)).catch((e: unknown) => e);
-  const err = (await second) as ProxyError;
+  const started = Date.now();
+  const err = (await pool.request(peer(up.address)).catch((e: unknown) => e)) as ProxyError;
   expect(err).toBeInstanceOf(ProxyError);
-  expect(err.kind).toBe('ConnectTimedout');
+  expect(err.kind).toBe('ConnectionLimitReached');
+  expect(err.status).toBe(503);
+  expect(err.source).toBe('upstream');
+  expect(err.canRetry(false)).toBe(false);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(100);
   expect((await first).status).toBe(200);
+  expect(up.seen.connections).toBe(1);
+});
+
+test('per-peer state is dropped once a peer has no connections and no waiters', async () => {
+  const up = await countingUpstream();
+  const pool = newPool({ idleTimeoutMs: 300 });
+  // Peers that come and go (dynamic discovery): 40 keys, each used once.
+  await Promise.all(Array.from({ length: 40 }, (_, i) => pool.request(peer(up.address, { groupKey: `backend-${i}` }))));
+  expect(pool.stats().peers).toBe(40);
+  await until(() => pool.stats().peers === 0, 3000, 'idle connections to time out and their peers to be dropped');
+  expect(pool.stats()).toMatchObject({ idleConnections: 0, activeConnections: 0 });
+
+  // A connection that is not kept, a failed connect, and a waiter that gave up leave nothing either.
+  const closing = await countingUpstream((_req, r) => {
+    r.setHeader('connection', 'close');
+    r.end('bye');
+  });
+  await pool.request(peer(closing.address));
+  const port = await res.refusedPort();
+  await pool.acquire(peer(`127.0.0.1:${port}`)).catch(() => undefined);
+  const capped = peer(up.address, { groupKey: 'capped', maxConnections: 1, connectionTimeoutMs: 50 });
+  const held = await pool.acquire(capped);
+  await expect(pool.acquire(capped)).rejects.toMatchObject({ kind: 'ConnectionLimitReached' });
+  expect(pool.stats().peers).toBe(1);
+  held.destroy();
+  await until(() => pool.stats().peers === 0, 2000, 'the capped peer to be dropped');
 });
 
 test('distinct peers get distinct connections', async () => {
@@ -184,6 +268,13 @@ test('close() waits for busy connections to be released', async () => {
 test('rejects unknown and invalid options', () => {
   expect(() => new ConnectionPool({ sise: 3 } as never)).toThrow('unknown ConnectionPool option "sise"');
   expect(() => new ConnectionPool({ size: 0 })).toThrow('positive integer');
+  expect(() => new ConnectionPool({ maxConnections: 1.5 })).toThrow('"maxConnections" must be a positive integer');
+});
+
+test('a peer with an invalid maxConnections is rejected', async () => {
+  const pool = newPool();
+  await expect(pool.acquire(peer('127.0.0.1:1', { maxConnections: 0 }))).rejects.toThrow('maxConnections must be a positive integer');
+  expect(pool.stats().peers).toBe(0);
 });
 
 test('acquireIdle hands out an idle connection synchronously, or null', async () => {

@@ -8,7 +8,7 @@ import type { Session } from './session';
 
 /** Sends `status` with a text body, or destroys the connection when that is no longer possible. */
 export function sendErrorResponse(session: Session, status: number): void {
-  const io = session.io;
+  const io = session.downstreamSession;
   if (io.headersSent || io.gone || status < 400 || status === 499) {
     io.destroy();
     return;

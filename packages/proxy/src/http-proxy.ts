@@ -16,13 +16,14 @@ import {
 } from '@pingora-ts/core';
 import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
-import type { DownstreamIo, DownstreamLimits, DownstreamListener } from './downstream/downstream-io';
-import { FastHttp1Listener } from './downstream/fast-listener';
-import { NodeHttp1Listener } from './downstream/node-listener';
+import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './downstream/downstream-session';
+import { LlhttpListener } from './downstream/llhttp-listener';
+import { NodeHttpListener } from './downstream/node-http-listener';
 import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
+import { Http1Connector } from './upstream/http1-upstream-session';
 
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
@@ -55,9 +56,9 @@ export interface HttpProxyOptions {
   /** Largest request head in bytes (larger: 431; 414 when the request line alone is larger). Default 16384. */
   maxHeaderSize?: number;
   /**
-   * The downstream HTTP/1.1 implementation. `'fast'` (default): `net` sockets parsed by
-   * node's own llhttp, responses written directly; falls back to `'node'` (logged as a warning)
-   * when that internal parser is unavailable. `'node'`: node:http, the only one where
+   * The downstream HTTP/1.1 implementation. `'llhttp'` (default): `net` sockets parsed by
+   * node's own llhttp, responses written directly; falls back to `'node:http'` (logged as a
+   * warning) when that internal parser is unavailable. `'node:http'`: node:http, the only one where
    * `session.downstream` (node:http's request and response) exists.
    */
   downstream?: DownstreamKind;
@@ -132,21 +133,21 @@ export class HttpProxy<Ctx> implements ListeningService {
       throw new TypeError('HttpProxy option "headersTimeoutMs" must not exceed "requestTimeoutMs"');
     }
     this.logger = logger;
-    this.choice = chooseDownstream(options.downstream ?? 'fast', llhttp, llhttpUnavailable);
+    this.choice = chooseDownstream(options.downstream ?? 'llhttp', llhttp, llhttpUnavailable);
     this.downstream = this.choice.kind;
     const parser = this.choice.parser;
     this.listenerConfigs = options.listeners;
     this.listeners = options.listeners.map((l) =>
       parser !== null
-        ? new FastHttp1Listener(l.addr, limits, parser, this.onRequest, logger, name)
-        : new NodeHttp1Listener(l.addr, limits, this.onRequest, logger, name),
+        ? new LlhttpListener(l.addr, limits, parser, this.onRequest, logger, name)
+        : new NodeHttpListener(l.addr, limits, this.onRequest, logger, name),
     );
     this.runtime = {
       name,
       hooks: resolved.hooks,
       requestBodyFilter: resolved.requestBodyFilter,
       responseBodyFilter: resolved.responseBodyFilter,
-      pool: this.pool,
+      upstreams: new Http1Connector(this.pool),
       maxRetries,
       logger,
       taskDone: () => {
@@ -219,10 +220,10 @@ export class HttpProxy<Ctx> implements ListeningService {
     };
   }
 
-  private readonly onRequest = (io: DownstreamIo): void => {
+  private readonly onRequest = (downstream: DownstreamSession): void => {
     this.requests++;
     this.activeRequests++;
-    new ProxyTask(this.runtime, io).run();
+    new ProxyTask(this.runtime, downstream).run();
   };
 }
 
@@ -242,8 +243,8 @@ function validateOptions(options: HttpProxyOptions): void {
       throw new TypeError(`HttpProxy option "listeners[${i}]${key}": ${issue?.message ?? 'invalid'}`);
     }
   });
-  if (options.downstream !== undefined && options.downstream !== 'fast' && options.downstream !== 'node') {
-    throw new TypeError(`HttpProxy option "downstream" must be "fast" or "node", got ${String(options.downstream)}`);
+  if (options.downstream !== undefined && options.downstream !== 'llhttp' && options.downstream !== 'node:http') {
+    throw new TypeError(`HttpProxy option "downstream" must be "llhttp" or "node:http", got ${String(options.downstream)}`);
   }
   for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize'] as const) {
     const v = options[k];

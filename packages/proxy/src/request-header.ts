@@ -29,6 +29,7 @@ export class RequestHeader {
     return this._path;
   }
   set path(v: string) {
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point here
     if (v.length === 0 || /[\x00-\x20\x7f]/.test(v)) throw new TypeError(`invalid request target "${v}"`);
     this._path = v;
   }

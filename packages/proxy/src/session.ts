@@ -4,7 +4,7 @@
  * everything they need from it: method, path, status, bytes, duration, upstream, reuse.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { DownstreamIo } from './downstream/downstream-io';
+import type { DownstreamSession } from './downstream/downstream-session';
 
 /** The last upstream attempt. */
 export interface UpstreamInfo {
@@ -24,64 +24,68 @@ export class Session {
   /** When the request arrived (`process.hrtime.bigint()`, nanoseconds). */
   readonly startTime: bigint;
   /** @internal */
-  readonly io: DownstreamIo;
+  readonly downstreamSession: DownstreamSession;
   private _upstream: { address: string; reused: boolean } | null = null;
   private _retries = 0;
   private _clientAddr: string | null = null;
 
   /** @internal Made by the proxy for every request. */
-  constructor(io: DownstreamIo) {
-    this.io = io;
+  constructor(downstreamSession: DownstreamSession) {
+    this.downstreamSession = downstreamSession;
     this.startTime = process.hrtime.bigint();
   }
 
   /** Request method, e.g. `GET`. */
   get method(): string {
-    return this.io.method;
+    return this.downstreamSession.method;
   }
 
-  /** Raw request target as received (path and query). */
+  /**
+   * The request target in origin-form: path and query as received. An absolute-form target
+   * (`GET http://a.example/x`) arrives here as `/x`, with its authority as the `Host` header
+   * (RFC 9112 §3.2.2); `OPTIONS *` as `*`.
+   */
   get path(): string {
-    return this.io.target;
+    return this.downstreamSession.target;
   }
 
   /** Downstream request headers, names lower-cased (read-only view; built on first use). */
   get headers(): Readonly<IncomingHttpHeaders> {
-    return this.io.headers;
+    return this.downstreamSession.headers;
   }
 
   /** Downstream request headers as received: `[name, value, …]`. */
   get rawHeaders(): readonly string[] {
-    return this.io.rawHeaders;
+    return this.downstreamSession.rawHeaders;
   }
 
   /** `'1.1'` or `'1.0'`. */
   get httpVersion(): string {
-    return this.io.httpVersion;
+    return this.downstreamSession.httpVersion;
   }
 
   /** The client's IP address. */
   get clientAddr(): string {
-    return (this._clientAddr ??= this.io.clientIp());
+    return (this._clientAddr ??= this.downstreamSession.clientIp());
   }
 
   get clientPort(): number {
-    return this.io.clientPort();
+    return this.downstreamSession.clientPort();
   }
 
   /** Status sent downstream; 0 until a response head was sent. */
   get status(): number {
-    return this.io.status;
+    return this.downstreamSession.status;
   }
 
   /** Response body bytes sent downstream. */
   get bytesSent(): number {
-    return this.io.bytesSent;
+    return this.downstreamSession.bytesSent;
   }
 
   /** Whether a response head was already sent downstream. */
   get headersSent(): boolean {
-    return this.io.headersSent;
+    return this.downstreamSession.headersSent;
   }
 
   /** The last upstream tried, or `null` before `upstreamPeer` returned. */
@@ -101,11 +105,11 @@ export class Session {
 
   /**
    * The node:http request and response, for advanced use; writing to them bypasses the
-   * counters. Only with the HttpProxy option `downstream: 'node'`: the fast path has no
+   * counters. Only with the HttpProxy option `downstream: 'node:http'`: the fast path has no
    * node:http objects, and this throws a `TypeError` there.
    */
   get downstream(): DownstreamAccess {
-    return this.io.access;
+    return this.downstreamSession.access;
   }
 
   /**
@@ -113,7 +117,7 @@ export class Session {
    * `true`). `Content-Length` is set from `body`. Throws when a response head was already sent.
    */
   respond(status: number, headers?: OutgoingHttpHeaders | readonly string[], body?: string | Uint8Array): void {
-    this.io.respond(status, headers, body);
+    this.downstreamSession.respond(status, headers, body);
   }
 
   /** @internal */

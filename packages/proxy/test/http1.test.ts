@@ -123,7 +123,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(seen).not.toContain('/b');
     // The fast path answers the first request and drops the rest; node:http refuses the whole
     // read with a 400 (llhttp's "data after Connection: close" comes before it dispatches).
-    if (downstream === 'fast') expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\[\/a\]$/);
+    if (downstream === 'llhttp') expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\[\/a\]$/);
     else expect(reply).toMatch(/^HTTP\/1\.1 (200 OK|400 Bad Request)\r\n/);
   });
 
@@ -220,7 +220,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(c.got()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(urls).toEqual(['/ws -']);
     // node:http reads nothing more on a connection that asked for an upgrade; the fast path does.
-    if (downstream === 'node') return;
+    if (downstream === 'node:http') return;
     c.socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
     await until(() => c.got().split('plain').length === 3, 3000, 'the second response');
     expect(urls).toEqual(['/ws -', '/next -']);
@@ -300,7 +300,7 @@ test('listen() logs which downstream path runs', async () => {
     expect(logger.lines[0]).toMatchObject({ level: 'info', obj: { service: 'p', downstream } });
   }
   expect(() => new HttpProxy('p', to('127.0.0.1:1'), { listeners: [{ addr: '127.0.0.1:0' }], downstream: 'fastest' as never })).toThrow(
-    'HttpProxy option "downstream" must be "fast" or "node"',
+    'HttpProxy option "downstream" must be "llhttp" or "node:http"',
   );
 });
 
@@ -309,7 +309,7 @@ test('a slow request body: requestTimeoutMs covers the whole request, so the fas
     req.resume();
     req.on('end', () => r.end('done'));
   });
-  const { port } = await startProxy(res, to(up.address), { downstream: 'fast', headersTimeoutMs: 100, requestTimeoutMs: 250 });
+  const { port } = await startProxy(res, to(up.address), { downstream: 'llhttp', headersTimeoutMs: 100, requestTimeoutMs: 250 });
   const c = rawClient(port);
   c.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
   await c.closed;

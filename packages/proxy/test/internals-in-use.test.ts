@@ -13,13 +13,13 @@ afterEach(() => res.closeAll());
 
 test('chooseDownstream: fast when asked and available, node otherwise, with the reason logged', () => {
   const logger = new MemoryLogger();
-  expect(chooseDownstream('fast', llhttp, null).kind).toBe('fast');
-  expect(chooseDownstream('node', llhttp, null).kind).toBe('node');
-  const fallback = chooseDownstream('fast', null, 'HTTPParser.kOnBody is not a number');
-  expect(fallback.kind).toBe('node');
+  expect(chooseDownstream('llhttp', llhttp, null).kind).toBe('llhttp');
+  expect(chooseDownstream('node:http', llhttp, null).kind).toBe('node:http');
+  const fallback = chooseDownstream('llhttp', null, 'HTTPParser.kOnBody is not a number');
+  expect(fallback.kind).toBe('node:http');
   fallback.log(logger, 'svc');
   expect(logger.lines).toEqual([
-    { level: 'warn', obj: { service: 'svc', downstream: 'node', reason: 'HTTPParser.kOnBody is not a number' }, msg: 'downstream HTTP/1.1: node:http (llhttp internal unavailable)' },
+    { level: 'warn', obj: { service: 'svc', downstream: 'node:http', reason: 'HTTPParser.kOnBody is not a number' }, msg: 'downstream HTTP/1.1: node:http (llhttp internal unavailable)' },
   ]);
 });
 
@@ -41,8 +41,8 @@ test('without the internal parser, HttpProxy runs on node:http and warns at list
   const proxy = new HttpProxy('fallback', { newCtx: () => null, upstreamPeer: () => peer }, { listeners: [{ addr: '127.0.0.1:0' }], logger });
   res.defer(() => proxy.shutdown({ graceful: false, timeoutMs: 0 }));
   await proxy.listen();
-  expect(proxy.downstream).toBe('node');
-  expect(logger.lines[0]).toMatchObject({ level: 'warn', obj: { downstream: 'node', reason: 'node:_http_common has no HTTPParser or methods' } });
+  expect(proxy.downstream).toBe('node:http');
+  expect(logger.lines[0]).toMatchObject({ level: 'warn', obj: { downstream: 'node:http', reason: 'node:_http_common has no HTTPParser or methods' } });
   const a = proxy.addresses()[0];
   const r = await client(res, `http://127.0.0.1:${a?.kind === 'tcp' ? a.port : 0}`).request({ path: '/', method: 'GET' });
   expect(await r.body.text()).toBe('via node:http');

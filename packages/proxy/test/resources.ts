@@ -11,9 +11,9 @@ import type { Resources } from '../../../test-support/resources';
 export { Resources, sleep, until } from '../../../test-support/resources';
 
 /** Both downstream paths: every integration test runs against each (`describe.each(DOWNSTREAMS)`). */
-export const DOWNSTREAMS: readonly DownstreamKind[] = ['fast', 'node'];
+export const DOWNSTREAMS: readonly DownstreamKind[] = ['llhttp', 'node:http'];
 
-let downstream: DownstreamKind = 'fast';
+let downstream: DownstreamKind = 'llhttp';
 
 /** Makes `startProxy` use `kind` unless its options say otherwise (call it in a `beforeEach`). */
 export function useDownstream(kind: DownstreamKind): void {

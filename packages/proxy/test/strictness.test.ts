@@ -103,7 +103,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     const reply = await rawExchange(res, port, GET + bytes);
     await sleep(20);
     const got = up.received();
-    if (downstream === 'fast') {
+    if (downstream === 'llhttp') {
       // The predecessor is answered, then the refusal; the upstream saw exactly that request.
       expect(reply).toMatch(new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[\\s\\S]*\\r\\n\\r\\nokHTTP/1\\.1 ${status} `));
       expect(got.startsWith('GET /ok HTTP/1.1\r\n')).toBe(true);

@@ -62,8 +62,10 @@ export class PrimaryConnection {
     this.#send({ pingora: 'failed', message });
   }
 
+  /** Stops listening to the primary; the IPC channel no longer holds the worker's event loop, so its run can end the process. */
   close(): void {
     process.off('disconnect', this.#onDisconnect);
+    process.channel?.unref();
   }
 
   #send(message: WorkerMessage): void {

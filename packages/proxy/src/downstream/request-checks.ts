@@ -4,10 +4,12 @@
  * HTTP/1.0 or 1.1 only (llhttp also takes 0.9 and 2.0), exactly one `Host` (RFC 9112 §3.2),
  * `Transfer-Encoding` ending in `chunked` (400 otherwise, as llhttp) and only as plain
  * `chunked` (501 for another coding before it: the proxy re-frames bodies, so it would be
- * lost), never in HTTP/1.0 (RFC 9112 §6.1), no `CONNECT` (tunnels are not supported), and
- * `Expect` only as `100-continue` (417 otherwise, as node:http does).
+ * lost), never in HTTP/1.0 (RFC 9112 §6.1), no `CONNECT` (tunnels are not supported),
+ * `Expect` only as `100-continue` (417 otherwise, as node:http does), and a request target in
+ * a form the proxy can forward unambiguously (`checkTargetForm`).
  */
 import { equalsLower } from '../equals-lower';
+import { checkTargetForm } from './request-target';
 
 /** Why a request head is refused: the status to send and a code for the log line. */
 export interface HeadRefusal {
@@ -29,6 +31,7 @@ export interface HeadFacts {
 /** Returns why the head must be refused, or null; fills `facts` when given. */
 export function checkRequestHead(
   method: string,
+  target: string,
   versionMajor: number,
   versionMinor: number,
   raw: readonly string[],
@@ -38,6 +41,10 @@ export function checkRequestHead(
     return { status: 400, code: 'INVALID_VERSION', detail: `HTTP/${versionMajor}.${versionMinor} is not supported` };
   }
   if (method === 'CONNECT') return { status: 501, code: 'CONNECT_NOT_SUPPORTED', detail: 'CONNECT tunnels are not supported' };
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    const refusal = checkTargetForm(method, target);
+    if (refusal !== null) return refusal;
+  }
   let hosts = 0;
   let hasBody = false;
   let length = -1;

@@ -1,13 +1,16 @@
 /**
- * The small internal interface between the hook runner (`ProxyTask`) and a downstream HTTP/1.1
- * implementation: one object per request that reads the request (head, then body on demand)
- * and writes the response, and one listener per address. Two implementations exist: the fast
- * one on `net` + llhttp (`fast-*.ts`) and the node:http one (`node-*.ts`).
+ * The downstream side of one request, whatever the protocol (Pingora's downstream
+ * `HttpSession`): read the request head, read its body on demand with backpressure, write the
+ * response head, body and trailers, finish or abort, and say whether the connection is kept.
+ * The phase logic (`ProxyTask`, `Attempt`) talks only to this interface, and listeners hand it
+ * one object per request. HTTP/1.1 has two implementations: `LlhttpSession` (`net` + llhttp)
+ * and `NodeHttpSession` (node:http). An HTTP/2 stream is another.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProxyError } from '@pingora-ts/core';
 import type { BoundAddress, Listener } from '@pingora-ts/core';
 import type { Socket } from 'node:net';
+import type { BodySink, BodySource, BodyTarget } from '../flow/body-sink';
 import type { DownstreamAccess } from '../session';
 
 /** Told about the downstream side of a running request (implemented by the runner). */
@@ -21,16 +24,8 @@ export interface DownstreamEvents {
   onDownstreamError(err: ProxyError): void;
 }
 
-/** Receives the request body once `readBody` was called. */
-export interface RequestBodySink {
-  /** One piece of the body, **not the whole body**. */
-  onRequestBodyChunk(chunk: Buffer): void;
-  /** The body is complete. */
-  onRequestBodyEnd(): void;
-}
-
 /** One downstream request and its response. */
-export interface DownstreamIo {
+export interface DownstreamSession extends BodySource, BodyTarget {
   readonly method: string;
   /** The raw request target. */
   readonly target: string;
@@ -38,6 +33,8 @@ export interface DownstreamIo {
   readonly rawHeaders: string[];
   /** `'1.1'` or `'1.0'`. */
   readonly httpVersion: string;
+  /** `'https'` on a TLS listener, else `'http'` (sent upstream as `X-Forwarded-Proto`). */
+  readonly scheme: 'http' | 'https';
   /** Request headers, names lower-cased (node:http's `IncomingMessage.headers` rules). */
   readonly headers: IncomingHttpHeaders;
   /** node:http's request and response; throws on a path that has none. */
@@ -56,22 +53,23 @@ export interface DownstreamIo {
 
   /** Where drain and error events go. */
   setEvents(events: DownstreamEvents): void;
-  /** Starts delivering the request body to `sink` (a `100 Continue` goes out first if the client asked). */
-  readBody(sink: RequestBodySink): void;
-  /** Stops reading the body (backpressure) until `resumeBody`. */
-  pauseBody(): void;
-  resumeBody(): void;
+  /**
+   * Starts delivering the request body to `sink` (a `100 Continue` goes out first if the client
+   * asked). `pauseBody` / `resumeBody` (from `BodySource`) hold it for backpressure.
+   */
+  readBody(sink: BodySink): void;
   /** No more body for the sink: `discard` reads and drops the rest (keep-alive), else leaves it unread. */
   stopBody(discard: boolean): void;
 
   /** Writes the response head (`rawHeaders` is `[name, value, …]`); throws on an invalid head. */
   writeHead(status: number, reason: string, rawHeaders: string[]): void;
-  /** Writes body bytes; `false` means wait for `onDownstreamDrain`. */
-  write(chunk: Buffer): boolean;
+  /**
+   * `write` (from `BodyTarget`) writes body bytes; `false` means wait for `onDownstreamDrain`.
+   * `end(trailers)` ends the response, with trailers where the response can carry them
+   * (a chunked HTTP/1.1 response); without them elsewhere.
+   */
   /** Sends the head soon even if no body byte follows in this tick (streaming responses). */
   flushHead(): void;
-  /** Ends the response. */
-  end(): void;
   /** A complete response in one go; `Content-Length` is set from `body` unless given. */
   respond(status: number, headers: OutgoingHttpHeaders | readonly string[] | undefined, body: string | Uint8Array | undefined): void;
   /** The connection closes after this response (`Connection: close`). */
@@ -89,7 +87,6 @@ export interface DownstreamLimits {
   maxHeaderSize: number;
 }
 
-/** One listening address of either path. */
 /** Opens the core listener a downstream listener serves on, handing it every accepted socket. */
 export type OpenCoreListener = (onConnection: (socket: Socket) => void) => Promise<Listener>;
 
@@ -109,4 +106,4 @@ export interface DownstreamListener {
 }
 
 /** Called for every request a listener receives. */
-export type RequestHandler = (io: DownstreamIo) => void;
+export type RequestHandler = (session: DownstreamSession) => void;

@@ -1,25 +1,26 @@
 /**
- * One request on the fast path (`DownstreamIo`): its head as llhttp parsed it, its body handed
- * out on demand (kept, bounded by one socket read, until the runner asks for it), and its
- * response written straight to the socket. The head is built once as one string and goes out
+ * One HTTP/1.1 request on the llhttp path (`DownstreamSession`): its head as llhttp parsed it,
+ * its body handed out on demand (kept, bounded by one socket read, until the proxy asks for
+ * it), and its response written straight to the socket. The head is built once as one string and goes out
  * in the same write as the first body bytes (one syscall for a small response).
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProxyError } from '@pingora-ts/core';
 import { checkValue } from '../header-list';
 import type { DownstreamAccess } from '../session';
-import type { DownstreamEvents, DownstreamIo, RequestBodySink } from './downstream-io';
-import type { FastConnection } from './fast-connection';
+import type { BodySink } from '../flow/body-sink';
+import type { DownstreamEvents, DownstreamSession } from './downstream-session';
+import type { LlhttpConnection } from './llhttp-connection';
 import { headersObject } from './headers-object';
 import { clientIpOf } from './client-ip';
-import { rawHeaderList } from './node-downstream';
+import { rawHeaderList } from './node-http-session';
 import { FRAMING_CHUNKED, FRAMING_NONE, responseHead, type ResponseFraming } from './response-head';
 import { equalsLower } from '../equals-lower';
 
 /** Body chunks up to this size go out in one string write with what precedes them. */
 const SMALL_CHUNK = 2048;
 
-export class FastDownstream implements DownstreamIo, ResponseFraming {
+export class LlhttpSession implements DownstreamSession, ResponseFraming {
   status = 0;
   bytesSent = 0;
   headersSent = false;
@@ -33,7 +34,7 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
   private headPending: string | null = null;
   private flushQueued = false;
   private events: DownstreamEvents | null = null;
-  private sink: RequestBodySink | null = null;
+  private sink: BodySink | null = null;
   /** Body chunks that arrived before the runner asked for them. */
   private queue: Buffer[] | null = null;
   private bodyPaused = false;
@@ -44,7 +45,7 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
   private headerObject: IncomingHttpHeaders | null = null;
 
   constructor(
-    private readonly conn: FastConnection,
+    private readonly conn: LlhttpConnection,
     readonly method: string,
     readonly target: string,
     readonly rawHeaders: string[],
@@ -62,11 +63,15 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
   }
 
   get access(): DownstreamAccess {
-    throw new TypeError('session.downstream (node:http request and response) exists only with the HttpProxy option downstream: "node"');
+    throw new TypeError('session.downstream (node:http request and response) exists only with the HttpProxy option downstream: "node:http"');
   }
 
   get gone(): boolean {
     return this.conn.socket.destroyed;
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.conn.tls ? 'https' : 'http';
   }
 
   clientIp(): string {
@@ -81,7 +86,7 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
     this.events = events;
   }
 
-  readBody(sink: RequestBodySink): void {
+  readBody(sink: BodySink): void {
     this.sink = sink;
     this.discarding = false;
     if (this.expectContinue && !this.continueSent && !this.complete && !this.headersSent) {
@@ -91,12 +96,12 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
     const queued = this.queue;
     this.queue = null;
     if (queued !== null) {
-      for (let i = 0; i < queued.length && this.sink === sink; i++) sink.onRequestBodyChunk(queued[i] as Buffer);
+      for (let i = 0; i < queued.length && this.sink === sink; i++) sink.onBodyChunk(queued[i] as Buffer);
     }
     if (this.sink !== sink) return;
     if (this.complete) {
       this.sink = null;
-      sink.onRequestBodyEnd();
+      sink.onBodyEnd(null);
       return;
     }
     this.conn.holdBody(this, this.bodyPaused);
@@ -127,15 +132,15 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
 
   writeHead(status: number, reason: string, rawHeaders: string[]): void {
     if (this.headersSent) throw new Error('response headers were already sent');
-    const server = this.conn.server;
+    const listener = this.conn.listener;
     const wantKeepAlive =
       this.keepAliveRequest &&
       !this.closeRequested &&
       !this.conn.closeAfterCurrent &&
-      !server.closing &&
+      !listener.closing &&
       // a client still waiting for `100 Continue` may never send the body: do not wait for it
       !(this.expectContinue && !this.continueSent && !this.complete);
-    this.headPending = responseHead(status, reason, rawHeaders, this.method === 'HEAD', this.versionMinor === 1, wantKeepAlive, server.keepAliveLines, this);
+    this.headPending = responseHead(status, reason, rawHeaders, this.method === 'HEAD', this.versionMinor === 1, wantKeepAlive, listener.keepAliveLines, this);
     this.headersSent = true;
     this.status = status;
   }
@@ -175,11 +180,11 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
     process.nextTick(flushHeadSoon, this);
   }
 
-  end(): void {
+  end(trailers: readonly string[] | null): void {
     if (this.ended) return;
     this.ended = true;
     const socket = this.conn.socket;
-    let tail = this.framing === FRAMING_CHUNKED ? '0\r\n\r\n' : '';
+    let tail = this.framing === FRAMING_CHUNKED ? lastChunk(trailers) : '';
     if (this.headPending !== null) {
       tail = this.headPending + tail;
       this.headPending = null;
@@ -201,10 +206,10 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
       else if (equalsLower(name, 'date')) hasDate = true;
     }
     if (!hasLength) raw.push('Content-Length', String(buf === undefined ? 0 : buf.length));
-    if (!hasDate) raw.push('Date', this.conn.server.date());
+    if (!hasDate) raw.push('Date', this.conn.listener.date());
     this.writeHead(status, '', raw);
     if (buf !== undefined && buf.length > 0) this.write(buf);
-    this.end();
+    this.end(null);
   }
 
   closeAfterResponse(): void {
@@ -219,7 +224,7 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
   bodyChunk(chunk: Buffer): void {
     const sink = this.sink;
     if (sink !== null) {
-      sink.onRequestBodyChunk(chunk);
+      sink.onBodyChunk(chunk);
       return;
     }
     if (this.discarding || this.ended) return;
@@ -233,7 +238,7 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
     const sink = this.sink;
     if (sink !== null) {
       this.sink = null;
-      sink.onRequestBodyEnd();
+      sink.onBodyEnd(null);
     }
   }
 
@@ -260,6 +265,17 @@ export class FastDownstream implements DownstreamIo, ResponseFraming {
   }
 }
 
-function flushHeadSoon(d: FastDownstream): void {
+function flushHeadSoon(d: LlhttpSession): void {
   d.flushNow();
+}
+
+/** The last chunk of a chunked body, with the trailer fields (their values checked as header text). */
+function lastChunk(trailers: readonly string[] | null): string {
+  if (trailers === null || trailers.length === 0) return '0\r\n\r\n';
+  let out = '0\r\n';
+  for (let i = 0; i + 1 < trailers.length; i += 2) {
+    const name = trailers[i] as string;
+    out += name + ': ' + checkValue(name, trailers[i + 1] as string) + '\r\n';
+  }
+  return out + '\r\n';
 }

@@ -1,17 +1,17 @@
 /**
- * The node:http downstream path (the fallback when llhttp's internal binding is unavailable,
- * or `downstream: 'node'`): keep-alive, timeouts, header size limit, connection tracking,
- * malformed requests (4xx + a warn log line, only that connection closed), pipelined requests
- * run one at a time (node:http would run them together), and graceful shutdown (stop
- * accepting, finish requests in flight, close idle keep-alive connections, `Connection: close`
- * on busy ones, force-close after a timeout).
+ * The node:http path's listener (the fallback when llhttp's internal binding is unavailable,
+ * or `downstream: 'node:http'`): node:http parses, keeps connections alive and runs the header
+ * and request timeouts; this adds what the llhttp path does too: the same head checks, malformed
+ * requests refused (4xx + a warn log line, only that connection closed), pipelined requests
+ * run one at a time (node:http would run them together), and `Http1Listener`'s graceful shutdown.
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
-import type { BoundAddress, Listener, Logger } from '@pingora-ts/core';
-import type { DownstreamLimits, DownstreamListener, OpenCoreListener, RequestHandler } from './downstream-io';
+import type { Logger } from '@pingora-ts/core';
+import type { DownstreamLimits, RequestHandler } from './downstream-session';
+import { Http1Listener, refusalHead } from './http1-listener';
 
-import { NodeDownstream } from './node-downstream';
+import { NodeHttpSession } from './node-http-session';
 import { checkRequestHead } from './request-checks';
 
 const kInflight = Symbol('pingora-ts.inflight');
@@ -24,38 +24,27 @@ const kRunning = Symbol('pingora-ts.running');
 interface TrackedSocket extends Socket {
   /** Requests received and not yet answered on this connection. */
   [kInflight]: number;
-  [kListener]: NodeHttp1Listener;
+  [kListener]: NodeHttpListener;
   /** The latest response on this connection. */
   [kResponse]: http.ServerResponse | null;
   /** The connection was answered with a 4xx and is closing: requests parsed before that are not run. */
   [kRefused]: boolean;
   /** The request being run; later (pipelined) ones wait in `kWaiting`. */
   [kRunning]: http.ServerResponse | null;
-  [kWaiting]: NodeDownstream[];
+  [kWaiting]: NodeHttpSession[];
 }
 
-/** On graceful shutdown, how long an idle keep-alive connection may still bring a request. */
-const IDLE_GRACE_MS = 1000;
-
-export class NodeHttp1Listener implements DownstreamListener {
-  readonly addr: string;
+export class NodeHttpListener extends Http1Listener<TrackedSocket> {
   private readonly server: http.Server;
-  private readonly sockets = new Set<TrackedSocket>();
-  private closing = false;
-  private closed: Promise<void> | null = null;
-  private bound: BoundAddress | null = null;
-  private core: Listener | null = null;
-  /** Resolves `drained` once the last connection closes during shutdown. */
-  private allClosed: (() => void) | null = null;
 
   constructor(
     addr: string,
     limits: DownstreamLimits,
     private readonly onRequest: RequestHandler,
-    private readonly logger: Logger,
-    private readonly service: string,
+    logger: Logger,
+    service: string,
   ) {
-    this.addr = addr;
+    super(addr, logger, service);
     const shortest = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs > 0 ? limits.requestTimeoutMs : Infinity);
     const server = http.createServer({
       maxHeaderSize: limits.maxHeaderSize,
@@ -68,75 +57,39 @@ export class NodeHttp1Listener implements DownstreamListener {
     server.requestTimeout = limits.requestTimeoutMs;
     server.on('connection', this.onConnection);
     server.on('request', this.handleRequest);
-    server.on('checkExpectation', this.handleRequest); // an Expect other than 100-continue: refused like the fast path
+    server.on('checkExpectation', this.handleRequest); // an Expect other than 100-continue: refused like the llhttp path
     server.on('clientError', this.onClientError);
     server.on('connect', this.onConnect);
     this.server = server;
   }
 
-  /** Whether `shutdown` was called. */
-  isClosing(): boolean {
-    return this.closing;
-  }
-
-  get connections(): number {
-    return this.sockets.size;
-  }
-
   /** The http.Server never listens itself: core accepts, and each socket is handed to it. */
-  async listen(open: OpenCoreListener): Promise<void> {
-    this.core = await open((socket) => this.server.emit('connection', socket));
-    this.bound = this.core.address();
+  protected serve(socket: Socket): void {
+    this.server.emit('connection', socket);
+  }
+
+  protected started(): void {
     // node:http starts its headers/request timeout checks on 'listening' (Node 20, 22 and 24
-    // register setupConnectionsTracking for it); our server is fed sockets instead, so say it.
+    // register setupConnectionsTracking for it; test/http1.test.ts checks the timeouts on each);
+    // our server is fed sockets instead, so say it.
     this.server.emit('listening');
   }
 
-  address(): BoundAddress | null {
-    return this.bound;
+  protected stopped(): void {
+    this.server.close(() => {}); // stops node:http's connection checks (it never listened: the error is expected)
   }
 
-  shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
-    if (this.closed === null) {
-      this.closing = true;
-      const drained = new Promise<void>((resolve) => {
-        this.allClosed = resolve;
-      });
-      this.closed = Promise.all([this.core?.stopAccepting(), drained]).then(async () => {
-        this.server.close(() => {}); // stops node:http's connection checks (it never listened: the error is expected)
-        await this.core?.close();
-      });
-      const timer = setTimeout(() => this.destroyAll(), graceful ? timeoutMs : 0);
-      void this.closed.then(() => clearTimeout(timer));
-      if (!graceful) this.destroyAll();
-      for (const s of this.sockets) {
-        const res = s[kResponse];
-        if (res !== null && !res.headersSent) res.shouldKeepAlive = false; // Connection: close
-      }
-      // Idle keep-alive connections close after a grace, not at once: a client may be sending
-      // its next request right now (answered with Connection: close meanwhile).
-      if (graceful) {
-        setTimeout(() => {
-          for (const s of this.sockets) if (s[kInflight] === 0) s.destroy();
-        }, Math.min(IDLE_GRACE_MS, timeoutMs)).unref();
-      }
-      this.checkDrained();
-    } else if (!graceful) {
-      this.destroyAll();
-    }
-    return this.closed;
+  protected isIdle(s: TrackedSocket): boolean {
+    return s[kInflight] === 0;
   }
 
-  private checkDrained(): void {
-    if (this.allClosed !== null && this.sockets.size === 0) {
-      const done = this.allClosed;
-      this.allClosed = null;
-      done();
-    }
+  protected closeAfterResponse(s: TrackedSocket): void {
+    const res = s[kResponse];
+    if (res !== null && !res.headersSent) res.shouldKeepAlive = false; // Connection: close
   }
 
-  private destroyAll(): void {
-    for (const s of this.sockets) s.destroy();
+  protected destroy(s: TrackedSocket): void {
+    s.destroy();
   }
 
   private readonly onConnection = (socket: Socket): void => {
@@ -147,12 +100,8 @@ export class NodeHttp1Listener implements DownstreamListener {
     s[kRefused] = false;
     s[kRunning] = null;
     s[kWaiting] = [];
-    this.sockets.add(s);
-    s.once('close', () => {
-      this.sockets.delete(s);
-      this.checkDrained();
-    });
-    if (this.closing) s.destroy();
+    this.track(s);
+    s.once('close', () => this.forget(s));
   };
 
   private readonly handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -161,7 +110,7 @@ export class NodeHttp1Listener implements DownstreamListener {
     s[kResponse] = res;
     res.on('close', onResponseClose);
     if (this.closing) res.shouldKeepAlive = false;
-    const refusal = checkRequestHead(req.method as string, req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders, null);
+    const refusal = checkRequestHead(req.method as string, req.url as string, req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders, null);
     if (refusal !== null) {
       this.refuse(s, refusal.status, refusal.code, refusal.detail);
       return;
@@ -169,11 +118,11 @@ export class NodeHttp1Listener implements DownstreamListener {
     // Run it after this read is parsed: a malformed body later in the same bytes refuses the
     // connection first, so nothing of this request reaches the upstream. (Not nextTick: node:http
     // parses in C++ and runs the tick queue between its parser callbacks.)
-    setImmediate(startRequest, this, new NodeDownstream(req, res), s);
+    setImmediate(startRequest, this, new NodeHttpSession(req, res), s);
   };
 
   /** @internal Runs `io` now, or after the request running on its connection. */
-  start(io: NodeDownstream, s: TrackedSocket): void {
+  start(io: NodeHttpSession, s: TrackedSocket): void {
     if (s[kRefused] || s.destroyed) return;
     if (s[kRunning] !== null) {
       s[kWaiting].push(io);
@@ -206,22 +155,19 @@ export class NodeHttp1Listener implements DownstreamListener {
 
   /** Answers `status` with `Connection: close` (unless a response is under way), logs a warn line, closes. */
   private refuse(socket: TrackedSocket, status: number, code: string, detail: string): void {
-    this.logger.warn(
-      { service: this.service, reason: code, detail, status, client: socket.remoteAddress, clientPort: socket.remotePort },
-      'malformed request from client',
-    );
+    this.logRefusal(socket, status, code, detail);
     socket[kRefused] = true;
-    const busy = (socket as unknown as { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (busy !== undefined && busy !== null && busy.headersSent) {
+    const busy = socket[kRunning];
+    if (busy !== null && busy !== undefined && busy.headersSent) {
       socket.destroy();
       return;
     }
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(refusalHead(status), 'latin1');
     setTimeout(destroySocket, 1000, socket).unref();
   }
 }
 
-function startRequest(listener: NodeHttp1Listener, io: NodeDownstream, s: TrackedSocket): void {
+function startRequest(listener: NodeHttpListener, io: NodeHttpSession, s: TrackedSocket): void {
   listener.start(io, s);
 }
 
@@ -236,9 +182,23 @@ function onResponseClose(this: http.ServerResponse): void {
     const next = s[kWaiting].shift();
     if (next !== undefined) s[kListener].start(next, s);
   }
-  if (s[kInflight] === 0 && s[kListener].isClosing()) (s as unknown as { destroySoon(): void }).destroySoon();
+  if (s[kInflight] === 0 && s[kListener].closing) closeSoon(s);
 }
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
+}
+
+/** Ends our side once what is queued was written, then destroys the socket. */
+function closeSoon(socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end();
+  socket.once('finish', destroyThis);
+}
+
+function destroyThis(this: Socket): void {
+  this.destroy();
 }

@@ -22,14 +22,16 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { NO_BODY, OWN_READ_MIN, PAUSE, READ_BODY, readInto, sharedReads, type ParseFailure, type RequestParser, type RequestParserHandler, type SharedReader } from '@pingora-ts/core/internal';
-import { FastDownstream } from './fast-downstream';
-import type { FastHttp1Listener } from './fast-listener';
+import { refusalHead } from './http1-listener';
+import { LlhttpSession } from './llhttp-session';
+import type { LlhttpListener } from './llhttp-listener';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
+import { originFormOf } from './request-target';
 
 const kConnection = Symbol('pingora-ts.fastConnection');
 
 interface TaggedSocket extends Socket {
-  [kConnection]: FastConnection;
+  [kConnection]: LlhttpConnection;
 }
 
 /** Between requests: the keep-alive timeout runs. */
@@ -41,9 +43,11 @@ const C_BUSY = 2;
 /** The last bytes are going out; the socket is destroyed at the deadline. */
 const C_CLOSING = 3;
 
-export class FastConnection implements RequestParserHandler, SharedReader {
+export class LlhttpConnection implements RequestParserHandler, SharedReader {
+  /** The socket is a TLS socket (`X-Forwarded-Proto: https`). */
+  readonly tls: boolean;
   /** The request being answered. */
-  current: FastDownstream | null = null;
+  current: LlhttpSession | null = null;
   /** The connection closes after the current response (graceful shutdown, a malformed body). */
   closeAfterCurrent = false;
   private phase = C_HEAD;
@@ -51,11 +55,11 @@ export class FastConnection implements RequestParserHandler, SharedReader {
   private deadline = 0;
   private parser: RequestParser | null = null;
   /** The request whose bytes the parser is in. */
-  private reading: FastDownstream | null = null;
+  private reading: LlhttpSession | null = null;
   /** A request parsed in the read being handled, started once that read was parsed. */
-  private fresh: FastDownstream | null = null;
+  private fresh: LlhttpSession | null = null;
   /** A pipelined request waiting for `current`. */
-  private queued: FastDownstream | null = null;
+  private queued: LlhttpSession | null = null;
   /** Bytes held while the parser is stopped after a queued head. */
   private pending: Buffer | null = null;
   /** A refusal (4xx) to send once `current` is answered; nothing is read after it. */
@@ -78,12 +82,13 @@ export class FastConnection implements RequestParserHandler, SharedReader {
 
   constructor(
     readonly socket: Socket,
-    readonly server: FastHttp1Listener,
+    readonly listener: LlhttpListener,
   ) {
     (socket as TaggedSocket)[kConnection] = this;
-    this.deadline = Date.now() + server.headersTimeoutMs;
+    this.deadline = Date.now() + listener.headersTimeoutMs;
+    this.tls = (socket as { encrypted?: boolean }).encrypted === true;
     // Plain sockets read into the shared buffer; TLS sockets (and any Node without the internals) emit 'data'.
-    if ((socket as { encrypted?: boolean }).encrypted === true || !readInto(socket, SHARED_READS)) socket.on('data', onSocketData);
+    if (this.tls || !readInto(socket, SHARED_READS)) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -99,14 +104,21 @@ export class FastConnection implements RequestParserHandler, SharedReader {
 
   onRequestHead(method: string, target: string, rawHeaders: string[], versionMajor: number, versionMinor: number, keepAlive: boolean): number {
     this.lineSeen = false;
-    const facts = this.server.facts;
-    const refusal = checkRequestHead(method, versionMajor, versionMinor, rawHeaders, facts);
+    const facts = this.listener.facts;
+    const refusal = checkRequestHead(method, target, versionMajor, versionMinor, rawHeaders, facts);
     if (refusal !== null) {
       this.refusal = refusal;
       this.lastRequest = true;
       return NO_BODY + PAUSE;
     }
-    const req = new FastDownstream(this, method, target, rawHeaders, versionMinor, keepAlive, facts.expectContinue);
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      const origin = originFormOf(target, rawHeaders);
+      if (origin !== null) {
+        target = origin.target;
+        rawHeaders = origin.rawHeaders;
+      }
+    }
+    const req = new LlhttpSession(this, method, target, rawHeaders, versionMinor, keepAlive, facts.expectContinue);
     // Without a body the request is complete with its head (llhttp will not report its end).
     const body = facts.hasBody;
     if (body) this.reading = req;
@@ -119,7 +131,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
     if (this.current === null && this.fresh === null) {
       this.fresh = req;
       // the request timeout counts from the first byte of the head, and ends once the request is in
-      if (body) this.enterBusy(this.phase === C_HEAD && this.deadline !== 0 ? this.deadline - this.server.headersTimeoutMs : Date.now());
+      if (body) this.enterBusy(this.phase === C_HEAD && this.deadline !== 0 ? this.deadline - this.listener.headersTimeoutMs : Date.now());
       else this.enterBusy(0);
       return next;
     }
@@ -148,18 +160,18 @@ export class FastConnection implements RequestParserHandler, SharedReader {
   // From the request objects
 
   /** Holds reading while `req`'s body has no taker (or the taker is full). */
-  holdBody(req: FastDownstream, hold: boolean): void {
+  holdBody(req: LlhttpSession, hold: boolean): void {
     if (req !== this.reading) return;
     this.bodyHeld = hold;
     this.updateReading();
   }
 
   /** `req`'s response ended: keep the connection for the next request, or close it. */
-  responseEnded(req: FastDownstream): void {
+  responseEnded(req: LlhttpSession): void {
     if (req !== this.current) return;
     this.current = null;
     if (this.socket.destroyed || this.phase === C_CLOSING) return;
-    if (!req.keepAlive || this.closeAfterCurrent || this.server.closing) {
+    if (!req.keepAlive || this.closeAfterCurrent || this.listener.closing) {
       this.close();
       return;
     }
@@ -189,33 +201,18 @@ export class FastConnection implements RequestParserHandler, SharedReader {
     this.deadline = 0;
     switch (this.phase) {
       case C_HEAD:
-        this.refusal = { status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', detail: `request head not received within ${this.server.headersTimeoutMs} ms` };
+        this.refusal = { status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', detail: `request head not received within ${this.listener.headersTimeoutMs} ms` };
         this.refuse();
         break;
       case C_BUSY: {
         const req = this.current;
         if (req === null) this.socket.destroy(); // the body of an answered request is too slow to drain
-        else this.failCurrent(req, 408, 'ERR_HTTP_REQUEST_TIMEOUT', `request not received within ${this.server.requestTimeoutMs} ms`);
+        else this.failCurrent(req, 408, 'ERR_HTTP_REQUEST_TIMEOUT', `request not received within ${this.listener.requestTimeoutMs} ms`);
         break;
       }
       default:
         this.socket.destroy(); // keep-alive timeout, or the linger after closing
         break;
-    }
-  }
-
-  /**
-   * Graceful shutdown: busy connections close after their response. Idle ones close after
-   * `idleGraceMs`, not at once: a client may be sending its next request right now, and a
-   * connection closed under it fails that request. One that arrives meanwhile is answered
-   * with `Connection: close`.
-   */
-  shutdown(idleGraceMs: number): void {
-    if (this.idle) {
-      const at = Date.now() + idleGraceMs;
-      if (this.deadline === 0 || at < this.deadline) this.deadline = at;
-    } else {
-      this.closeAfterCurrent = true;
     }
   }
 
@@ -231,7 +228,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
     }
     if (this.phase === C_IDLE) {
       this.phase = C_HEAD;
-      this.deadline = Date.now() + this.server.headersTimeoutMs;
+      this.deadline = Date.now() + this.listener.headersTimeoutMs;
     }
     this.lent = lent;
     this.parse(buf);
@@ -250,7 +247,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
 
   /** @internal */
   onClose(): void {
-    this.server.forget(this);
+    this.listener.closedConnection(this);
     this.phase = C_CLOSING;
     this.deadline = 0;
     // Made only when a request is still being answered: an error (its stack) costs a few µs,
@@ -292,7 +289,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
         continue;
       }
       const input = at === 0 ? buf : buf.subarray(at);
-      const parser = (this.parser ??= this.server.parsers.take(this));
+      const parser = (this.parser ??= this.listener.parsers.take(this));
       this.executing = true;
       const r = parser.execute(input);
       this.executing = false;
@@ -337,7 +334,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
   /** Gives the parser back without its state (the next head starts on a fresh one). */
   private dropParser(): void {
     if (this.parser === null) return;
-    this.server.parsers.give(this.parser);
+    this.listener.parsers.give(this.parser);
     this.parser = null;
   }
 
@@ -347,7 +344,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
     if (next !== null && this.current === null) {
       this.fresh = null;
       this.current = next;
-      this.server.onRequest(next);
+      this.listener.onRequest(next);
     }
     if (this.refusal !== null && this.current === null && this.fresh === null && !this.socket.destroyed && this.phase !== C_CLOSING) {
       this.refuse();
@@ -368,7 +365,7 @@ export class FastConnection implements RequestParserHandler, SharedReader {
     this.reading = null;
     if (req !== null && req.ended) {
       // The dropped rest of an answered request's body: nothing to answer, just close.
-      this.server.logRefusal(this, status, err.code, err.reason);
+      this.listener.logRefusal(this.socket, status, err.code, err.reason);
       this.close();
       return;
     }
@@ -384,8 +381,8 @@ export class FastConnection implements RequestParserHandler, SharedReader {
   }
 
   /** Ends the current request with a downstream error and closes after its response. */
-  private failCurrent(req: FastDownstream, status: number, code: string, detail: string): void {
-    this.server.logRefusal(this, status, code, detail);
+  private failCurrent(req: LlhttpSession, status: number, code: string, detail: string): void {
+    this.listener.logRefusal(this.socket, status, code, detail);
     this.closeAfterCurrent = true;
     this.lastRequest = true;
     this.bodyHeld = false;
@@ -397,13 +394,13 @@ export class FastConnection implements RequestParserHandler, SharedReader {
   private refuse(): void {
     const r = this.refusal as HeadRefusal;
     this.refusal = null;
-    this.server.logRefusal(this, r.status, r.code, r.detail);
+    this.listener.logRefusal(this.socket, r.status, r.code, r.detail);
     if (this.current !== null) {
       this.socket.destroy(); // never while a response is under way; refusals wait for it
       return;
     }
     this.fresh = this.queued = this.reading = null;
-    this.socket.write(`HTTP/1.1 ${r.status} ${this.server.statusText(r.status)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+    this.socket.write(refusalHead(r.status), 'latin1');
     this.close();
   }
 
@@ -423,13 +420,13 @@ export class FastConnection implements RequestParserHandler, SharedReader {
 
   /** @internal Our side is flushed: give the client a moment to close first, then destroy. */
   linger(): void {
-    this.deadline = Date.now() + this.server.lingerMs;
+    this.deadline = Date.now() + this.listener.lingerMs;
   }
 
   /** A request is answered; the request timeout runs from `since` (0: the request is already in). */
   private enterBusy(since: number): void {
     this.phase = C_BUSY;
-    const t = this.server.requestTimeoutMs;
+    const t = this.listener.requestTimeoutMs;
     this.deadline = t > 0 && since !== 0 ? since + t : 0;
   }
 
@@ -440,21 +437,21 @@ export class FastConnection implements RequestParserHandler, SharedReader {
       return;
     }
     this.phase = C_IDLE;
-    this.deadline = Date.now() + this.server.keepAliveTimeoutMs;
-    if (this.server.parsers.crowded) this.giveParser();
+    this.deadline = Date.now() + this.listener.keepAliveTimeoutMs;
+    if (this.listener.parsers.crowded) this.giveParser();
     this.updateReading();
   }
 
   /** Gives the parser back between messages (a busy connection keeps it from request to request). */
   private giveParser(): void {
     if (this.parser === null || this.pending !== null || this.executing) return;
-    this.server.parsers.give(this.parser);
+    this.listener.parsers.give(this.parser);
     this.parser = null;
   }
 
   private toHead(): void {
     this.phase = C_HEAD;
-    this.deadline = Date.now() + this.server.headersTimeoutMs;
+    this.deadline = Date.now() + this.listener.headersTimeoutMs;
   }
 
   /** Reads unless bytes are held for a queued request or a body has no taker. */
@@ -494,6 +491,6 @@ function onSocketError(): void {
   // 'close' follows and tells the request.
 }
 
-function continueConnection(conn: FastConnection): void {
+function continueConnection(conn: LlhttpConnection): void {
   conn.continueAfterResponse();
 }

@@ -1,30 +1,38 @@
 /**
- * The node:http downstream path's `DownstreamIo`: node:http's request and response behind the
- * operations the hook runner needs, counting the status and body bytes sent.
+ * The node:http path's `DownstreamSession`: node:http's request and response behind the
+ * session's operations, counting the status and body bytes sent.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ProxyError } from '@pingora-ts/core';
 import type { DownstreamAccess } from '../session';
-import type { DownstreamEvents, DownstreamIo, RequestBodySink } from './downstream-io';
+import type { BodySink } from '../flow/body-sink';
+import type { DownstreamEvents, DownstreamSession } from './downstream-session';
 import { clientIpOf } from './client-ip';
+import { headersObject } from './headers-object';
+import { originFormOf } from './request-target';
 
 const kDownstream = Symbol('pingora-ts.nodeDownstream');
 
 interface TaggedResponse extends ServerResponse {
-  [kDownstream]: NodeDownstream;
+  [kDownstream]: NodeHttpSession;
 }
 
-export class NodeDownstream implements DownstreamIo, DownstreamAccess {
+export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   status = 0;
   bytesSent = 0;
   private events: DownstreamEvents | null = null;
-  private sink: RequestBodySink | null = null;
+  private sink: BodySink | null = null;
   private flushQueued = false;
+  /** An absolute-form target's origin-form head (see `originFormOf`), else null. */
+  private readonly origin: { target: string; rawHeaders: string[] } | null;
+  private originHeaders: IncomingHttpHeaders | null = null;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
+    const url = req.url as string;
+    this.origin = url.charCodeAt(0) === 47 /* / */ ? null : originFormOf(url, req.rawHeaders);
     (res as TaggedResponse)[kDownstream] = this;
     res.on('close', onResponseClose);
     res.on('drain', onResponseDrain);
@@ -35,11 +43,11 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
   }
 
   get target(): string {
-    return this.req.url as string;
+    return this.origin === null ? (this.req.url as string) : this.origin.target;
   }
 
   get rawHeaders(): string[] {
-    return this.req.rawHeaders;
+    return this.origin === null ? this.req.rawHeaders : this.origin.rawHeaders;
   }
 
   get httpVersion(): string {
@@ -47,7 +55,8 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
   }
 
   get headers(): IncomingHttpHeaders {
-    return this.req.headers;
+    if (this.origin === null) return this.req.headers;
+    return (this.originHeaders ??= headersObject(this.origin.rawHeaders));
   }
 
   get access(): DownstreamAccess {
@@ -56,6 +65,10 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
 
   get headersSent(): boolean {
     return this.res.headersSent;
+  }
+
+  get scheme(): 'http' | 'https' {
+    return (this.req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
   }
 
   get gone(): boolean {
@@ -75,7 +88,7 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
     this.events = events;
   }
 
-  readBody(sink: RequestBodySink): void {
+  readBody(sink: BodySink): void {
     const req = this.req;
     this.sink = sink;
     req.on('data', this.onData);
@@ -120,8 +133,15 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
     process.nextTick(flushHeadSoon, this);
   }
 
-  end(): void {
-    if (!this.res.writableEnded) this.res.end();
+  end(trailers: readonly string[] | null): void {
+    if (this.res.writableEnded) return;
+    // node:http sends trailers only on a chunked response and silently drops them elsewhere.
+    if (trailers !== null && trailers.length > 0) {
+      const fields: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < trailers.length; i += 2) fields.push([trailers[i] as string, trailers[i + 1] as string]);
+      this.res.addTrailers(fields);
+    }
+    this.res.end();
   }
 
   respond(status: number, headers: OutgoingHttpHeaders | readonly string[] | undefined, body: string | Uint8Array | undefined): void {
@@ -167,14 +187,14 @@ export class NodeDownstream implements DownstreamIo, DownstreamAccess {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.sink?.onRequestBodyChunk(chunk);
+    this.sink?.onBodyChunk(chunk);
   };
 
   private readonly onEnd = (): void => {
     const sink = this.sink;
     if (sink === null) return;
     this.stopBody(false);
-    sink.onRequestBodyEnd();
+    sink.onBodyEnd(null);
   };
 }
 
@@ -203,7 +223,7 @@ function onResponseDrain(this: ServerResponse): void {
   (this as TaggedResponse)[kDownstream].drained();
 }
 
-function flushHeadSoon(d: NodeDownstream): void {
+function flushHeadSoon(d: NodeHttpSession): void {
   d.flushNow();
 }
 

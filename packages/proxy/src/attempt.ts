@@ -1,0 +1,328 @@
+/**
+ * One try at the upstream (the retry loop's body in `docs/phases.md`): `upstreamPeer`, connect
+ * (or reuse), `connectedToUpstream`, `upstreamRequestFilter`, the request head and body, the
+ * response head through `upstreamResponseFilter` and `responseFilter`, and the response body.
+ * Everything one try learns lives here, so a retry is a new `Attempt` and starts clean.
+ *
+ * It talks to both sides only through the session interfaces (`DownstreamSession`,
+ * `UpstreamSession`); each body goes through a `BodyFlow`. Its steps run inside the task's
+ * step runner (`ProxyTask.wait` / `wake`), which is where re-entrancy is handled.
+ */
+import { ProxyError } from '@pingora-ts/core';
+import { BodyFlow, type ChunkFilter, type FlowOwner } from './flow/body-flow';
+import { forwardRequestHeaders, forwardResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
+import type { HttpPeer } from './http-peer';
+import { isThenable } from './is-thenable';
+import type { ProxyTask } from './proxy-task';
+import { RequestHeader } from './request-header';
+import { ResponseHeader } from './response-header';
+import type { UpstreamEvents, UpstreamSession } from './upstream/upstream-session';
+
+/** Nothing to continue on a wake (a hook or connect is pending, or the attempt is over). */
+const WAIT_NONE = 0;
+/** The request went upstream; the response head (or a failure) comes next. */
+const WAIT_HEAD = 1;
+/** The response head went downstream; the body's end (or a failure) comes next. */
+const WAIT_BODY = 2;
+
+export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo {
+  /** From `RequestBodyInfo`: the downstream request has a body. */
+  hasBody = false;
+  /** The connection was reused from the pool. */
+  reused = false;
+  /** The request head was written upstream (a non-idempotent request is not sent twice). */
+  headWritten = false;
+  private waiting = WAIT_NONE;
+  private peer: HttpPeer | null = null;
+  private upstream: UpstreamSession | null = null;
+  private request: RequestHeader | null = null;
+  private response: ResponseHeader | null = null;
+  private requestFlow: BodyFlow | null = null;
+  /** The downstream is handing its body to `requestFlow` (stop it when the attempt ends early). */
+  private readingBody = false;
+  private responseFlow: BodyFlow | null = null;
+  /** The response was ended downstream. */
+  private completed = false;
+  private failure: ProxyError | null = null;
+
+  constructor(private readonly task: ProxyTask<Ctx>) {}
+
+  /** Body bytes were taken from the downstream: the request cannot be replayed. */
+  get bodyStarted(): boolean {
+    return this.requestFlow !== null && this.requestFlow.started;
+  }
+
+  /** Starts the try with `upstreamPeer`. */
+  start(): void {
+    const t = this.task;
+    let peer: HttpPeer | Promise<HttpPeer>;
+    try {
+      peer = t.rt.hooks.upstreamPeer(t.session, t.ctx);
+    } catch (err) {
+      t.attemptFailed(ProxyError.from(err));
+      return;
+    }
+    if (isThenable(peer)) t.wait(peer, this, this.afterUpstreamPeer, this.upstreamPeerFailed);
+    else this.afterUpstreamPeer(peer);
+  }
+
+  private upstreamPeerFailed(err: unknown): void {
+    this.task.attemptFailed(ProxyError.from(err));
+  }
+
+  private afterUpstreamPeer(peer: HttpPeer): void {
+    const t = this.task;
+    if (peer === null || typeof peer !== 'object' || typeof peer.address !== 'string' || typeof peer.options !== 'object') {
+      t.attemptFailed(ProxyError.from(new TypeError('upstreamPeer must return an HttpPeer')));
+      return;
+    }
+    this.peer = peer;
+    t.session.setUpstream(peer.address);
+    if (t.downstreamFailure !== null) {
+      t.attemptFailed(t.downstreamFailure);
+      return;
+    }
+    const idle = t.rt.upstreams.reuse(peer);
+    if (idle !== null) this.connected(idle);
+    else t.wait(t.rt.upstreams.connect(peer), this, this.connected, this.connectFailed);
+  }
+
+  private connectFailed(err: unknown): void {
+    const t = this.task;
+    const e = ProxyError.from(err, { kind: 'ConnectError', source: 'upstream' });
+    let out: ProxyError;
+    try {
+      out = t.rt.hooks.failToConnect(t.session, this.peer as HttpPeer, t.ctx, e);
+    } catch (err2) {
+      out = ProxyError.from(err2);
+    }
+    t.attemptFailed(out);
+  }
+
+  private connected(upstream: UpstreamSession): void {
+    const t = this.task;
+    this.reused = upstream.reused;
+    t.session.setUpstreamReused(upstream.reused);
+    if (t.downstreamFailure !== null) {
+      upstream.release();
+      t.attemptFailed(t.downstreamFailure);
+      return;
+    }
+    this.upstream = upstream;
+    let r: void | Promise<void>;
+    try {
+      r = t.rt.hooks.connectedToUpstream(t.session, upstream.reused, this.peer as HttpPeer, t.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) t.wait(r, this, this.afterConnectedToUpstream, this.upstreamFailed);
+    else this.afterConnectedToUpstream();
+  }
+
+  private afterConnectedToUpstream(): void {
+    const t = this.task;
+    const d = t.downstream;
+    const request = new RequestHeader(d.method, d.target, forwardRequestHeaders(d.rawHeaders, t.session.clientAddr, d.scheme, this));
+    this.request = request;
+    let r: void | Promise<void>;
+    try {
+      r = t.rt.hooks.upstreamRequestFilter(t.session, request, t.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) t.wait(r, this, this.sendRequest, this.upstreamFailed);
+    else this.sendRequest();
+  }
+
+  private sendRequest(): void {
+    const t = this.task;
+    const failure = this.failure ?? t.downstreamFailure;
+    if (failure !== null) {
+      this.upstreamFailed(failure);
+      return;
+    }
+    const upstream = this.upstream as UpstreamSession;
+    const request = this.request as RequestHeader;
+    try {
+      const framing = upstreamFraming(request.headers, this.hasBody, (this.peer as HttpPeer).address);
+      upstream.writeHead(request, framing, this);
+      this.headWritten = true;
+      this.waiting = WAIT_HEAD;
+      if (framing !== 'none') {
+        const flow = new BodyFlow(t.downstream, upstream, bindFilter(t, t.rt.requestBodyFilter), this);
+        this.requestFlow = flow;
+        this.readingBody = true;
+        t.downstream.readBody(flow);
+      }
+    } catch (err) {
+      this.waiting = WAIT_NONE;
+      this.upstreamFailed(err);
+    }
+  }
+
+  /** The response head arrived (see `onResponseHead`). */
+  private afterResponseHead(): void {
+    const t = this.task;
+    this.waiting = WAIT_NONE;
+    let r: void | Promise<void>;
+    try {
+      r = t.rt.hooks.upstreamResponseFilter(t.session, this.response as ResponseHeader, t.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) t.wait(r, this, this.afterUpstreamResponseFilter, this.upstreamFailed);
+    else this.afterUpstreamResponseFilter();
+  }
+
+  private afterUpstreamResponseFilter(): void {
+    const t = this.task;
+    let r: void | Promise<void>;
+    try {
+      r = t.rt.hooks.responseFilter(t.session, this.response as ResponseHeader, t.ctx);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    if (isThenable(r)) t.wait(r, this, this.writeResponseHead, this.upstreamFailed);
+    else this.writeResponseHead();
+  }
+
+  private writeResponseHead(): void {
+    if (this.failure !== null) {
+      this.upstreamFailed(this.failure);
+      return;
+    }
+    const t = this.task;
+    const d = t.downstream;
+    const response = this.response as ResponseHeader;
+    try {
+      d.writeHead(response.status, response.reason, response.headers.raw);
+    } catch (err) {
+      this.upstreamFailed(
+        new ProxyError(`response head not valid for downstream: ${(err as Error).message}`, {
+          kind: 'InvalidHTTPResponse',
+          source: 'upstream',
+          cause: err,
+          context: (this.peer as HttpPeer).address,
+        }),
+      );
+      return;
+    }
+    this.waiting = WAIT_BODY;
+    const upstream = this.upstream as UpstreamSession;
+    const flow = new BodyFlow(upstream, d, bindFilter(t, t.rt.responseBodyFilter), this);
+    this.responseFlow = flow;
+    upstream.readBody(flow);
+    // No body byte went with the head yet: send it soon (streaming responses).
+    if (!this.completed && this.failure === null && d.bytesSent === 0) d.flushHead();
+  }
+
+  /** The try failed after the connection was made: `errorWhileProxy` decides what the task sees. */
+  private upstreamFailed(err: unknown): void {
+    const t = this.task;
+    this.waiting = WAIT_NONE;
+    const e = ProxyError.from(err);
+    this.abandon();
+    let out: ProxyError;
+    try {
+      out = t.rt.hooks.errorWhileProxy(this.peer as HttpPeer, t.session, e, t.ctx, this.reused);
+    } catch (err2) {
+      out = ProxyError.from(err2);
+    }
+    t.attemptFailed(out);
+  }
+
+  /** Called by the task's step runner after an event woke it: continues where the try waits. */
+  onWake(): void {
+    switch (this.waiting) {
+      case WAIT_HEAD:
+        if (this.failure !== null) this.upstreamFailed(this.failure);
+        else if (this.response !== null) this.afterResponseHead();
+        break;
+      case WAIT_BODY:
+        if (this.failure !== null) this.upstreamFailed(this.failure);
+        else if (this.completed) {
+          this.waiting = WAIT_NONE;
+          this.task.finish(null);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The try cannot go on (client gone, upstream failed, a body filter threw). */
+  fail(err: ProxyError): void {
+    this.abandon();
+    this.failure ??= err;
+    this.task.wake();
+  }
+
+  /** The downstream can take more of the response. */
+  downstreamDrained(): void {
+    this.responseFlow?.onTargetDrain();
+  }
+
+  // UpstreamEvents
+
+  onResponseHead(status: number, reason: string, rawHeaders: string[]): void {
+    this.response = new ResponseHeader(status, reason, forwardResponseHeaders(rawHeaders));
+    this.task.wake();
+  }
+
+  onResponseComplete(): void {
+    // Answered before the whole request body was sent: read and drop the rest (keep-alive).
+    this.stopRequestBody(true);
+  }
+
+  onUpstreamError(err: ProxyError): void {
+    this.fail(err);
+  }
+
+  onUpstreamDrain(): void {
+    this.requestFlow?.onTargetDrain();
+  }
+
+  // FlowOwner
+
+  onFlowEnd(flow: BodyFlow): void {
+    if (flow === this.requestFlow) {
+      this.readingBody = false;
+      return;
+    }
+    this.completed = true;
+    this.task.wake();
+  }
+
+  onFlowError(_flow: BodyFlow, err: unknown): void {
+    this.fail(ProxyError.from(err));
+  }
+
+  /** Gives up the upstream side: the session is aborted, both bodies stop (the request body is kept for a retry). */
+  private abandon(): void {
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.abort();
+    this.stopRequestBody(false);
+    this.responseFlow?.stop();
+  }
+
+  /** The downstream stops handing its body over: `discard` reads and drops the rest, else leaves it unread. */
+  private stopRequestBody(discard: boolean): void {
+    if (!this.readingBody) return;
+    this.readingBody = false;
+    (this.requestFlow as BodyFlow).stop();
+    this.task.downstream.stopBody(discard);
+  }
+}
+
+/** A body filter bound to the request's session and ctx, or null when the app has none. */
+function bindFilter<Ctx>(t: ProxyTask<Ctx>, filter: ProxyTask<Ctx>['rt']['requestBodyFilter']): ChunkFilter | null {
+  if (filter === null) return null;
+  const session = t.session;
+  const ctx = t.ctx;
+  return (chunk, end) => filter(session, chunk, end, ctx);
+}
