@@ -11,6 +11,8 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': swc, '^.+\\.mjs$': swc },
   moduleNameMapper: {
     '^@pingora-ts/(core|pool|load-balancing|proxy|observability)$': '<rootDir>/packages/$1/src/index.ts',
+    // Subpath exports map to their entry file the same way (package.json "exports").
+    '^@pingora-ts/core/internal$': '<rootDir>/packages/core/src/internal.ts',
   },
   testTimeout: 30000,
   maxWorkers: 2,

@@ -1,4 +1,5 @@
 import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
+import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
 import { buildServices } from './build-services';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
@@ -38,6 +39,11 @@ async function main(argv: string[]): Promise<number> {
   if (boot.done) return boot.exitCode;
   const logger = createErrorLogger({ path: conf.error_log });
   server.logger = logger;
+  // Which Node internals this Node.js has, and what runs instead of a missing one (core's docs/node-internals.md).
+  if (server.role !== 'worker') {
+    const internals = Object.fromEntries(nodeInternals().map((i) => [i.name, i.available ? 'ok' : `${i.reason} (${i.fallback ?? 'no fallback'})`]));
+    logger.info({ node: process.version, ...internals }, 'node internals');
+  }
   const access = new AccessLogger({ path: conf.access_log });
   const { services, pool } = buildServices(conf, logger, access, {
     channel: server.channel,

@@ -84,6 +84,16 @@ test('a malformed HTTP request gets 400 and a log line; other connections are un
   await until(() => /"level":40[^\n]*(400|bad request|malformed|parse)/i.test(lb.stderr()));
 });
 
+test('the start log names the Node internals in use and the downstream path', async () => {
+  const a = await h.upstream();
+  const lb = await h.start(lbConf(h.dir, [a.addr]));
+  const lines = lb.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.find((l) => l.msg === 'node internals')).toMatchObject({ node: process.version, llhttp: 'ok', readInto: 'ok', createServerHandle: 'ok' });
+  expect(lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp')).toMatchObject({ reads: 'shared buffer' });
+  lb.child.kill('SIGINT');
+  await lb.exited;
+});
+
 function collect(s: import('node:net').Socket): () => string {
   let data = '';
   s.on('data', (d: Buffer) => (data += d.toString()));

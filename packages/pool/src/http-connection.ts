@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { ResponseParser, type ResponseParserSink } from './response-parser';
-import { OWN_READ_MIN, sharedReads, type SharedReader } from './shared-reads';
+import { OWN_READ_MIN, sharedReads, type SharedReader } from '@pingora-ts/core/internal';
 import type { TimeoutTarget } from './timeout-sweep';
 
 /** Reacts to one response (undici's dispatch-handler split: the connection moves bytes, this reacts). */

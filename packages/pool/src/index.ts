@@ -9,4 +9,3 @@ export {
 export { peerKey, parsePeerAddress, type PeerLike, type PeerAddress } from './peer-like';
 export type { PoolRequestOptions, PoolResponse } from './buffered-request';
 export { MAX_HEAD_SIZE } from './response-parser';
-export { sharedReads, OWN_READ_MIN, type SharedReader, type SharedReadOptions } from './shared-reads';

@@ -19,7 +19,7 @@ import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './
 import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './downstream/downstream-session';
 import { LlhttpListener } from './downstream/llhttp-listener';
 import { NodeHttpListener } from './downstream/node-http-listener';
-import { llhttp, llhttpUnavailable } from './http1/llhttp';
+import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';

@@ -17,7 +17,7 @@ import { chmodSync, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs'
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { forgetInheritableFd, noteInheritableFd } from '../internal/process-role';
-import { adoptHandle, bindTcpHandle, bindUnixHandle, type RawServerHandle } from '../internal/node-handles';
+import { adoptHandle, bindTcpHandle, bindUnixHandle, type RawServerHandle } from '../internal/node/node-handles';
 import type { BoundAddress } from '../service';
 import { listenerKey, parseListenAddr, type ListenTarget } from './listener-config';
 

@@ -12,6 +12,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { silentLogger, type Logger } from '../logger';
 import type { BoundAddress } from '../service';
+import { requireServerHandles } from '../internal/node/node-handles';
 import { BoundSocket } from './bound-socket';
 import { duplicateDescriptor } from './duplicate-descriptor';
 import { listenerConfigSchema, type ListenerConfig, type ListenerConfigInput } from './listener-config';
@@ -139,6 +140,7 @@ class SocketListener implements Listener {
  * holds (workers, upgrades). Rejects on a bind error or unusable certificates.
  */
 export async function openListener(cfg: ListenerConfigInput, onConnection: ConnectionHandler, opts: ListenerOptions = {}): Promise<Listener> {
+  requireServerHandles();
   const config = parseListenerConfig(cfg);
   const bound = await BoundSocket.bind(config.addr, config.unix_mode);
   try {

@@ -10,6 +10,7 @@ import { detachStderr, notifyDaemonParent } from '../daemon';
 import { bounded } from '../internal/bounded';
 import { errorMessage } from '../internal/error-message';
 import { holdProcess, type HandledSignal } from '../internal/hold-process';
+import { createServerHandleUnavailable } from '../internal/node/node-handles';
 import { ListenerRegistry, type InheritedSocket } from '../listeners/listener-registry';
 import { parseListenerConfig } from '../listeners/listener';
 import type { ListenerConfig } from '../listeners/listener-config';
@@ -110,6 +111,8 @@ export async function runMainProcess(o: MainProcessOptions): Promise<number> {
 /** Binds, drops privileges, starts the listening services (or the workers). Returns a failure message, if any. */
 async function start(o: MainProcessOptions, registry: ListenerRegistry, inherited: InheritedSocket[]): Promise<string | undefined> {
   const { conf, services } = o;
+  // No fallback for binding: one line naming the Node.js version, before anything is bound.
+  if (services.listening().length > 0 && createServerHandleUnavailable !== null) return createServerHandleUnavailable;
   const declared: ListenerConfig[] = [];
   try {
     for (const s of services.listening()) for (const cfg of s.listenerConfigs ?? []) declared.push(parseListenerConfig(cfg));

@@ -4,8 +4,7 @@
  * failed its load-time check (then node:http, with a warning that says why).
  */
 import type { Logger } from '@pingora-ts/core';
-import type { Llhttp } from '../http1/llhttp';
-import { readIntoUnavailable } from './read-into';
+import { readIntoUnavailable, type Llhttp } from '@pingora-ts/core/internal';
 
 /** The HttpProxy option `downstream`: which parser serves HTTP/1.1, `'llhttp'` (default) or `'node:http'`. */
 export type DownstreamKind = 'llhttp' | 'node:http';

@@ -21,12 +21,10 @@
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
-import { OWN_READ_MIN, sharedReads, type SharedReader } from '@pingora-ts/pool';
-import { NO_BODY, PAUSE, READ_BODY, type ParseFailure, type RequestParser, type RequestParserHandler } from '../http1/llhttp';
+import { NO_BODY, OWN_READ_MIN, PAUSE, READ_BODY, readInto, sharedReads, type ParseFailure, type RequestParser, type RequestParserHandler, type SharedReader } from '@pingora-ts/core/internal';
 import { refusalHead } from './http1-listener';
 import { LlhttpSession } from './llhttp-session';
 import type { LlhttpListener } from './llhttp-listener';
-import { readInto } from './read-into';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
 import { originFormOf } from './request-target';
 

@@ -7,7 +7,7 @@
  */
 import type * as net from 'node:net';
 import type { Logger } from '@pingora-ts/core';
-import type { Llhttp, RequestParserPool } from '../http1/llhttp';
+import type { Llhttp, RequestParserPool } from '@pingora-ts/core/internal';
 import type { DownstreamLimits, RequestHandler } from './downstream-session';
 import { Http1Listener } from './http1-listener';
 import { LlhttpConnection } from './llhttp-connection';

@@ -1,47 +1,15 @@
 /**
- * The isolated llhttp module: its load-time check passes on this Node, its parsers are lent and
- * taken back, and when the internal is missing the proxy falls back to node:http (and says so).
+ * The proxy's side of core's Node internals (`@pingora-ts/core/internal`, tested there): the
+ * fast path runs on llhttp and reads into the shared buffer (and says so in its start line),
+ * and without llhttp the proxy falls back to node:http and says why.
  */
 import { HttpPeer } from '@pingora-ts/proxy';
+import { llhttp } from '@pingora-ts/core/internal';
 import { chooseDownstream } from '../src/downstream/choose-downstream';
-import { NO_BODY, PAUSE, READ_BODY, llhttp, llhttpUnavailable, type RequestParserHandler } from '../src/http1/llhttp';
-import { MemoryLogger, Resources, client } from './resources';
+import { MemoryLogger, Resources, client, startProxy } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
-
-test('the internal parser passes its load-time check on this Node', () => {
-  expect(llhttpUnavailable).toBeNull();
-  expect(llhttp?.version).toBe(`llhttp ${process.versions.llhttp}`);
-});
-
-test('parsers: PAUSE stops after a head, NO_BODY skips the end, the pool tracks lent parsers', () => {
-  const pool = (llhttp as NonNullable<typeof llhttp>).parserPool(1024);
-  const seen: string[] = [];
-  const handler: RequestParserHandler = {
-    onRequestHead: (method, target) => {
-      seen.push(`${method} ${target}`);
-      return target === '/2' ? NO_BODY + PAUSE : target === '/1' ? NO_BODY : READ_BODY;
-    },
-    onRequestBody: (chunk) => seen.push(`body ${chunk.toString()}`),
-    onRequestComplete: () => seen.push('end'),
-  };
-  const parsers = Array.from({ length: 300 }, () => pool.take(handler));
-  expect(pool.crowded).toBe(true);
-  for (const p of parsers.slice(1)) pool.give(p);
-  expect(pool.crowded).toBe(false);
-  const p = parsers[0] as (typeof parsers)[number];
-  const bytes = Buffer.from('GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nPOST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok');
-  const first = p.execute(bytes);
-  expect(typeof first === 'number' ? first : first.code).toBe('HPE_PAUSED');
-  p.resume();
-  const rest = bytes.subarray(typeof first === 'number' ? 0 : first.bytesParsed);
-  expect(p.execute(rest)).toBe(rest.length);
-  expect(seen).toEqual(['GET /1', 'GET /2', 'POST /3', 'body ok', 'end']);
-  const bad = p.execute(Buffer.from('GET / HTTP/1.1\r\nHost : h\r\n\r\n'));
-  expect(typeof bad === 'number' ? bad : bad.code).toBe('HPE_INVALID_HEADER_TOKEN');
-  pool.give(p);
-});
 
 test('chooseDownstream: fast when asked and available, node otherwise, with the reason logged', () => {
   const logger = new MemoryLogger();
@@ -78,4 +46,14 @@ test('without the internal parser, HttpProxy runs on node:http and warns at list
   const a = proxy.addresses()[0];
   const r = await client(res, `http://127.0.0.1:${a?.kind === 'tcp' ? a.port : 0}`).request({ path: '/', method: 'GET' });
   expect(await r.body.text()).toBe('via node:http');
+});
+
+test('the fast path says in its start line that it parses with llhttp and reads into the shared buffer', async () => {
+  // startProxy's default path is the llhttp one (no useDownstream here).
+  const logger = new MemoryLogger();
+  const peer = new HttpPeer('127.0.0.1:1');
+  await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });
+  const line = logger.lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp');
+  expect(line?.obj.reads).toBe('shared buffer');
+  expect(line?.obj.parser).toBe(`llhttp ${process.versions.llhttp}`);
 });

@@ -1,7 +1,7 @@
 /**
  * `sharedReads(readerOf)`: `onread` options that make sockets read into one shared buffer
  * instead of a new one per read. The pool's upstream sockets use it (`net.connect`'s `onread`)
- * and so does the proxy's fast downstream path (on accepted sockets, through its `readInto`).
+ * and so does the proxy's fast downstream path (on accepted sockets, through `readInto`).
  *
  * Node would otherwise allocate a buffer (a new ArrayBuffer) per read and push it through the
  * stream machinery; with 30,000 requests a second those buffers were a third of each

@@ -12,7 +12,7 @@
  * as for any `onread` socket.
  *
  * Those are Node internals, so this is the only module that touches them: `readInto` returns
- * false (and the caller listens to `'data'`) when they are missing, and `test/read-into.test.ts`
+ * false (and the caller listens to `'data'`) when they are missing, and core's `test/read-into.test.ts`
  * checks the switched socket's behaviour on real sockets on Node 20, 22 and 24. It must run in
  * the tick the socket was accepted in, before its first read.
  */

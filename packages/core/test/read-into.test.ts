@@ -2,11 +2,11 @@
  * `readInto` switches an accepted socket to reading into the caller's buffers through Node
  * internals; this checks, on real sockets, that it does on this Node.js and that the socket
  * then behaves as an `onread` socket: bytes in the given buffers, pause/resume, end, close.
+ * (That the proxy's fast path uses it is tested in packages/proxy/test/internals-in-use.test.ts.)
  */
 import * as net from 'node:net';
-import { HttpPeer } from '@pingora-ts/proxy';
-import { readInto, readIntoUnavailable } from '../src/downstream/read-into';
-import { MemoryLogger, Resources, startProxy, until, useDownstream } from './resources';
+import { readInto, readIntoUnavailable } from '@pingora-ts/core/internal';
+import { Resources, until } from '../../../test-support/resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -70,13 +70,4 @@ test('a destroyed socket is left alone', async () => {
   res.socket(net.connect(port, '127.0.0.1')).on('error', () => {});
   await until(() => result !== null, 2000, 'the connection');
   expect(result).toBe(false);
-});
-
-test('the fast path says in its start line that it reads into the shared buffer', async () => {
-  useDownstream('llhttp');
-  const logger = new MemoryLogger();
-  const peer = new HttpPeer('127.0.0.1:1');
-  await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer }, { logger });
-  const line = logger.lines.find((l) => l.msg === 'downstream HTTP/1.1: net sockets + llhttp');
-  expect(line?.obj.reads).toBe('shared buffer');
 });

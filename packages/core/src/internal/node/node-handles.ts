@@ -1,5 +1,5 @@
 /**
- * The one Node internal core leans on: `net._createServerHandle`, the function `node:cluster`
+ * The Node internal core's listeners lean on: `net._createServerHandle`, the function `node:cluster`
  * itself uses to bind a listening socket in its primary without accepting on it.
  *
  * Why: a primary (or an old process during an upgrade) must hold listening sockets that its
@@ -8,6 +8,8 @@
  * libuv handle (its `fd` is what workers and new processes receive); nobody calls `listen()`
  * on it in this process, so this process never takes a connection from the queue.
  * It exists, with this signature, in Node 20, 22 and 24 (cluster's shared_handle.js calls it).
+ * There is no fallback: without it `createServerHandleUnavailable` says so, and a server or
+ * listener that would bind fails at start with that one line (`requireServerHandles`).
  */
 import * as net from 'node:net';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
@@ -23,10 +25,24 @@ export interface RawServerHandle {
 
 type CreateServerHandle = (address: string | null, port: number | null, addressType: number | null, fd?: number | null, flags?: number) => RawServerHandle | number;
 
+/** Looked up once, at load. */
+const createHandle = (net as unknown as { _createServerHandle?: unknown })._createServerHandle;
+
+/** Why listeners cannot bind on this Node.js (no fallback: `requireServerHandles` throws it), or null. */
+export const createServerHandleUnavailable: string | null =
+  typeof createHandle === 'function' ? null : `Node.js ${process.version} has no net._createServerHandle: pingora-ts listeners cannot bind (see @pingora-ts/core docs/node-internals.md)`;
+
+/**
+ * Throws the one-line reason when listeners cannot bind here. Called where a server or a
+ * listener starts, before anything is bound, so the failure is a startup error, not a bind error.
+ */
+export function requireServerHandles(): void {
+  if (createServerHandleUnavailable !== null) throw new Error(createServerHandleUnavailable);
+}
+
 function createServerHandle(): CreateServerHandle {
-  const fn = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
-  if (typeof fn !== 'function') throw new Error(`this Node.js (${process.version}) has no net._createServerHandle; core listeners cannot bind`);
-  return fn;
+  requireServerHandles();
+  return createHandle as CreateServerHandle;
 }
 
 /** An Error shaped like Node's own socket errors: `listen EADDRINUSE: address already in use 127.0.0.1:80`. */

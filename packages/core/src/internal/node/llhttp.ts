@@ -1,12 +1,13 @@
 /**
- * The only module that touches a Node internal: the HTTP/1 parser node:http itself uses
+ * The only module that touches this Node internal: the HTTP/1 parser node:http itself uses
  * (llhttp, `HTTPParser` from `node:_http_common`), in strict mode (no lenient flags).
  *
  * It is checked once, at load: the module must exist, have the shape this file relies on, and
  * parse a known request (a pipelined pair with a body, paused after the second head) and
  * refuse a known smuggling attempt exactly as expected. If anything differs (a future Node
  * changed the internal), `llhttp` is `null`, `llhttpUnavailable` says why, and the proxy falls
- * back to its node:http downstream. Nothing else in the package may import `_http_common`.
+ * back to its node:http downstream. Nothing else in pingora-ts may import `_http_common`; other
+ * packages reach this module through `@pingora-ts/core/internal`.
  *
  * Parsers hold about 2.8 KB of native memory each, so they are lent to busy connections from a
  * free list (`RequestParserPool`) instead of living as long as a keep-alive connection.
