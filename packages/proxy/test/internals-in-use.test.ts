@@ -3,6 +3,8 @@
  * fast path runs on llhttp and reads into the shared buffer (and says so in its start line),
  * and without llhttp the proxy falls back to node:http and says why.
  */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { HttpPeer } from '@pingora-ts/proxy';
 import { llhttp } from '@pingora-ts/core/internal';
 import { chooseDownstream } from '../src/downstream/choose-downstream';
@@ -23,29 +25,13 @@ test('chooseDownstream: fast when asked and available, node otherwise, with the 
   ]);
 });
 
-test('without the internal parser, HttpProxy runs on node:http and warns at listen()', async () => {
-  const up = await res.httpServer((_req, r) => r.end('via node:http'));
-  const logger = new MemoryLogger();
-  const getBuiltin = process.getBuiltinModule;
-  let isolated: typeof import('../src/http-proxy') | undefined;
-  try {
-    process.getBuiltinModule = ((id: string) => (id === 'node:_http_common' ? undefined : getBuiltin(id))) as typeof getBuiltin;
-    jest.isolateModules(() => {
-      isolated = jest.requireActual<typeof import('../src/http-proxy')>('../src/http-proxy');
-    });
-  } finally {
-    process.getBuiltinModule = getBuiltin;
-  }
-  const { HttpProxy } = isolated as typeof import('../src/http-proxy');
-  const peer = new HttpPeer(up.address);
-  const proxy = new HttpProxy('fallback', { newCtx: () => null, upstreamPeer: () => peer }, { listeners: [{ addr: '127.0.0.1:0' }], logger });
-  res.defer(() => proxy.shutdown({ graceful: false, timeoutMs: 0 }));
-  await proxy.listen();
-  expect(proxy.downstream).toBe('node:http');
-  expect(logger.lines[0]).toMatchObject({ level: 'warn', obj: { downstream: 'node:http', reason: 'node:_http_common has no HTTPParser or methods' } });
-  const a = proxy.addresses()[0];
-  const r = await client(res, `http://127.0.0.1:${a?.kind === 'tcp' ? a.port : 0}`).request({ path: '/', method: 'GET' });
-  expect(await r.body.text()).toBe('via node:http');
+test('without the internal parser, HttpProxy runs on node:http and warns at listen()', () => {
+  const dir = path.join(__dirname, 'fixtures');
+  const out = execFileSync(process.execPath, ['--require', path.join(dir, 'no-llhttp.cjs'), path.join(dir, 'fallback-proxy.cjs')], { encoding: 'utf8', timeout: 20_000 });
+  const seen = JSON.parse(out) as { downstream: string; start: unknown; body: string };
+  expect(seen.downstream).toBe('node:http');
+  expect(seen.start).toMatchObject({ level: 'warn', obj: { downstream: 'node:http', reason: 'node:_http_common has no HTTPParser or methods' } });
+  expect(seen.body).toBe('via node:http');
 });
 
 test('the fast path says in its start line that it parses with llhttp and reads into the shared buffer', async () => {
