@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { HttpPeer } from '@pingora-ts/proxy';
 import { llhttp } from '@pingora-ts/core/internal';
 import { chooseDownstream } from '../src/downstream/choose-downstream';
-import { MemoryLogger, Resources, client, startProxy } from './resources';
+import { MemoryLogger, Resources, startProxy } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
