@@ -8,12 +8,12 @@ import type { Session } from './session';
 
 /** Sends `status` with a text body, or destroys the connection when that is no longer possible. */
 export function sendErrorResponse(session: Session, status: number): void {
-  const io = session.downstreamSession;
-  if (io.headersSent || io.gone || status < 400 || status === 499) {
-    io.destroy();
+  const downstream = session.downstreamSession;
+  if (downstream.headersSent || downstream.gone || status < 400 || status === 499) {
+    downstream.destroy();
     return;
   }
   const body = `${status} ${STATUS_CODES[status] ?? 'Error'}\n`;
-  io.respond(status, ['content-type', 'text/plain; charset=utf-8', 'connection', 'close', 'cache-control', 'private, no-store'], body);
+  downstream.respond(status, ['content-type', 'text/plain; charset=utf-8', 'connection', 'close', 'cache-control', 'private, no-store'], body);
 }
 

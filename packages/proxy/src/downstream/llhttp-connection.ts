@@ -28,7 +28,7 @@ import type { LlhttpListener } from './llhttp-listener';
 import { checkRequestHead, type HeadRefusal } from './request-checks';
 import { originFormOf } from './request-target';
 
-const kConnection = Symbol('pingora-ts.fastConnection');
+const kConnection = Symbol('pingora-ts.llhttpConnection');
 
 interface TaggedSocket extends Socket {
   [kConnection]: LlhttpConnection;

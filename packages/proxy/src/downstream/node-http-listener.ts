@@ -121,15 +121,15 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
     setImmediate(startRequest, this, new NodeHttpSession(req, res), s);
   };
 
-  /** @internal Runs `io` now, or after the request running on its connection. */
-  start(io: NodeHttpSession, s: TrackedSocket): void {
+  /** @internal Runs `session` now, or after the request running on its connection. */
+  start(session: NodeHttpSession, s: TrackedSocket): void {
     if (s[kRefused] || s.destroyed) return;
     if (s[kRunning] !== null) {
-      s[kWaiting].push(io);
+      s[kWaiting].push(session);
       return;
     }
-    s[kRunning] = io.res;
-    this.onRequest(io);
+    s[kRunning] = session.res;
+    this.onRequest(session);
   }
 
   private readonly onConnect = (req: http.IncomingMessage, socket: Socket): void => {
@@ -167,8 +167,8 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
   }
 }
 
-function startRequest(listener: NodeHttpListener, io: NodeHttpSession, s: TrackedSocket): void {
-  listener.start(io, s);
+function startRequest(listener: NodeHttpListener, session: NodeHttpSession, s: TrackedSocket): void {
+  listener.start(session, s);
 }
 
 /** A response ended or its connection closed: when shutting down, close the now idle connection. */
