@@ -3,8 +3,9 @@
  *
  * Connections are grouped by peer key (`peerKey`): two peers with the same key share
  * connections. Per key, at most `size` idle connections are kept for reuse (Pingora's and
- * nginx's keepalive pool: it bounds what is kept, not how many requests run at once); one more
- * closes the least recently used. Idle connections are reused newest first, closed after
+ * nginx's keepalive pool: it bounds what is kept, not how many requests run at once); beyond it
+ * the least recently used are closed once they sat idle through a sweep tick (a burst under
+ * load reuses them first instead of reconnecting). Idle connections are reused newest first, closed after
  * `idleTimeoutMs`, and never keep the process alive. `maxConnections` (default: none) caps idle +
  * in use + connecting per key; callers over it wait in line (FIFO) for a connection to come free.
  * Every timeout (idle, read, write, a caller's wait) is a deadline checked by one coarse sweep
@@ -22,7 +23,8 @@ import { TimeoutSweep, type TimeoutTarget } from './timeout-sweep';
 export interface ConnectionPoolOptions {
   /**
    * Most idle connections kept per peer key for reuse (Pingora's `upstream_keepalive_pool_size`,
-   * nginx's `keepalive N`); releasing one more closes the least recently used. It does not limit
+   * nginx's `keepalive N`); beyond it the least recently used are closed once idle through a
+   * sweep tick (at most about a second). It does not limit
    * how many connections are in use at once (see `maxConnections`). Default 128.
    */
   size?: number;
@@ -72,7 +74,7 @@ interface Waiter {
   peer: PeerLike;
 }
 
-/** One peer key's connections. Checked by the sweep while it has waiters. */
+/** One peer key's connections. Checked by the sweep while it has waiters or more idle connections than `size`. */
 class PeerBucket implements TimeoutTarget {
   /** Oldest parked first: reuse pops the newest, `size` evicts the oldest (LRU). */
   readonly idle: HttpConnection[] = [];
@@ -85,11 +87,11 @@ class PeerBucket implements TimeoutTarget {
     readonly addr: PeerAddress,
     /** Idle + busy cap (`Infinity`: none). */
     readonly maxConnections: number,
-    private readonly expireWaiters: (bucket: PeerBucket, now: number) => void,
+    private readonly check: (bucket: PeerBucket, now: number) => void,
   ) {}
 
   checkTimeout(now: number): void {
-    this.expireWaiters(this, now);
+    this.check(this, now);
   }
 }
 
@@ -103,9 +105,9 @@ export class ConnectionPool implements ConnectionOwner {
 
   private readonly buckets = new Map<string, PeerBucket>();
   private readonly all = new Set<HttpConnection>();
-  /** Buckets with waiters, whose deadlines the sweep checks. */
-  private readonly waiting = new Set<PeerBucket>();
-  private readonly sweep = new TimeoutSweep([this.all, this.waiting]);
+  /** Buckets the sweep checks: with waiters (their deadlines), or with more idle connections than `size`. */
+  private readonly watched = new Set<PeerBucket>();
+  private readonly sweep = new TimeoutSweep([this.all, this.watched]);
   private newCount = 0;
   private reusedCount = 0;
   private closing: Promise<void> | null = null;
@@ -164,7 +166,7 @@ export class ConnectionPool implements ConnectionOwner {
       if (max !== Infinity && (!Number.isInteger(max) || max <= 0)) {
         return Promise.reject(new TypeError(`peer ${peer.address}: maxConnections must be a positive integer, got ${String(max)}`));
       }
-      bucket = new PeerBucket(key, parsePeerAddress(peer.address), max, this.expireWaiters);
+      bucket = new PeerBucket(key, parsePeerAddress(peer.address), max, this.checkBucket);
       this.buckets.set(key, bucket);
     }
     const conn = popIdle(bucket);
@@ -193,8 +195,8 @@ export class ConnectionPool implements ConnectionOwner {
 
   /**
    * Takes a connection back after its response ended (or failed). When `conn.reusable` it goes
-   * to the first waiter, else is kept idle (closing the least recently used idle connection
-   * when the key already keeps `size`); otherwise it is closed. Safe on a closed connection.
+   * to the first waiter, else is kept idle (beyond `size`, the sweep closes the least
+   * recently used ones that stay idle through a tick); otherwise it is closed. Safe on a closed connection.
    */
   release(conn: HttpConnection): void {
     const bucket = conn.slot as PeerBucket | null;
@@ -209,13 +211,11 @@ export class ConnectionPool implements ConnectionOwner {
       }
       conn.slot = bucket;
       conn.park();
-      const idle = bucket.idle;
-      idle.push(conn);
-      if (idle.length > this.size) {
-        const lru = idle.shift() as HttpConnection;
-        lru.slot = null; // no longer the bucket's: its close event changes nothing
-        lru.destroy();
-      }
+      bucket.idle.push(conn);
+      // Over `size`, the least recently used are closed by the sweep once they sat idle
+      // through a tick: closing them now would reconnect on the next burst (under load the
+      // number of idle connections swings by hundreds between two turns of the loop).
+      if (bucket.idle.length > this.size) this.watched.add(bucket);
       return;
     }
     conn.destroy();
@@ -261,7 +261,7 @@ export class ConnectionPool implements ConnectionOwner {
         this.closedWaiters.push(resolve);
       });
       const err = ProxyError.internal('InternalError', 'connection pool is closed');
-      this.waiting.clear();
+      this.watched.clear();
       for (const bucket of this.buckets.values()) {
         for (const w of bucket.waiters.splice(0)) w.reject(err);
         for (const conn of bucket.idle.splice(0)) {
@@ -321,7 +321,7 @@ export class ConnectionPool implements ConnectionOwner {
     const timeoutMs = peer.connectionTimeoutMs ?? this.connectTimeoutMs;
     return new Promise<HttpConnection>((resolve, reject) => {
       bucket.waiters.push({ resolve, reject, deadline: Date.now() + timeoutMs, peer });
-      this.waiting.add(bucket);
+      this.watched.add(bucket);
       this.sweep.watch(timeoutMs);
     });
   }
@@ -329,12 +329,27 @@ export class ConnectionPool implements ConnectionOwner {
   /** The first waiter, taken out of the line. */
   private nextWaiter(bucket: PeerBucket): Waiter {
     const waiter = bucket.waiters.shift() as Waiter;
-    if (bucket.waiters.length === 0) this.waiting.delete(bucket);
     return waiter;
   }
 
-  /** Called by the sweep for a bucket with waiters: rejects those whose deadline passed. */
-  private readonly expireWaiters = (bucket: PeerBucket, now: number): void => {
+  /** Called by the sweep for a watched bucket: expires waiters, trims idle connections to `size`. */
+  private readonly checkBucket = (bucket: PeerBucket, now: number): void => {
+    if (bucket.waiters.length > 0) this.expireWaiters(bucket, now);
+    const idle = bucket.idle;
+    // Oldest first: close those beyond `size` that were idle before this tick.
+    while (idle.length > this.size && (idle[0] as HttpConnection).idleBefore(now)) {
+      const lru = idle.shift() as HttpConnection;
+      lru.slot = null; // no longer the bucket's: its close event changes nothing
+      lru.destroy();
+    }
+    if (bucket.waiters.length === 0 && idle.length <= this.size) {
+      this.watched.delete(bucket);
+      this.pruneIfEmpty(bucket);
+    }
+  };
+
+  /** Rejects the waiters whose deadline passed. */
+  private expireWaiters(bucket: PeerBucket, now: number): void {
     const waiters = bucket.waiters;
     let kept = 0;
     for (const w of waiters) {
@@ -353,11 +368,7 @@ export class ConnectionPool implements ConnectionOwner {
       );
     }
     waiters.length = kept;
-    if (kept === 0) {
-      this.waiting.delete(bucket);
-      this.pruneIfEmpty(bucket);
-    }
-  };
+  }
 
   /** A slot freed up: give waiters an idle connection, or open a new one for them. */
   private serveWaiters(bucket: PeerBucket): void {

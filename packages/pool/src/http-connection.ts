@@ -274,6 +274,14 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
     if (this.socket.isPaused()) this.socket.resume();
   }
 
+  /**
+   * @internal Idle since before the sweep tick at `now` (a connection parked since the last
+   * tick is seen idle first at this one, and is not counted).
+   */
+  idleBefore(now: number): boolean {
+    return this.phase === PHASE_IDLE && this.deadline !== IDLE_FROM_NEXT_TICK && this.deadline - this.timeoutMs < now;
+  }
+
   /** @internal Called by the pool's sweep: fires the armed timeout once it is due. */
   checkTimeout(now: number): void {
     if (this.deadline === IDLE_FROM_NEXT_TICK) {

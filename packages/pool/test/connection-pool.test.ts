@@ -70,29 +70,45 @@ test('size bounds only idle connections: more concurrent requests than size all 
     held.push(r);
     if (held.length === 8) for (const h of held.splice(0)) h.end('ok');
   });
-  const pool = newPool({ size: 2, connectTimeoutMs: 2000 });
+  const pool = newPool({ size: 2, connectTimeoutMs: 2000, idleTimeoutMs: 2000 });
   const results = await Promise.all(Array.from({ length: 8 }, () => pool.request(peer(up.address))));
   expect(results.every((r) => r.status === 200)).toBe(true);
   expect(up.seen.maxOpen).toBe(8);
   expect(pool.newConnections).toBe(8);
-  // Released beyond `size`, the extra connections were closed at once.
+  // Released beyond `size`, the extra connections are closed by the sweep once idle through a tick.
+  await until(() => pool.stats().idleConnections === 2, 3000, 'the pool to keep 2 idle connections');
   expect(pool.stats()).toMatchObject({ idleConnections: 2, activeConnections: 0, peers: 1 });
   await until(() => up.seen.open === 2, 2000, 'upstream to see the 6 extra connections close');
 });
 
 test('released beyond size, the least recently used idle connection is closed; reuse is newest first', async () => {
   const up = await countingUpstream();
-  const pool = newPool({ size: 2 });
+  const pool = newPool({ size: 2, idleTimeoutMs: 2000 });
   const p = peer(up.address);
   const conns = await Promise.all([pool.acquire(p), pool.acquire(p), pool.acquire(p), pool.acquire(p)]);
   expect(pool.stats()).toMatchObject({ newConnections: 4, activeConnections: 4 });
   for (const c of conns) pool.release(c); // released in order: conns[0] is the least recently used
+  await until(() => conns[0]!.closed && conns[1]!.closed, 3000, 'the two oldest idle connections to close');
   expect(pool.stats().idleConnections).toBe(2);
-  await until(() => conns[0]!.closed && conns[1]!.closed, 2000, 'the two oldest idle connections to close');
   expect(conns[2]!.closed || conns[3]!.closed).toBe(false);
   expect(pool.acquireIdle(p)).toBe(conns[3]);
   expect(pool.acquireIdle(p)).toBe(conns[2]);
   await until(() => up.seen.open === 2, 2000, 'upstream to see 2 connections left');
+});
+
+test('a burst reuses the idle connections beyond size before the sweep trims them: no reconnects under load', async () => {
+  const up = await countingUpstream();
+  const pool = newPool({ size: 2, idleTimeoutMs: 2000 });
+  const p = peer(up.address);
+  const first = await Promise.all(Array.from({ length: 6 }, () => pool.acquire(p)));
+  for (const c of first) pool.release(c);
+  // The next burst comes before a sweep tick: every connection is reused, none opened.
+  const again = await Promise.all(Array.from({ length: 6 }, () => pool.acquire(p)));
+  expect(new Set(again)).toEqual(new Set(first));
+  expect(pool.stats()).toMatchObject({ newConnections: 6, reusedConnections: 6 });
+  for (const c of again) pool.release(c);
+  await until(() => pool.stats().idleConnections === 2, 3000, 'the idle connections beyond size to close');
+  expect(up.seen.maxOpen).toBe(6);
 });
 
 test('maxConnections caps idle + in use per peer; waiters get freed connections', async () => {
