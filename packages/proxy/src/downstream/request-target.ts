@@ -7,6 +7,7 @@
  * else (authority-form outside `CONNECT`, a target without a leading `/`, another scheme,
  * userinfo in the authority) is refused with 400.
  */
+import { equalsLower } from '../equals-lower';
 import type { HeadRefusal } from './request-checks';
 
 /** A request target that is not in origin-form, refused (or null when it is fine). */
@@ -42,7 +43,7 @@ export function originFormOf(target: string, raw: readonly string[]): { target: 
   let hosts = 0;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
-    const isHost = name.length === 4 && name.toLowerCase() === 'host';
+    const isHost = name.length === 4 && equalsLower(name, 'host');
     if (isHost) hosts++;
     rawHeaders.push(name, isHost ? authority : (raw[i + 1] as string));
   }

@@ -24,8 +24,6 @@ export interface FlowOwner {
 export class BodyFlow implements BodySink {
   /** Some body bytes arrived: they are gone from the source, so the body cannot be replayed. */
   started = false;
-  /** The target was ended. */
-  done = false;
   private stopped = false;
   /** Waiting for the target to drain. */
   private full = false;
@@ -80,7 +78,6 @@ export class BodyFlow implements BodySink {
 
   private finish(trailers: readonly string[] | null): void {
     if (this.stopped) return;
-    this.done = true;
     this.stopped = true;
     this.target.end(trailers);
     this.owner.onFlowEnd(this);
