@@ -47,7 +47,8 @@ async function main(argv) {
   const t0 = Date.now();
   const cpu0 = cpuSnapshot();
 
-  const scenarios = (await loadScenarios()).filter((s) => !opts.scenarios || opts.scenarios.includes(s.name));
+  // Optional scenarios (too long for the default run) run only when named.
+  const scenarios = (await loadScenarios()).filter((s) => (opts.scenarios ? opts.scenarios.includes(s.name) : !s.optional));
   const unknownScenarios = (opts.scenarios ?? []).filter((n) => !scenarios.some((s) => s.name === n));
   if (unknownScenarios.length > 0) {
     const known = (await loadScenarios()).map((s) => s.name).join(', ');
@@ -137,7 +138,7 @@ async function main(argv) {
       upstream,
       running,
       results: sections,
-      startPeer: (peer) => startPeer(peer, { group, dir, upstream }),
+      startPeer: (peer, o) => startPeer(peer, { group, dir, upstream: o?.upstream ?? upstream }),
       stopPeer: async (rp) => {
         if (rp.proc) await group.stop(rp.proc);
       },
@@ -151,7 +152,8 @@ async function main(argv) {
       let section;
       try {
         if ('load' in s) {
-          if (!hasCommand('wrk')) throw new Error('wrk is not installed');
+          const gone = (s.needs ?? ['wrk']).filter((c) => !hasCommand(c));
+          if (gone.length > 0) throw new Error(`${gone.join(', ')} not installed`);
           if (s.tls && !cert) throw new Error(certError);
           section = await runLoadScenario(s, ctx);
         } else {

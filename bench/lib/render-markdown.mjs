@@ -44,7 +44,10 @@ export function runLine(res) {
  * @param {BenchResults} res
  */
 export function summaryTable(res) {
-  const loads = /** @type {import('../scenarios/scenario.mjs').LoadSection[]} */ (res.sections.filter((s) => s.kind === 'load'));
+  // Only the rows whose ratios are to the run's reference (a protocol scenario may use direct).
+  const loads = /** @type {import('../scenarios/scenario.mjs').LoadSection[]} */ (
+    res.sections.filter((s) => s.kind === 'load' && (s.reference ?? res.meta.reference) === res.meta.reference)
+  );
   const peers = res.meta.peers.filter((p) => !p.skipped);
   const rows = loads.map((s) => [s.title, ...peers.map((p) => ratio(s.rows.find((r) => r.peer === p.name)?.ratio ?? NaN))]);
   return mdTable(['scenario', ...peers.map((p) => p.label)], rows);
@@ -97,12 +100,14 @@ export function renderMarkdown(res, svgName) {
       out.push(`Other processes used ${int(/** @type {number} */ (s.otherCpuPct))}% of one core during this scenario: **noisy**.`, '');
     }
     if (s.kind === 'load') {
-      out.push(`Load: \`${s.command}\` (${s.connections} connections; ${s.payload}).`, '');
+      out.push(`Load: \`${s.command}\` (${s.connections} connection${s.connections === 1 ? '' : 's'}; ${s.payload}).`, '');
       out.push(
         mdTable(
-          ['proxy', 'req/s', `vs ${m.reference}`, 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU %', 'RSS max MiB'],
+          ['proxy', s.unit ?? 'req/s', `vs ${s.reference ?? m.reference}`, 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU %', 'RSS max MiB'],
           s.rows.map((r) =>
-            r.failed && r.rounds.length === 0
+            r.skipped
+              ? [r.label, `skipped: ${r.skipped}`, '-', '-', '-', '-', '-', '-', '-']
+              : r.failed && r.rounds.length === 0
               ? [r.label, `failed: ${r.failed}`, '-', '-', '-', '-', '-', '-', '-']
               : [r.label, int(r.rps), ratio(r.ratio), num(r.p50Ms), num(r.p99Ms), num(r.p999Ms), int(r.errors), int(r.cpuPct), num(r.rssMaxMiB)],
           ),

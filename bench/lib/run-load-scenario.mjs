@@ -10,10 +10,27 @@ import { median } from './median.mjs';
  * @returns {Promise<import('../scenarios/scenario.mjs').LoadSection>}
  */
 export async function runLoadScenario(scenario, ctx) {
+  // A protocol scenario runs against its own instances, stopped once it is done.
+  const own = scenario.setup ? await scenario.setup(ctx) : null;
+  try {
+    return await runRounds(scenario, ctx, own);
+  } finally {
+    await own?.stop();
+  }
+}
+
+/**
+ * @param {import('../scenarios/scenario.mjs').LoadScenario} scenario
+ * @param {import('../scenarios/scenario.mjs').ScenarioContext} ctx
+ * @param {import('./own-peers.mjs').OwnPeers | null} own
+ * @returns {Promise<import('../scenarios/scenario.mjs').LoadSection>}
+ */
+async function runRounds(scenario, ctx, own) {
   const { opts, group, dir } = ctx;
+  const reference = scenario.reference ?? REFERENCE;
   // A TLS scenario runs against the peers' HTTPS listeners (peers without one sit it out).
   const tls = scenario.tls ?? false;
-  const peers = ctx.running.filter((rp) => (scenario.peers?.(rp.peer) ?? true) && (!tls || rp.tls));
+  const peers = (own?.running ?? ctx.running).filter((rp) => (scenario.peers?.(rp.peer) ?? true) && (!tls || rp.tls));
   const target = (/** @type {number} */ port, /** @type {number} */ durationS) => ({ host: '127.0.0.1', port, durationS, dir, tls });
   const portOf = (/** @type {import('./start-peer.mjs').RunningPeer} */ rp) => (tls ? /** @type {{ port: number }} */ (rp.tls).port : rp.port);
   const command = scenario.load(target(0, opts.durationS)).describe;
@@ -67,7 +84,8 @@ export async function runLoadScenario(scenario, ctx) {
       rounds: runs.map((m) => ({ rps: m.result.rps, p99Ms: m.result.p99Ms, cpuPct: m.cpuPct, errors: m.result.errors })),
     };
   });
-  const ref = rows.find((r) => r.peer === REFERENCE)?.rps ?? Number.NaN;
+  for (const s of own?.skipped ?? []) rows.push(skippedRow(s));
+  const ref = rows.find((r) => r.peer === reference)?.rps ?? Number.NaN;
   for (const row of rows) row.ratio = row.rps / ref;
   return {
     kind: 'load',
@@ -77,7 +95,10 @@ export async function runLoadScenario(scenario, ctx) {
     connections: scenario.connections,
     payload: scenario.payload,
     command,
-    inChart: scenario.inChart ?? true,
+    ...(scenario.unit ? { unit: scenario.unit } : {}),
+    ...(scenario.reference ? { reference: scenario.reference } : {}),
+    // The chart shows ratios to the run's reference only.
+    inChart: (scenario.inChart ?? true) && reference === REFERENCE,
     rows,
     notes: [
       ...(scenario.notes ?? []),
@@ -86,6 +107,16 @@ export async function runLoadScenario(scenario, ctx) {
       ...rows.filter((r) => r.failed && r.rounds.length > 0).map((r) => `${r.label} failed after ${r.rounds.length} round(s): ${r.failed}`),
     ],
   };
+}
+
+/**
+ * The row of a peer that did not run (no numbers, the reason instead).
+ * @param {{ name: string, label: string, reason: string }} s
+ * @returns {import('../scenarios/scenario.mjs').LoadRow}
+ */
+export function skippedRow({ name, label, reason }) {
+  const nan = Number.NaN;
+  return { peer: name, label, rps: nan, ratio: nan, p50Ms: nan, p99Ms: nan, p999Ms: nan, errors: 0, cpuPct: nan, rssMaxMiB: nan, processes: 0, skipped: reason, rounds: [] };
 }
 
 /**

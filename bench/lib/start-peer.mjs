@@ -13,6 +13,7 @@ import { tail, waitForHttp, waitForHttps } from './wait-for-http.mjs';
  * @property {() => Promise<import('../peers/peer.mjs').PoolStats | null>} [finalStats]
  * @property {{ port: number, negotiated: string }} [tls]  its HTTPS listener, when it has one, and what a TLS client got there
  * @property {string} [tlsError]  why its HTTPS listener does not answer (it still runs the plain scenarios)
+ * @property {number} [h1Port]     its HTTP/1.1 listener when `port` speaks only h2c (nginx 1.22 `listen … http2`)
  */
 
 /** Whether `cmd` is on PATH. */
@@ -51,12 +52,15 @@ export async function startPeer(peer, ctx) {
     proc,
     pid: () => proc?.pid,
     finalStats: started.finalStats,
+    ...(started.h1Port ? { h1Port: started.h1Port } : {}),
   };
   try {
-    await waitForHttp(running.port, { proc });
+    await (peer.ready ? peer.ready(running.port, proc) : waitForHttp(running.port, { proc }));
   } catch (err) {
+    // A peer that runs but fails its protocol probe has nothing to say in its log.
+    const quote = !peer.ready || !proc?.alive();
     if (proc) await ctx.group.stop(proc, 1000);
-    const log = started.logFile && existsSync(started.logFile) ? tail(readFileSync(started.logFile, 'utf8'), 2) : '';
+    const log = quote && started.logFile && existsSync(started.logFile) ? tail(readFileSync(started.logFile, 'utf8'), 2) : '';
     throw new Error(`${/** @type {Error} */ (err).message}${log ? `; its log: ${log}` : ''}`, { cause: err });
   }
   // A broken HTTPS listener costs the TLS scenarios only, not the peer's other results.

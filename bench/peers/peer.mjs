@@ -26,6 +26,7 @@
  * @property {number} [port]                      where to send load, when not `ctx.port`
  * @property {() => Promise<PoolStats | null>} [finalStats]  read once the process has stopped
  * @property {string} [logFile]                  a log to quote when the peer fails to start
+ * @property {number} [h1Port]                    a second listener speaking HTTP/1.1, when `port` speaks only h2c
  */
 
 /**
@@ -47,6 +48,9 @@
  * @property {boolean} [tls]      it can also serve HTTPS (`ctx.tls`): the TLS scenarios run against it
  * @property {() => string | null} [missing]   another reason to skip it, or null
  * @property {(ctx: PeerContext) => Promise<PeerProcess>} start
+ * @property {(port: number, proc?: import('../lib/process-group.mjs').Started) => Promise<void>} [ready]
+ *   resolves once the peer serves what its scenario needs (default: GET / answers 200), rejects
+ *   with why not: a protocol peer probes with one real call (h2c GET, gRPC call, WebSocket echo)
  */
 
 export {};

@@ -13,6 +13,7 @@
  * @property {string} measures    one sentence: what it measures
  * @property {number} order       position in the run and the report (ascending)
  * @property {boolean} [inChart]  whether its req/s ratio goes into the SVG (load scenarios: default true)
+ * @property {boolean} [optional] runs only when `--scenarios` names it (too long for the default run)
  */
 
 /**
@@ -20,6 +21,10 @@
  * sends the load to each peer's HTTPS listener (`target.tls` is set) and runs only against peers
  * that have one; the harness makes the certificate only when such a scenario is selected.
  * `notesFrom(rows)` adds notes computed from the results (after the ratios are set).
+ * A protocol scenario brings its own peers: `setup(ctx)` starts them (and their backend) for this
+ * scenario only, and the harness stops them after it; peers it skipped get a "skipped" row.
+ * `reference` names the peer ratios are taken against (default nginx), `unit` what the rate
+ * counts (default "req/s"), `needs` the commands the load generator needs (default wrk).
  * @typedef {ScenarioBase & {
  *   connections: number,
  *   payload: string,
@@ -28,6 +33,10 @@
  *   tls?: boolean,
  *   notes?: string[],
  *   notesFrom?: (rows: LoadRow[]) => string[],
+ *   setup?: (ctx: ScenarioContext) => Promise<import('../lib/own-peers.mjs').OwnPeers>,
+ *   reference?: string,
+ *   unit?: string,
+ *   needs?: string[],
  * }} LoadScenario
  */
 
@@ -39,7 +48,8 @@
  * @property {{ port: number }} upstream
  * @property {import('../lib/start-peer.mjs').RunningPeer[]} running  the peers started for the whole run
  * @property {Section[]} results                                       sections of the scenarios run so far
- * @property {(peer: import('../peers/peer.mjs').Peer) => Promise<import('../lib/start-peer.mjs').RunningPeer>} startPeer  an extra instance, stopped by `stopPeer`
+ * @property {(peer: import('../peers/peer.mjs').Peer, o?: { upstream?: { port: number } }) => Promise<import('../lib/start-peer.mjs').RunningPeer>} startPeer
+ *   an extra instance (in front of `o.upstream`, default the run's upstream), stopped by `stopPeer`
  * @property {(rp: import('../lib/start-peer.mjs').RunningPeer) => Promise<void>} stopPeer
  * @property {(msg: string) => void} log
  */
@@ -64,6 +74,7 @@
  * @property {number} rssMaxMiB    max over rounds
  * @property {number} processes    how many processes the proxy ran as (max over rounds; 0 for direct)
  * @property {string} [failed]     why it has no numbers
+ * @property {string} [skipped]    why it did not run at all (a protocol scenario's peer that cannot serve it)
  * @property {Array<{ rps: number, p99Ms: number, cpuPct: number, errors: import('../lib/wrk.mjs').LoadResult['errors'] }>} rounds  each measured round
  */
 
@@ -76,6 +87,8 @@
  * @property {number} connections
  * @property {string} payload
  * @property {string} command
+ * @property {string} [unit]       what the rate counts, e.g. "calls/s" (default "req/s")
+ * @property {string} [reference]  the peer ratios are taken against (default: the run's reference, nginx)
  * @property {boolean} inChart
  * @property {LoadRow[]} rows
  * @property {string[]} notes

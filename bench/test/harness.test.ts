@@ -1,4 +1,5 @@
-// The harness's pure parts on fixed input: no server is started and no load is run. The TLS
+// The harness's pure parts on fixed input: no server is started and no load is run (the
+// protocol scenarios are checked by their commands and peer configs only). The TLS
 // tests run openssl, cc and the load balancer's `-t` (config check) when they are there.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,14 @@ import { parseWrkOutput, wrk, wrkScript, wrkTimeMs } from '../lib/wrk.mjs';
 import { baselinePeer } from '../peers/index.mjs';
 import { ceilingOnTwoCores } from '../scenarios/threads-scaling.mjs';
 import { nginxTlsLines } from '../peers/nginx.mjs';
+import { percentile, parseH2loadOutput } from '../lib/h2load.mjs';
+import { parseClientOutput } from '../lib/node-client.mjs';
+import { wantedPeers } from '../lib/own-peers.mjs';
+import { skippedRow } from '../lib/run-load-scenario.mjs';
+import { haproxyConfig } from '../lib/start-haproxy.mjs';
+import { grpcPeers, nginxGrpcBody } from '../peers/grpc-peers.mjs';
+import { h2cPeers, nginxH2cBody } from '../peers/h2c-peers.mjs';
+import { nginxWsBody, wsPeers } from '../peers/ws-peers.mjs';
 import { LB_MAIN, pingoraTsConf } from '../peers/pingora-ts.mjs';
 
 const WRK_TEXT = `Running 5s test @ http://127.0.0.1:18082/
@@ -346,5 +355,149 @@ describe('TLS', () => {
     expect(notes[0]).toMatch(/wrk was the limit.*nginx used 50%/);
     expect(notes[1]).toContain('nginx 500 µs, pingora-ts 800 µs (×1.60)');
     expect(cpuPerRequestNotes([row('nginx', 'nginx', 1000, 95)], 'request')).toHaveLength(1);
+  });
+});
+
+describe('protocol scenarios (h2c, gRPC, WebSocket)', () => {
+  const H2LOAD_TEXT = `Application protocol: h2c
+finished in 5.00s, 41000.00 req/s, 2.50MB/s
+requests: 205010 total, 205110 started, 205010 done, 205000 succeeded, 10 failed, 4 errored, 1 timeout
+status codes: 204990 2xx, 10 3xx, 3 4xx, 2 5xx
+traffic: 12.51MB (13120640) total, 5.28MB (5535270) headers (space savings 95.12%), 1.17MB (1230060) data
+`;
+
+  test('h2load: req/s counts 2xx and 3xx, percentiles come from the log file', () => {
+    const log = ['1\t200\t1000', '2\t200\t2000', '3\t-1\t9000', '4\t200\t3000', '5\t502\t9000'].join('\n');
+    const r = parseH2loadOutput(H2LOAD_TEXT, log);
+    expect(r.requests).toBe(205000);
+    expect(r.durationS).toBe(5);
+    expect(r.rps).toBe(41000);
+    expect(r.errors).toEqual({ status: 5, connect: 0, read: 14, write: 0, timeout: 1 });
+    expect(r.errorsTotal).toBe(20);
+    expect(r.p50Ms).toBe(2);
+    expect(r.p99Ms).toBe(3);
+    expect(parseH2loadOutput(H2LOAD_TEXT).p50Ms).toBeNaN();
+    expect(() => parseH2loadOutput('No protocol negotiated\n')).toThrow(/No protocol/);
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+  });
+
+  test("a Node client's done line becomes a load result; all calls failed is an error", () => {
+    const ok = parseClientOutput('noise\n{"event":"done","requests":500,"durationS":2,"p50Ms":1,"p99Ms":4,"p999Ms":9,"errors":{"status":3},"firstError":"x"}\n');
+    expect(ok).toMatchObject({ requests: 500, rps: 250, p50Ms: 1, p99Ms: 4, p999Ms: 9, errorsTotal: 3 });
+    expect(ok.errors).toEqual({ status: 3, connect: 0, read: 0, write: 0, timeout: 0 });
+    expect(() => parseClientOutput('{"event":"done","requests":0,"durationS":2,"errors":{"connect":50},"firstError":"Unexpected server response: 200"}\n')).toThrow(
+      /every call failed: Unexpected server response: 200/,
+    );
+    expect(() => parseClientOutput('Error: boom\n')).toThrow(/no "done" line/);
+  });
+
+  test('the scenarios: h2-get runs by default with h2load, the others only when named', async () => {
+    const scenarios = await loadScenarios();
+    const get = (name: string) => {
+      const s = scenarios.find((x) => x.name === name);
+      if (!s) throw new Error(`${name} missing`);
+      return s;
+    };
+    const h2 = get('h2-get');
+    const grpc = get('grpc-unary');
+    const ws = get('ws-echo');
+    const mem = get('h2-stream-memory');
+    expect(h2.optional).toBeFalsy();
+    expect(grpc.optional && ws.optional && mem.optional).toBe(true);
+    if (!('load' in h2) || !('load' in grpc) || !('load' in ws)) throw new Error('not load scenarios');
+    expect(h2.needs).toEqual(['h2load']);
+    expect([grpc.reference, ws.reference, grpc.unit, ws.unit]).toEqual(['direct', 'direct', 'calls/s', 'msgs/s']);
+    const dir = mkdtempSync(join(tmpdir(), 'bench-proto-'));
+    try {
+      const t = { host: '127.0.0.1', port: 1234, durationS: 5, dir };
+      const h2cmd = h2.load(t);
+      expect(h2cmd.cmd).toBe('h2load');
+      expect(h2cmd.args).toEqual(expect.arrayContaining(['-c10', '-m10', '-D5', 'http://127.0.0.1:1234/']));
+      expect(h2cmd.describe).toBe('h2load -c10 -m10 -t1 -D5 http://127.0.0.1:PORT/');
+      expect(grpc.load(t).args.slice(1)).toEqual(['1234', '5', '50']);
+      expect(ws.load(t).args.slice(1)).toEqual(['1234', '5', '50', '64']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('peer configs: nginx h2c, grpc_pass and WebSocket; HAProxy proto h2', () => {
+    const h2c = nginxH2cBody({ port: 8080, h1Port: 8081, upstreamPort: 9000 });
+    expect(h2c).toContain('listen 127.0.0.1:8080 http2 backlog=4096;');
+    expect(h2c).toContain('listen 127.0.0.1:8081 backlog=4096;');
+    expect(h2c).toContain('proxy_max_temp_file_size 0;');
+    const grpc = nginxGrpcBody({ port: 8080, upstreamPort: 9000 });
+    expect(grpc).toContain('listen 127.0.0.1:8080 http2');
+    expect(grpc).toContain('grpc_pass grpc://grpc_up;');
+    const ws = nginxWsBody({ port: 8080, upstreamPort: 9000 });
+    expect(ws).toContain('proxy_set_header Upgrade $http_upgrade;');
+    expect(ws).toContain('proxy_set_header Connection $connection_upgrade;');
+    const ha = haproxyConfig({ binds: ['bind 127.0.0.1:8080 proto h2'], server: 'server grpc 127.0.0.1:9000 proto h2', extra: ['timeout tunnel 1h'] });
+    expect(ha).toContain('\n  bind 127.0.0.1:8080 proto h2\n');
+    expect(ha).toContain('\n  server grpc 127.0.0.1:9000 proto h2\n');
+    expect(ha).toContain('\n  timeout tunnel 1h\n');
+  });
+
+  test('pingora-ts: upstreams.alpn and listener h2c: false only when asked', () => {
+    const base = { threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null };
+    expect(pingoraTsConf(base)).not.toMatch(/alpn|h2c/);
+    const conf = pingoraTsConf({ ...base, alpn: 'h2', h2c: false });
+    expect(conf).toContain('listeners: [{ addr: "127.0.0.1:8080", h2c: false }]');
+    expect(conf).toContain('      backends: ["127.0.0.1:9000"]\n      alpn: h2\n');
+  });
+
+  test('peers of a protocol scenario: --peers keeps the reference; baseline adds pingora-ts-base', () => {
+    const names = (ps: { name: string }[]) => ps.map((p) => p.name);
+    expect(names(grpcPeers())).toEqual(['direct', 'nginx', 'haproxy', 'pingora-ts']);
+    expect(names(wsPeers())).toEqual(['direct', 'nginx', 'haproxy', 'http-proxy', 'pingora-ts']);
+    expect(names(h2cPeers({ baseline: '/tmp/base' }))).toEqual(['nginx', 'haproxy', 'pingora-ts', 'pingora-ts-base']);
+    expect(names(wantedPeers(parseBenchOptions(['--peers', 'pingora-ts']), grpcPeers(), 'direct'))).toEqual(['direct', 'pingora-ts']);
+    expect(grpcPeers().every((p) => typeof p.ready === 'function')).toBe(true);
+  });
+
+  test('a skipped peer gets its reason in the table, and ratios to direct stay out of the nginx summary', () => {
+    const row = (peer: string, rps: number, ratio: number) => ({ peer, label: peer, rps, ratio, p50Ms: 1, p99Ms: 2, p999Ms: 3, errors: 0, cpuPct: 50, rssMaxMiB: 20, processes: 1, rounds: [] });
+    const section = {
+      kind: 'load' as const,
+      name: 'grpc-unary',
+      title: 'gRPC unary',
+      measures: 'm',
+      connections: 1,
+      payload: 'p',
+      command: 'node clients/grpc-unary-client.mjs PORT 5 50',
+      unit: 'calls/s',
+      reference: 'direct',
+      inChart: false,
+      notes: [],
+      rows: [row('direct', 1000, 1), row('nginx', 650, 0.65), skippedRow({ name: 'pingora-ts', label: 'pingora-ts', reason: 'does not pass a gRPC call: UNAVAILABLE' })],
+    };
+    const res = {
+      meta: {
+        date: '2026-12-03T12:00:00.000Z',
+        mode: 'full' as const,
+        rounds: 3,
+        durationS: 5,
+        warmupS: 2,
+        idleConns: 10000,
+        runSeconds: 60,
+        otherCpuPct: 0,
+        noisyPct: 15,
+        pinning: 'x',
+        machine: { node: 'v20', cpu: 'x', cores: 2, kernel: '6', nginx: '1.22.1', haproxy: '2.6', wrk: '4.1', commit: 'abc' },
+        peers: [
+          { name: 'nginx', label: 'nginx', cpus: '1', config: 'c', skipped: null },
+          { name: 'pingora-ts', label: 'pingora-ts', cpus: '1', config: 'c', skipped: null },
+        ],
+        wholeRunPoolStats: [],
+        reference: 'nginx',
+      },
+      sections: [section],
+    };
+    const md = renderMarkdown(res, 'x.svg');
+    expect(md).toContain('| proxy | calls/s | vs direct |');
+    expect(md).toContain('(1 connection; p)');
+    expect(md).toContain('| pingora-ts | skipped: does not pass a gRPC call: UNAVAILABLE | - |');
+    expect(md).toContain('| nginx | 650 | 0.65 |');
+    expect(summaryTable(res)).not.toContain('gRPC unary');
   });
 });
