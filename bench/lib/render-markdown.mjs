@@ -48,6 +48,7 @@ export function summaryTable(res) {
   const loads = /** @type {import('../scenarios/scenario.mjs').LoadSection[]} */ (
     res.sections.filter((s) => s.kind === 'load' && (s.reference ?? res.meta.reference) === res.meta.reference)
   );
+  if (loads.length === 0) return `No scenario in this run has ratios to ${res.meta.reference}.`;
   const peers = res.meta.peers.filter((p) => !p.skipped);
   const rows = loads.map((s) => [s.title, ...peers.map((p) => ratio(s.rows.find((r) => r.peer === p.name)?.ratio ?? NaN))]);
   return mdTable(['scenario', ...peers.map((p) => p.label)], rows);

@@ -104,6 +104,8 @@ async function runRounds(scenario, ctx, own) {
       ...(scenario.notes ?? []),
       ...(tls ? [negotiatedNote(peers), ...ctx.running.filter((rp) => rp.tlsError).map((rp) => `${rp.peer.label}: no HTTPS listener (${rp.tlsError})`)] : []),
       ...(scenario.notesFrom?.(rows) ?? []),
+      // Its own peers are not in the run's peer table: say how each was set up.
+      ...(own ? peers.map((rp) => `${rp.peer.label}: ${rp.peer.config}`) : []),
       ...rows.filter((r) => r.failed && r.rounds.length > 0).map((r) => `${r.label} failed after ${r.rounds.length} round(s): ${r.failed}`),
     ],
   };

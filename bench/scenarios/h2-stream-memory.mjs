@@ -24,6 +24,7 @@ const IDLE_MAX = 1000;
  * @typedef {object} Row
  * @property {string} peer
  * @property {string} label
+ * @property {string} config
  * @property {{ mibPerS: number, growthMiB: number, error?: string }} up
  * @property {{ mibPerS: number, growthMiB: number, error?: string }} down
  * @property {{ open: number, kibPerConn: number, error?: string }} [idleH1]
@@ -57,7 +58,7 @@ export default {
       for (const { peer, upstream } of candidates.filter((c) => wanted.includes(c.peer))) {
         const label = peer.name === 'pingora-ts-h2up' ? 'pingora-ts, upstream alpn: h2' : peer.label;
         /** @type {Row} */
-        const row = { peer: peer.name, label, up: { mibPerS: NaN, growthMiB: NaN }, down: { mibPerS: NaN, growthMiB: NaN } };
+        const row = { peer: peer.name, label, config: peer.config, up: { mibPerS: NaN, growthMiB: NaN }, down: { mibPerS: NaN, growthMiB: NaN } };
         data.push(row);
         let rp;
         try {
@@ -70,7 +71,8 @@ export default {
         try {
           for (const dir of /** @type {const} */ (['up', 'down'])) {
             row[dir] = await stream(ctx, rp, dir, bytes);
-            ctx.log(`  ${peer.name} ${dir}: ${row[dir].error ?? `${row[dir].mibPerS.toFixed(0)} MiB/s, RSS +${row[dir].growthMiB.toFixed(1)} MiB`}`);
+            const rss = peer.isProxy === false ? '' : `, RSS +${row[dir].growthMiB.toFixed(1)} MiB`;
+            ctx.log(`  ${peer.name} ${dir}: ${row[dir].error ?? `${row[dir].mibPerS.toFixed(0)} MiB/s${rss}`}`);
           }
           if (peer.isProxy !== false) {
             row.idleH1 = await idleConnections(ctx, rp, rp.h1Port ?? rp.port, 'idle-clients.mjs', idle);
@@ -110,6 +112,7 @@ export default {
         `${size} each way on one h2c stream from one Node client (node:http2, 16 MiB windows) on CPU ${LOADGEN_CPUS}: POST to a sink, then GET from a generator; the upstream (node:http and node:http2 on CPU ${LOADGEN_CPUS}) is HTTP/1.1 except for the \`alpn: h2\` row`,
         `RSS growth = the proxy's highest RSS while the stream runs (sampled every 100 ms) minus its RSS just before; target in issue 11: < ${RSS_GROWTH_TARGET_MIB} MiB`,
         `idle: ${idle.toLocaleString('en-US')} connections of each protocol on the same instance (one GET each, then idle), RSS after minus before over the connections still open; nginx and HAProxy take HTTP/1.1 on a second listener`,
+        ...data.filter((r) => !r.skipped).map((r) => `${r.label}: ${r.config}`),
         ...data.flatMap((r) =>
           [r.idleH1, r.idleH2].filter((d) => d?.error && d.open > 0).map((d) => `${r.label}: ${d?.error}`),
         ),
