@@ -287,6 +287,77 @@ describe.each(DOWNSTREAMS)('%s downstream', (kind) => {
     await readUntil(c, (t) => t.includes('LATER'));
   });
 
+  test('a body declared on an upgrade request is forwarded (as nginx does); the tunnel starts after it', async () => {
+    let seen = '';
+    const up = await res.netServer((s) => {
+      let switched = false;
+      s.on('data', (d) => {
+        seen += d.toString('latin1');
+        if (!switched && seen.includes('\r\n\r\nhello')) {
+          switched = true;
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: raw\r\n\r\n');
+        }
+        if (switched && seen.endsWith('tunnel-bytes')) s.write('got them');
+      });
+    });
+    const { port } = await proxyTo(up.address);
+    const c = res.socket(net.connect(port, '127.0.0.1'));
+    c.write('POST /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: raw\r\nContent-Length: 5\r\n\r\nhello');
+    await readUntil(c, (t) => t.includes('\r\n\r\n'));
+    c.write('tunnel-bytes');
+    await readUntil(c, (t) => t.includes('got them'));
+    expect(seen).toMatch(/^POST \/up HTTP\/1\.1\r\n/);
+    expect(seen).toMatch(/\r\ncontent-length: 5\r\n/i);
+    expect(seen.endsWith('\r\n\r\nhellotunnel-bytes')).toBe(true);
+  });
+
+  test('a chunked body on an upgrade request: forwarded on the llhttp path, 400 on the node:http path', async () => {
+    let seen = '';
+    const up = await res.netServer((s) => {
+      let switched = false;
+      s.on('data', (d) => {
+        seen += d.toString('latin1');
+        if (!switched && seen.includes('0\r\n\r\n')) {
+          switched = true;
+          s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: raw\r\n\r\n');
+        }
+        if (switched && seen.endsWith('tunnel-bytes')) s.write('got them');
+      });
+    });
+    const { port } = await proxyTo(up.address);
+    const c = res.socket(net.connect(port, '127.0.0.1'));
+    c.on('error', () => {});
+    c.write('POST /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: raw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    const head = await readUntil(c, (t) => t.includes('\r\n\r\n'));
+    if (kind === 'node:http') {
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(seen).toBe('');
+      return;
+    }
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    c.write('tunnel-bytes');
+    await readUntil(c, (t) => t.includes('got them'));
+    expect(seen).toMatch(/\r\ntransfer-encoding: chunked\r\n/i);
+    expect(seen.endsWith('\r\n\r\n5\r\nhello\r\n0\r\n\r\ntunnel-bytes')).toBe(true);
+  });
+
+  test('graceful shutdown lets an open tunnel live until the deadline, then closes it', async () => {
+    const up = await wsUpstream(echo);
+    const { url, proxy, logged } = await proxyTo(up.address);
+    const ws = await connect(url);
+    const wsClosed = closed(ws);
+    const t0 = Date.now();
+    const done = proxy.shutdown({ graceful: true, timeoutMs: 1500 });
+    await sleep(1200); // past the idle grace (1 s): a tunnel is not an idle connection
+    ws.send('still here');
+    expect((await new Promise((r) => ws.once('message', r))) as Buffer).toEqual(Buffer.from('still here'));
+    await wsClosed;
+    await done;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    await until(() => logged.length === 1);
+    expect(logged[0]?.tunnel?.reason).toBe('destroyed');
+  });
+
   test('CONNECT: 405 by default; allowed by allowConnect, 200 and a tunnel to the peer', async () => {
     const target = await res.netServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
     const refusedProxy = await proxyTo(target.address);

@@ -353,10 +353,17 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
       const r = parser.execute(input);
       this.executing = false;
       if (typeof r === 'number') {
-        // An `Upgrade` request ends the parse of this read (llhttp stops after it); what follows
-        // waits for its answer, and is parsed as the next request on a fresh parser unless it switched.
+        // An `Upgrade` or `CONNECT` request ends llhttp's parse (a pause after its head is
+        // reported this way too). A body counted here follows; what comes after waits for the
+        // answer, and is parsed as the next request on a fresh parser unless it switched.
+        if (this.upgrading !== null) {
+          this.dropParser();
+          at += r;
+          if (this.bodyLeft > 0) continue;
+          if (at < buf.length) this.pending = this.keep(buf.subarray(at));
+          break;
+        }
         if (r < input.length) this.pending = this.keep(input.subarray(r));
-        if (this.upgrading !== null) this.dropParser();
         break;
       }
       if (r.code !== 'HPE_PAUSED') {

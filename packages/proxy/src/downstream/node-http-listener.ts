@@ -153,6 +153,11 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
       this.refuse(s, refusal.status, refusal.code, refusal.detail);
       return;
     }
+    if (req.headers['transfer-encoding'] !== undefined) {
+      // node:http leaves the body in the raw bytes; only a counted one is read out of them here.
+      this.refuse(s, 400, 'CHUNKED_UPGRADE', 'a chunked body on an Upgrade or CONNECT request (the node:http path takes Content-Length bodies only)');
+      return;
+    }
     if (this.closing) {
       s.destroy();
       return;

@@ -4,6 +4,8 @@
  * response is written to the socket directly, as the llhttp path does; a `101` (or a `2xx` to
  * `CONNECT`) gives the socket to a tunnel (`takeSocket`). node:http no longer parses this
  * connection, so any other answer closes it after the response (the llhttp path keeps it).
+ * node:http leaves a declared body in the raw bytes too: a `Content-Length` body is counted out
+ * of them here (the listener refuses a chunked one on this path).
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
@@ -22,6 +24,7 @@ import { originFormOf } from './request-target';
 import { FRAMING_CHUNKED, FRAMING_NONE, responseHead, type ResponseFraming } from './response-head';
 
 const kSession = Symbol('pingora-ts.upgradeSession');
+const EMPTY = Buffer.alloc(0);
 const kReader = Symbol('pingora-ts.tunnelReader');
 
 interface TaggedSocket extends Socket {
@@ -41,13 +44,17 @@ export class NodeUpgradeSession implements DownstreamSession, ResponseFraming {
   private sink: BodySink | null = null;
   private readonly origin: { target: string; rawHeaders: string[] } | null;
   private headerObject: IncomingHttpHeaders | null = null;
+  /** Request body bytes still to read out of the raw bytes (its `Content-Length`). */
+  private bodyLeft: number;
 
-  /** `head`: the bytes node:http read past the request (the tunnel's first bytes from the client). */
+  /** `head`: the bytes node:http read past the request head (its body, then the tunnel's first bytes). */
   constructor(
     readonly req: IncomingMessage,
     readonly socket: Socket,
-    private readonly head: Buffer,
+    private head: Buffer,
   ) {
+    const length = req.headers['content-length'];
+    this.bodyLeft = length === undefined ? 0 : Number(length);
     const url = req.url as string;
     this.origin = url.charCodeAt(0) === 47 /* / */ || req.method === 'CONNECT' ? null : originFormOf(url, req.rawHeaders);
     (socket as TaggedSocket)[kSession] = this;
@@ -101,27 +108,28 @@ export class NodeUpgradeSession implements DownstreamSession, ResponseFraming {
   }
 
   readBody(sink: BodySink): void {
-    // node:http parsed any body into the request stream before it handed the socket over.
-    const req = this.req;
     this.sink = sink;
-    req.on('data', this.onData);
-    req.on('end', this.onEnd);
-    if (req.readableEnded) this.onEnd();
-    else req.resume();
+    const head = this.head;
+    this.head = EMPTY;
+    this.takeBody(head);
+    if (this.sink !== null) {
+      this.socket.on('data', this.onData);
+      this.socket.resume();
+    }
   }
 
   pauseBody(): void {
-    this.req.pause();
+    this.socket.pause();
   }
 
   resumeBody(): void {
-    this.req.resume();
+    if (this.sink !== null) this.socket.resume();
   }
 
   stopBody(_discard: boolean): void {
     this.sink = null;
-    this.req.removeListener('data', this.onData);
-    this.req.removeListener('end', this.onEnd);
+    this.socket.removeListener('data', this.onData);
+    this.socket.pause();
   }
 
   writeHead(status: number, reason: string, rawHeaders: string[]): void {
@@ -225,15 +233,21 @@ export class NodeUpgradeSession implements DownstreamSession, ResponseFraming {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.sink?.onBodyChunk(chunk);
+    this.takeBody(chunk);
   };
 
-  private readonly onEnd = (): void => {
+  /** Hands the body's part of `bytes` to the sink; what follows it is kept for the tunnel. */
+  private takeBody(bytes: Buffer): void {
     const sink = this.sink;
     if (sink === null) return;
+    const n = Math.min(this.bodyLeft, bytes.length);
+    this.bodyLeft -= n;
+    if (n > 0) sink.onBodyChunk(n === bytes.length ? bytes : bytes.subarray(0, n));
+    if (this.bodyLeft > 0 || this.sink !== sink) return;
+    if (n < bytes.length) this.head = this.head.length === 0 ? bytes.subarray(n) : Buffer.concat([this.head, bytes.subarray(n)]);
     this.stopBody(false);
     sink.onBodyEnd(null);
-  };
+  }
 }
 
 function onTunnelData(this: TaggedSocket, chunk: Buffer): void {

@@ -168,7 +168,8 @@ export class Tunnel {
       this.finish();
       return;
     }
-    if (hadError || !(this.up.ended && this.down.ended)) this.fail(hadError ? 'reset' : 'closed');
+    // No error yet not both FINs: destroyed here (shutdown, the request failed), not by a peer.
+    if (hadError || !(this.up.ended && this.down.ended)) this.fail(hadError ? 'reset' : 'destroyed');
   }
 
   /** @internal Called by the idle timer. */
