@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Harness, lbConf } from './harness';
+import { Harness, lbConf, sleep } from './harness';
 
 let h: Harness;
 beforeEach(() => {
@@ -40,6 +42,16 @@ test('WebSocket passes through a service without any config: echo both ways, clo
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   ws.close(4000, 'bye');
   expect(await closed).toBe(4000);
+  // One access log line once the WebSocket closed, with the bytes it carried to the client.
+  const log = join(h.dir, 'access.log');
+  const line = async (): Promise<{ status: number; bytes: number } | undefined> => {
+    for (let i = 0; i < 100; i++, await sleep(20)) {
+      const found = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((l) => l.includes('"status":101')) : undefined;
+      if (found !== undefined) return JSON.parse(found) as { status: number; bytes: number };
+    }
+    return undefined;
+  };
+  expect((await line())?.bytes).toBeGreaterThan(100 * 3);
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
