@@ -184,7 +184,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (kind) => {
     expect(rest).toBe('after-fin');
   });
 
-  test('backpressure: a client that does not read pauses the upstream (the proxy does not take it all in)', async () => {
+  test('backpressure both ways: a side that does not read pauses the other (the proxy does not take it all in)', async () => {
     const TOTAL = 64 * 1024 * 1024;
     const MSG = Buffer.alloc(64 * 1024, 7);
     let server: WebSocket | null = null;
@@ -204,6 +204,16 @@ describe.each(DOWNSTREAMS)('%s downstream', (kind) => {
     expect(s.bufferedAmount).toBeGreaterThan(TOTAL / 2);
     ws.resume();
     await until(() => got === TOTAL, 20_000, 'all bytes after resume');
+
+    // The other way: an upstream that does not read pauses the client.
+    let upGot = 0;
+    s.on('message', (d) => (upGot += (d as Buffer).length));
+    s.pause();
+    for (let sent = 0; sent < TOTAL; sent += MSG.length) ws.send(MSG);
+    await sleep(500);
+    expect(ws.bufferedAmount).toBeGreaterThan(TOTAL / 2);
+    s.resume();
+    await until(() => upGot === TOTAL, 20_000, 'all bytes upstream after resume');
   });
 
   test('the idle timeout closes a silent tunnel', async () => {
