@@ -135,6 +135,9 @@ describe.each(DOWNSTREAMS)('%s downstream', (kind) => {
     expect(t.bytesUp).toBeGreaterThan(big.length + N * 4);
     expect(t.bytesDown).toBeGreaterThan(big.length + N * 4);
     await until(() => proxy.stats().activeConnections === 0 && proxy.stats().pool.activeConnections === 0, 3000, 'sockets closed');
+    // The tunnel's upstream connection never went back to the pool.
+    expect(proxy.stats().pool.idleConnections).toBe(0);
+    expect(proxy.stats().pool.reusedConnections).toBe(0);
   });
 
   test('close frames go both ways: client close reaches the upstream, upstream close reaches the client with code and reason', async () => {
