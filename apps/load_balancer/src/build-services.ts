@@ -43,6 +43,7 @@ function buildService(
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
+    tunnelIdleTimeoutMs: svc.tunnel_idle_timeout_ms,
     logger,
   });
   if (up.health_check === undefined) return [proxy];

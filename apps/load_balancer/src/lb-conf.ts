@@ -60,6 +60,11 @@ const serviceSchema = z.strictObject({
   /** Core's listener config: `host:port` or `unix:/path`, optional `tls` (SNI certs, ALPN), `unix_mode`. */
   listeners: z.array(listenerConfigSchema).min(1, 'at least one listener is needed'),
   upstreams: upstreamsSchema,
+  /**
+   * A WebSocket (or other HTTP/1.1 Upgrade) tunnel through which no byte moved either way for
+   * this long is closed. 0: never. Default 300000 (5 minutes).
+   */
+  tunnel_idle_timeout_ms: z.number().int().min(0).default(300000),
 });
 
 export const lbConfSchema = serverConfSchema.extend({

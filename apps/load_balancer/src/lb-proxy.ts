@@ -69,11 +69,13 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   logging(session: Session, e: ProxyError | null): void {
     if (!this.#access.enabled) return;
     const upstream = session.upstream;
+    const tunnel = session.tunnel;
     this.#access.log({
       method: session.method,
       path: session.path,
       status: session.status,
-      bytes: session.bytesSent,
+      // A WebSocket's line comes when it closed: the bytes it carried to the client.
+      bytes: tunnel === null ? session.bytesSent : tunnel.bytesDown,
       durationMs: session.durationMs(),
       client: session.clientAddr,
       upstream: upstream?.address ?? null,

@@ -5,6 +5,11 @@
  *
  * Connections are made and owned by a `ConnectionPool`: `pool.acquire(peer)` hands one out,
  * `pool.release(conn)` takes it back once the response ended (it is kept only if reusable).
+ *
+ * After a `101 Switching Protocols` (to a request sent with `upgrade: true`) the socket leaves
+ * HTTP: `takeSocket` hands it over with the bytes read past the 101 head, and from then on
+ * passes every read to a `RawReader`. Such a connection is never reused; the pool counts it
+ * until its socket closes.
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
@@ -26,6 +31,21 @@ export interface ResponseHandler {
   onRequestDrain(): void;
 }
 
+/** Receives the bytes of a socket taken out of HTTP (see `HttpConnection.takeSocket`). */
+export interface RawReader {
+  /** One read; the buffer is the reader's to keep. */
+  onRawData(chunk: Buffer): void;
+}
+
+/** A socket taken out of HTTP after a `101`. */
+export interface TakenSocket {
+  readonly socket: Socket;
+  /** Bytes read past the 101 head (the new protocol's first bytes), or null. */
+  readonly head: Buffer | null;
+  /** The peer already closed its side (its FIN arrived before the hand-over). */
+  readonly ended: boolean;
+}
+
 /** How the request body is framed on the wire. */
 export type RequestBodyFraming = 'none' | 'content-length' | 'chunked';
 
@@ -40,6 +60,12 @@ export interface RequestOptions {
   readTimeoutMs: number;
   /** Longest silence while the request is being written; 0 = none. */
   writeTimeoutMs: number;
+  /**
+   * The request asks for a protocol upgrade (`Connection: upgrade` + `Upgrade`): a `101` answer
+   * is reported as the head and ends HTTP (see `takeSocket`). Without it a `101` is an invalid
+   * response. Default false.
+   */
+  upgrade?: boolean;
 }
 
 /** The connection's owner (the pool): told when it closes, and keeps its deadlines checked. */
@@ -54,6 +80,8 @@ const PHASE_IDLE = 0;
 const IDLE_FROM_NEXT_TICK = -1;
 const PHASE_ACTIVE = 1;
 const PHASE_CLOSED = 2;
+/** The socket was handed over after a `101` (`takeSocket`): reads go to `rawReader`. */
+const PHASE_TAKEN = 3;
 
 const kConnection = Symbol('pingora-ts.httpConnection');
 
@@ -104,6 +132,8 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
   ownReadBuffer: Buffer | null = null;
   /** The last response was large: the next one probably is too, and may come in one read. */
   private largeResponses = false;
+  /** Where reads go after `takeSocket`. */
+  private rawReader: RawReader | null = null;
 
   /**
    * `readShared`: the socket was connected with `SHARED_READS` (it emits no `data` events);
@@ -165,7 +195,7 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
     this.chunked = opts.body === 'chunked';
     this.paused = false;
     this.readTimeoutMs = opts.readTimeoutMs;
-    this.parser.reset(method === 'HEAD');
+    this.parser.reset(method === 'HEAD', opts.upgrade === true);
     let head = method + ' ' + path + ' HTTP/1.1\r\n';
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += rawHeaders[i] + ': ' + rawHeaders[i + 1] + '\r\n';
     head += this.chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
@@ -232,6 +262,36 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
       return;
     }
     if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  /**
+   * After the handler got a `101` head (the request was sent with `upgrade: true`), or on a
+   * connection handed out with no request running (a `CONNECT` tunnel): the socket leaves HTTP
+   * and is the caller's from now on. Returns it with the bytes read past the head (copied out
+   * of a shared read buffer); give it a `RawReader` with `readRaw` in the same tick, then
+   * `socket.resume()`. The connection is never reused: the pool counts it until the socket
+   * closes, and `pool.release` must not be called for it. Throws in any other state.
+   */
+  takeSocket(): TakenSocket {
+    const clean = this.handler === null && this.responseDone && this.requestDone && this.pending === null;
+    if (this.phase !== PHASE_ACTIVE || this.socket.destroyed || !(this.parser.upgraded || clean)) {
+      throw new Error('takeSocket: the connection is not between requests and did not switch protocols');
+    }
+    this.phase = PHASE_TAKEN;
+    this.handler = null;
+    this.paused = false;
+    this.timeoutMs = 0;
+    this.deadline = 0;
+    const head = this.pending;
+    this.pending = null;
+    const ended = this.eofPending;
+    this.eofPending = false;
+    return { socket: this.socket, head, ended };
+  }
+
+  /** After `takeSocket`: every read of the socket goes to `reader` from now on. */
+  readRaw(reader: RawReader): void {
+    this.rawReader = reader;
   }
 
   /** Gives up on the current request: the handler hears nothing more and the socket is destroyed. */
@@ -351,7 +411,18 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
     }
     this.executing = false;
     if (at < buf.length) {
-      if (this.parser.done) {
+      if (this.parser.upgraded) {
+        // The new protocol's first bytes: kept for `takeSocket` (the handler paused at the head),
+        // or handed on when the socket was taken from inside the head's callback.
+        const rest = this.lent ? Buffer.from(buf.subarray(at)) : buf.subarray(at);
+        const reader = this.rawReader;
+        if (this.phase === PHASE_TAKEN && reader !== null) {
+          reader.onRawData(rest);
+        } else {
+          this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
+          if (!this.socket.isPaused()) this.socket.pause();
+        }
+      } else if (this.parser.done) {
         // Bytes after a complete response: the peer is not speaking plain request/response.
         this.protocolBroken = true;
         if (this.phase === PHASE_IDLE || this.handler === null) this.destroy();
@@ -414,6 +485,12 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
   onRead(buf: Buffer, lent: boolean): void {
     this.touch();
     if (this.phase !== PHASE_ACTIVE || this.handler === null) {
+      if (this.phase === PHASE_TAKEN) {
+        // A large read makes the next one go to the connection's own buffer, handed on uncopied.
+        this.largeResponses = buf.length >= OWN_READ_MIN;
+        (this.rawReader as RawReader).onRawData(lent ? Buffer.from(buf) : buf);
+        return;
+      }
       // Nothing expected: an idle connection got bytes, or a response after its end.
       this.protocolBroken = true;
       this.destroy();
@@ -433,6 +510,7 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
   }
 
   private readonly onSocketEnd = (): void => {
+    if (this.phase === PHASE_TAKEN) return; // the socket's new owner listens itself
     if (this.paused || this.pending !== null) {
       this.eofPending = true;
       return;

@@ -5,6 +5,8 @@ export {
   type RequestOptions,
   type RequestBodyFraming,
   type ConnectionOwner,
+  type RawReader,
+  type TakenSocket,
 } from './http-connection';
 export { peerKey, parsePeerAddress, type PeerLike, type PeerAddress } from './peer-like';
 export type { PoolRequestOptions, PoolResponse } from './buffered-request';

@@ -7,6 +7,10 @@
  * parser to stop after any callback (`stopped = true`): `execute` then returns the offset it
  * reached, and the caller feeds the rest later. Errors are thrown as `ProxyError`
  * (`InvalidHTTPResponse`).
+ *
+ * A `101 Switching Protocols` answer to a request that asked for an upgrade ends HTTP on the
+ * connection: the parser reports its head and stops there (`upgraded`); what follows is the new
+ * protocol's, and `execute` returns where it starts.
  */
 import { ProxyError } from '@pingora-ts/core';
 
@@ -34,6 +38,8 @@ const S_CHUNK_DATA_LF = 7;
 const S_TRAILERS = 8;
 const S_UNTIL_CLOSE = 9;
 const S_DONE = 10;
+/** After a `101`: nothing more is HTTP. */
+const S_UPGRADED = 11;
 
 const CR = 13;
 const LF = 10;
@@ -57,6 +63,8 @@ export class ResponseParser {
 
   private state = S_DONE;
   private noBody = false;
+  /** The request asked for a protocol upgrade: a `101` ends HTTP instead of being refused. */
+  private upgradeAsked = false;
   private head: Buffer | null = null;
   private remaining = 0;
   private sizeDigits = 0;
@@ -66,10 +74,14 @@ export class ResponseParser {
 
   constructor(private readonly sink: ResponseParserSink) {}
 
-  /** Prepares for the response to the next request. `headRequest`: the request was HEAD (no body follows). */
-  reset(headRequest: boolean): void {
+  /**
+   * Prepares for the response to the next request. `headRequest`: the request was HEAD (no body
+   * follows). `upgrade`: it asked for a protocol upgrade (a `101` may answer it).
+   */
+  reset(headRequest: boolean, upgrade = false): void {
     this.state = S_HEAD;
     this.noBody = headRequest;
+    this.upgradeAsked = upgrade;
     this.head = null;
     this.keepAlive = true;
     this.bytesRead = 0;
@@ -81,6 +93,11 @@ export class ResponseParser {
   /** True once the whole response has been parsed. */
   get done(): boolean {
     return this.state === S_DONE;
+  }
+
+  /** True once a `101` ended HTTP on the connection (the bytes after its head are the new protocol's). */
+  get upgraded(): boolean {
+    return this.state === S_UPGRADED;
   }
 
   /** True while the body runs until the peer closes the connection. */
@@ -179,7 +196,8 @@ export class ResponseParser {
           break;
         }
         default:
-          // S_DONE: the caller decides what bytes after a complete response mean.
+          // S_DONE: the caller decides what bytes after a complete response mean; S_UPGRADED:
+          // they are the new protocol's.
           return i;
       }
     }
@@ -303,7 +321,13 @@ export class ResponseParser {
     }
 
     if (status < 200) {
-      if (status === 101) throw invalid('protocol upgrade (101) is not supported');
+      if (status === 101) {
+        if (!this.upgradeAsked) throw invalid('101 Switching Protocols to a request that asked for no upgrade');
+        this.state = S_UPGRADED;
+        this.keepAlive = false;
+        this.sink.onHead(status, reason, raw);
+        return;
+      }
       // 1xx informational: skip it, a final response follows.
       return;
     }

@@ -361,3 +361,55 @@ test('chunks kept past their read stay intact: shared read buffer, and own buffe
   expect((await fetchKept(upD.address)).body.toString()).toBe('tiny');
   expect(pool.reusedConnections).toBeGreaterThanOrEqual(3);
 });
+
+describe('101 Switching Protocols', () => {
+  const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: raw\r\n\r\nfirst bytes';
+  const OPTS = { body: 'none' as const, readTimeoutMs: 2000, writeTimeoutMs: 0 };
+
+  test('to a request sent without upgrade: an invalid response', async () => {
+    const up = await rawUpstream([SWITCH]);
+    const pool = new ConnectionPool();
+    res.defer(() => pool.destroy());
+    const conn = await pool.acquire(peer(up.address));
+    const rec = new Recorder(pool, conn);
+    conn.request('GET', '/', ['host', 'x'], rec, OPTS);
+    const out = await rec.done;
+    expect(out.error?.kind).toBe('InvalidHTTPResponse');
+  });
+
+  test('to an upgrade request: the head is reported, then takeSocket hands over the socket with the bytes past the head; the pool counts it until it closes', async () => {
+    const up = await rawUpstream([SWITCH]);
+    const pool = new ConnectionPool();
+    res.defer(() => pool.destroy());
+    const conn = await pool.acquire(peer(up.address));
+    let status = 0;
+    const headSeen = new Promise<void>((resolve) => {
+      const handler: ResponseHandler = {
+        onResponseHead: (s) => {
+          status = s;
+          conn.pause();
+          resolve();
+        },
+        onResponseData: () => {},
+        onResponseEnd: () => {},
+        onResponseError: () => {},
+        onRequestDrain: () => {},
+      };
+      conn.request('GET', '/', ['host', 'x', 'connection', 'upgrade', 'upgrade', 'raw'], handler, { ...OPTS, upgrade: true });
+    });
+    await headSeen;
+    await sleep(20); // the bytes past the head are held meanwhile
+    expect(status).toBe(101);
+    const taken = conn.takeSocket();
+    expect(taken.head?.toString()).toBe('first bytes');
+    expect(conn.reusable).toBe(false);
+    const later: string[] = [];
+    conn.readRaw({ onRawData: (c) => later.push(c.toString()) });
+    taken.socket.resume();
+    expect(pool.stats().activeConnections).toBe(1);
+    taken.socket.destroy();
+    await sleep(20);
+    expect(pool.stats().activeConnections).toBe(0);
+    expect(pool.stats().idleConnections).toBe(0);
+  });
+});

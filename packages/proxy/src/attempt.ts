@@ -5,12 +5,15 @@
  * Everything one try learns lives here, so a retry is a new `Attempt` and starts clean.
  *
  * It talks to both sides only through the session interfaces (`DownstreamSession`,
- * `UpstreamSession`); each body goes through a `BodyFlow`. Its steps run inside the task's
+ * `UpstreamSession`); each body goes through a `BodyFlow`. A protocol switch (a `101` to an
+ * `Upgrade` request, or an allowed `CONNECT`) ends HTTP: both sessions give up their sockets
+ * (`takeSocket`) to a `Tunnel`, and the try ends when the tunnel does. Its steps run inside the task's
  * step runner (`ProxyTask.wait` / `wake`), which is where re-entrancy is handled.
  */
 import { ProxyError } from '@pingora-ts/core';
 import { BodyFlow, type ChunkFilter, type FlowOwner } from './flow/body-flow';
-import { forwardRequestHeaders, forwardResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
+import { Tunnel, type TunnelOwner } from './flow/tunnel';
+import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
 import type { HttpPeer } from './http-peer';
 import { isThenable } from './is-thenable';
 import type { ProxyTask } from './proxy-task';
@@ -24,10 +27,14 @@ const WAIT_NONE = 0;
 const WAIT_HEAD = 1;
 /** The response head went downstream; the body's end (or a failure) comes next. */
 const WAIT_BODY = 2;
+/** A `101` went downstream; the tunnel starts once the request body is all upstream. */
+const WAIT_TUNNEL = 3;
 
-export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo {
+export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo, TunnelOwner {
   /** From `RequestBodyInfo`: the downstream request has a body. */
   hasBody = false;
+  /** From `RequestBodyInfo`: the request asks for a protocol switch (its `Upgrade` value). */
+  upgrade: string | null = null;
   /** The connection was reused from the pool. */
   reused = false;
   /** The request head was written upstream (a non-idempotent request is not sent twice). */
@@ -44,6 +51,9 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
   /** The response was ended downstream. */
   private completed = false;
   private failure: ProxyError | null = null;
+  /** The upstream answered `101 Switching Protocols`: HTTP is over on its connection. */
+  private switched = false;
+  private tunnel: Tunnel | null = null;
 
   constructor(private readonly task: ProxyTask<Ctx>) {}
 
@@ -123,6 +133,11 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
   private afterConnectedToUpstream(): void {
     const t = this.task;
     const d = t.downstream;
+    if (d.method === 'CONNECT') {
+      // Allowed by `allowConnect`: no request goes upstream; the client hears 200, then the tunnel.
+      this.connectTunnel();
+      return;
+    }
     const request = new RequestHeader(d.method, d.target, forwardRequestHeaders(d.rawHeaders, t.session.clientAddr, d.scheme, this));
     this.request = request;
     let r: void | Promise<void>;
@@ -147,7 +162,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
     const request = this.request as RequestHeader;
     try {
       const framing = upstreamFraming(request.headers, this.hasBody, (this.peer as HttpPeer).address);
-      upstream.writeHead(request, framing, this);
+      upstream.writeHead(request, framing, this, this.upgrade !== null);
       this.headWritten = true;
       this.waiting = WAIT_HEAD;
       if (framing !== 'none') {
@@ -198,6 +213,9 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
     const t = this.task;
     const d = t.downstream;
     const response = this.response as ResponseHeader;
+    // A filter turned the upstream's 101 into something else: its connection is of no use, the client gets the head alone.
+    const refusedSwitch = this.switched && response.status !== 101;
+    if (refusedSwitch) d.closeAfterResponse();
     try {
       d.writeHead(response.status, response.reason, response.headers.raw);
     } catch (err) {
@@ -211,6 +229,18 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
       );
       return;
     }
+    if (this.switched) {
+      if (refusedSwitch) {
+        this.abandon();
+        this.waiting = WAIT_BODY;
+        this.completed = true;
+        d.end(null);
+        t.wake();
+      } else {
+        this.startTunnel();
+      }
+      return;
+    }
     this.waiting = WAIT_BODY;
     const upstream = this.upstream as UpstreamSession;
     const flow = new BodyFlow(upstream, d, bindFilter(t, t.rt.responseBodyFilter), this);
@@ -218,6 +248,53 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
     upstream.readBody(flow);
     // No body byte went with the head yet: send it soon (streaming responses).
     if (!this.completed && this.failure === null && d.bytesSent === 0) d.flushHead();
+  }
+
+  /**
+   * The `101` went downstream: both sockets go to a tunnel, once the request body (if the
+   * upgrade request had one: forwarded, as nginx does) is all upstream.
+   */
+  private startTunnel(): void {
+    if (this.readingBody) {
+      this.waiting = WAIT_TUNNEL;
+      return;
+    }
+    this.waiting = WAIT_BODY;
+    this.joinTunnel();
+  }
+
+  /** An allowed `CONNECT`: answer `200 Connection Established` and tunnel to the peer. */
+  private connectTunnel(): void {
+    const d = this.task.downstream;
+    try {
+      d.writeHead(200, 'Connection Established', []);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    this.waiting = WAIT_BODY;
+    this.joinTunnel();
+  }
+
+  /** Both sessions give up their sockets to a new `Tunnel`; the try ends when it does. */
+  private joinTunnel(): void {
+    const t = this.task;
+    const d = t.downstream;
+    const upstream = this.upstream as UpstreamSession;
+    if (d.takeSocket === undefined || upstream.takeSocket === undefined) {
+      this.upstreamFailed(ProxyError.internal('InternalError', 'this protocol cannot switch to a tunnel'));
+      return;
+    }
+    try {
+      const client = d.takeSocket();
+      const server = upstream.takeSocket();
+      this.upstream = null;
+      this.tunnel = new Tunnel(client, server, t.rt.tunnelIdleTimeoutMs, this);
+    } catch (err) {
+      this.upstreamFailed(err);
+      return;
+    }
+    t.session.setTunnel(this.tunnel);
   }
 
   /** The try failed after the connection was made: `errorWhileProxy` decides what the task sees. */
@@ -241,6 +318,10 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
       case WAIT_HEAD:
         if (this.failure !== null) this.upstreamFailed(this.failure);
         else if (this.response !== null) this.afterResponseHead();
+        break;
+      case WAIT_TUNNEL:
+        if (this.failure !== null) this.upstreamFailed(this.failure);
+        else if (!this.readingBody) this.startTunnel();
         break;
       case WAIT_BODY:
         if (this.failure !== null) this.upstreamFailed(this.failure);
@@ -269,7 +350,8 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
   // UpstreamEvents
 
   onResponseHead(status: number, reason: string, rawHeaders: string[]): void {
-    this.response = new ResponseHeader(status, reason, forwardResponseHeaders(rawHeaders));
+    this.switched = status === 101;
+    this.response = new ResponseHeader(status, reason, this.switched ? switchingResponseHeaders(rawHeaders) : forwardResponseHeaders(rawHeaders));
     this.task.wake();
   }
 
@@ -291,6 +373,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
   onFlowEnd(flow: BodyFlow): void {
     if (flow === this.requestFlow) {
       this.readingBody = false;
+      if (this.waiting === WAIT_TUNNEL) this.task.wake();
       return;
     }
     this.completed = true;
@@ -301,11 +384,20 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
     this.fail(ProxyError.from(err));
   }
 
+  // TunnelOwner
+
+  onTunnelEnd(): void {
+    this.tunnel = null;
+    this.completed = true;
+    this.task.wake();
+  }
+
   /** Gives up the upstream side: the session is aborted, both bodies stop (the request body is kept for a retry). */
   private abandon(): void {
     const upstream = this.upstream;
     this.upstream = null;
     upstream?.abort();
+    this.tunnel?.destroy();
     this.stopRequestBody(false);
     this.responseFlow?.stop();
   }

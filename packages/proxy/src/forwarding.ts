@@ -3,6 +3,10 @@
  * both directions, and the request gains `X-Forwarded-For/-Proto/-Host`. One pass over the
  * headers, switching on the name's length and comparing without allocating; a second pass
  * only when a `Connection` header lists more fields to drop.
+ *
+ * A protocol switch is the exception (RFC 9110 §7.8): a request whose `Connection` lists
+ * `upgrade` keeps its `Upgrade` field and goes upstream with `Connection: upgrade`, and a `101`
+ * answer keeps them on its way back (`switchingResponseHeaders`).
  */
 import type { RequestBodyFraming } from '@pingora-ts/pool';
 import { isZero } from './downstream/request-checks';
@@ -13,6 +17,8 @@ import type { HeaderList } from './header-list';
 export interface RequestBodyInfo {
   /** The request has a body (a non-zero Content-Length, or Transfer-Encoding). */
   hasBody: boolean;
+  /** The request asks for a protocol switch: its `Upgrade` value (kept upstream), else null. */
+  upgrade: string | null;
 }
 
 /**
@@ -27,10 +33,14 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   let hasBody = false;
   let chunked = false;
   let listed = false;
+  let upgrade: string | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    if (isHopByHop(name)) continue;
+    if (isHopByHop(name)) {
+      if (name.length === 7 && equalsLower(name, 'upgrade')) upgrade = upgrade === null ? value : upgrade + ', ' + value;
+      continue;
+    }
     switch (name.length) {
       case 4:
         if (host === null && equalsLower(name, 'host')) host = value;
@@ -72,11 +82,19 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
     }
     out.push(name, value);
   }
-  if (listed) removeNamed(out, connectionTokens(raw));
+  let switching = false;
+  if (listed) {
+    const tokens = connectionTokens(raw);
+    removeNamed(out, tokens);
+    switching = upgrade !== null && tokens.includes('upgrade');
+  }
   if (chunked) removeNamed(out, ['content-length']); // TE wins over CL (RFC 9112 §6.3); never forward both
+  // A protocol switch is asked of the upstream as the client asked it (hop-by-hop, so re-added).
+  if (switching) out.push('connection', 'upgrade', 'upgrade', upgrade as string);
   out.push('x-forwarded-for', xff === null ? clientIp : xff + ', ' + clientIp, 'x-forwarded-proto', proto);
   if (host !== null) out.push('x-forwarded-host', host);
   info.hasBody = hasBody;
+  info.upgrade = switching ? upgrade : null;
   return out;
 }
 
@@ -115,6 +133,21 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
   }
   if (listed) removeNamed(out, connectionTokens(raw));
   if (coded) removeNamed(out, ['content-length']);
+  return out;
+}
+
+/**
+ * The headers to send downstream with a `101 Switching Protocols`: as `forwardResponseHeaders`,
+ * plus `Connection: upgrade` and the upstream's `Upgrade` (the protocol switched to).
+ */
+export function switchingResponseHeaders(raw: readonly string[]): string[] {
+  const out = forwardResponseHeaders(raw);
+  let upgrade: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (equalsLower(raw[i] as string, 'upgrade')) upgrade = upgrade === null ? (raw[i + 1] as string) : upgrade + ', ' + (raw[i + 1] as string);
+  }
+  out.push('connection', 'upgrade');
+  if (upgrade !== null) out.push('upgrade', upgrade);
   return out;
 }
 

@@ -13,6 +13,7 @@ export const HOOK_NAMES = [
   'newCtx',
   'earlyRequestFilter',
   'requestFilter',
+  'allowConnect',
   'proxyUpstreamFilter',
   'upstreamPeer',
   'connectedToUpstream',
@@ -38,6 +39,9 @@ type DefaultedHooks = Required<Omit<ProxyHttp<unknown>, 'newCtx' | 'upstreamPeer
 export const DEFAULT_HOOKS: DefaultedHooks = {
   earlyRequestFilter(): void {},
   requestFilter(): boolean {
+    return false;
+  },
+  allowConnect(): boolean {
     return false;
   },
   proxyUpstreamFilter(): boolean {

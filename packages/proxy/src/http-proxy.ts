@@ -20,6 +20,7 @@ import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './
 import { LlhttpListener } from './downstream/llhttp-listener';
 import { NodeHttpListener } from './downstream/node-http-listener';
 import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
+import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from './flow/tunnel';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
@@ -62,6 +63,12 @@ export interface HttpProxyOptions {
    * `session.downstream` (node:http's request and response) exists.
    */
   downstream?: DownstreamKind;
+  /**
+   * A tunnel (a WebSocket or other `Upgrade` answered `101`, or an allowed `CONNECT`) through
+   * which no byte moved either way for this long is closed (both sockets destroyed; it closes
+   * between 1 and 1.25 times this after the last byte). 0: never. Default 300000 (5 minutes).
+   */
+  tunnelIdleTimeoutMs?: number;
 }
 
 /** Counters of a running proxy. */
@@ -86,6 +93,7 @@ const OPTION_KEYS = new Set([
   'requestTimeoutMs',
   'maxHeaderSize',
   'downstream',
+  'tunnelIdleTimeoutMs',
 ]);
 
 export class HttpProxy<Ctx> implements ListeningService {
@@ -149,6 +157,7 @@ export class HttpProxy<Ctx> implements ListeningService {
       responseBodyFilter: resolved.responseBodyFilter,
       upstreams: new Http1Connector(this.pool),
       maxRetries,
+      tunnelIdleTimeoutMs: options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
       logger,
       taskDone: () => {
         this.activeRequests--;
@@ -246,7 +255,7 @@ function validateOptions(options: HttpProxyOptions): void {
   if (options.downstream !== undefined && options.downstream !== 'llhttp' && options.downstream !== 'node:http') {
     throw new TypeError(`HttpProxy option "downstream" must be "llhttp" or "node:http", got ${String(options.downstream)}`);
   }
-  for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize'] as const) {
+  for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize', 'tunnelIdleTimeoutMs'] as const) {
     const v = options[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new TypeError(`HttpProxy option "${k}" must be an integer >= 0, got ${String(v)}`);
   }

@@ -2,7 +2,7 @@ export { HttpProxy, type HttpProxyOptions, type HttpProxyStats, type ListenerCon
 export type { DownstreamKind } from './downstream/choose-downstream';
 export type { ProxyHttp, BodyFilterResult, FailToProxy } from './proxy-http';
 export { HttpPeer, type PeerOptions } from './http-peer';
-export { Session, type UpstreamInfo, type DownstreamAccess } from './session';
+export { Session, type UpstreamInfo, type DownstreamAccess, type TunnelInfo } from './session';
 export { RequestHeader } from './request-header';
 export { ResponseHeader } from './response-header';
 export { HeaderList } from './header-list';

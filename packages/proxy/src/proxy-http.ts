@@ -60,6 +60,16 @@ export interface ProxyHttp<Ctx> {
   requestFilter?(session: Session, ctx: Ctx): MaybePromise<boolean>;
 
   /**
+   * Runs only for a `CONNECT` request, after `requestFilter` (which may check
+   * `Proxy-Authorization`) and before `proxyUpstreamFilter`. Returns `true` to serve it: the
+   * retry loop runs as usual (`upstreamPeer` names where to tunnel to; no request is sent
+   * there), the client gets `200 Connection Established`, and bytes then flow both ways until
+   * either side closes (see `docs/websocket.md`). Returns `false` to refuse it: `405` with
+   * `Allow` and `Connection: close`, then `logging`. Default: returns `false` (as Pingora,
+   * which does not proxy `CONNECT`).
+   */
+  allowConnect?(session: Session, ctx: Ctx): MaybePromise<boolean>;
+  /**
    * Runs after `requestFilter` (where the cache phases will go), before the retry loop.
    * May answer itself with `session.respond()`.
    * Returns `true` to proxy; `false` not to: unless the hook responded, a `502` with no body

@@ -28,6 +28,8 @@ export interface ProxyRuntime<Ctx> {
   /** Opens upstream sessions (HTTP/1.1 over the pool). */
   readonly upstreams: UpstreamConnector;
   readonly maxRetries: number;
+  /** Longest silence (no byte either way) a tunnel lives through; 0: none. */
+  readonly tunnelIdleTimeoutMs: number;
   readonly logger: Logger;
   /** The request finished (after `logging`). */
   taskDone(): void;
@@ -100,6 +102,38 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
       else this.finish(null);
       return;
     }
+    if (d.method === 'CONNECT') {
+      let allowed: boolean | Promise<boolean>;
+      try {
+        allowed = this.rt.hooks.allowConnect(this.session, this.ctx);
+      } catch (err) {
+        this.requestFailed(err);
+        return;
+      }
+      if (isThenable(allowed)) this.wait(allowed, this, this.afterAllowConnect, this.requestFailed);
+      else this.afterAllowConnect(allowed);
+      return;
+    }
+    this.proxyUpstream();
+  }
+
+  /** `CONNECT` is refused with 405 unless `allowConnect` said yes (as Pingora). */
+  private afterAllowConnect(allowed: boolean): void {
+    if (allowed === true) {
+      this.proxyUpstream();
+      return;
+    }
+    const d = this.downstream;
+    try {
+      if (!d.headersSent && !d.gone) d.respond(405, ['allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', 'connection', 'close'], undefined);
+    } catch (err) {
+      this.requestFailed(err);
+      return;
+    }
+    this.finish(null);
+  }
+
+  private proxyUpstream(): void {
     let r: boolean | Promise<boolean>;
     try {
       r = this.rt.hooks.proxyUpstreamFilter(this.session, this.ctx);

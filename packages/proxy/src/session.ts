@@ -14,6 +14,20 @@ export interface UpstreamInfo {
   readonly reused: boolean;
 }
 
+/** What a tunnel moved (see `Session.tunnel`). */
+export interface TunnelInfo {
+  /** Bytes from the client to the upstream (after the switch). */
+  readonly bytesUp: number;
+  /** Bytes from the upstream to the client (after the switch). */
+  readonly bytesDown: number;
+  /**
+   * `'closed'`: both sides closed in turn; `'reset'`: one side reset or errored (the other was
+   * destroyed); `'idle-timeout'`: no byte moved for `tunnelIdleTimeoutMs`; `'destroyed'`: the
+   * proxy ended it (shutdown, the request failed). Final once `logging` runs.
+   */
+  readonly reason: 'closed' | 'reset' | 'idle-timeout' | 'destroyed';
+}
+
 /** The raw node:http objects, for what the session does not cover. */
 export interface DownstreamAccess {
   readonly req: IncomingMessage;
@@ -26,6 +40,7 @@ export class Session {
   /** @internal */
   readonly downstreamSession: DownstreamSession;
   private _upstream: { address: string; reused: boolean } | null = null;
+  private _tunnel: TunnelInfo | null = null;
   private _retries = 0;
   private _clientAddr: string | null = null;
 
@@ -133,5 +148,19 @@ export class Session {
   /** @internal */
   countRetry(): void {
     this._retries++;
+  }
+
+  /**
+   * After a protocol switch (a WebSocket or other `Upgrade` answered `101`, or an allowed
+   * `CONNECT`): the bytes the tunnel moved each way and why it ended (read it in `logging`);
+   * null for a plain request.
+   */
+  get tunnel(): TunnelInfo | null {
+    return this._tunnel;
+  }
+
+  /** @internal */
+  setTunnel(tunnel: TunnelInfo): void {
+    this._tunnel = tunnel;
   }
 }

@@ -9,6 +9,12 @@ const pkg = path.join(__dirname, '..');
 
 test('README embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
+test('examples/websocket.mjs runs against the built package', async () => {
+  const out = await runExample(pkg, 'examples/websocket.mjs', [], [pkg, path.join(pkg, '..', 'pool'), path.join(pkg, '..', 'core')]);
+  expect(out).toContain('-> echo: hello');
+  expect(out).toMatch(/^GET \/chat 101: \d+B up, \d+B down, closed$/m);
+});
+
 test('examples/own-proxy.mjs runs against the built package', async () => {
   const out = await runExample(pkg, 'examples/own-proxy.mjs', [], [pkg, path.join(pkg, '..', 'pool'), path.join(pkg, '..', 'core')]);
   expect(out).toMatch(/^GET \/health 200 3B [\d.]+ms -$/m);

@@ -3,6 +3,7 @@
  * and against the chart in docs/phases.md (every step must be an edge of the chart).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { DEFAULT_HOOKS, HOOK_NAMES, HttpPeer, type ProxyHttp } from '@pingora-ts/proxy';
 import type { ProxyError } from '@pingora-ts/core';
@@ -32,6 +33,10 @@ function recorder(peers: HttpPeer[]) {
         return true;
       }
       return false;
+    },
+    allowConnect: (s, ctx) => {
+      rec(ctx, 'allowConnect');
+      return s.headers['x-allow'] === 'yes';
     },
     proxyUpstreamFilter: (_s, ctx) => {
       rec(ctx, 'proxyUpstreamFilter');
@@ -138,6 +143,56 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     ]);
     expect(log.error).toBeNull();
     expectOnChart(log.calls);
+  });
+
+  test('WebSocket upgrade: the 101 goes through the response head hooks, then the tunnel; logging once it closed', async () => {
+    const up = await res.netServer((s) => {
+      s.once('data', () => s.end('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: raw\r\n\r\nbye'));
+    });
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { port } = await startProxy(res, app);
+    const c = res.socket(net.connect(port, '127.0.0.1'));
+    c.on('data', () => {});
+    c.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: raw\r\n\r\n');
+    c.on('end', () => c.end());
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'upstreamResponseFilter',
+      'responseFilter',
+      'logging',
+    ]);
+    expect(log.status).toBe(101);
+    expectOnChart(log.calls);
+  });
+
+  test('CONNECT: refused by default allowConnect (405); allowed, it tunnels without the request hooks of the try', async () => {
+    const up = await res.netServer((s) => s.end('hi'));
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { port } = await startProxy(res, app);
+    const ask = (allow: boolean): void => {
+      const c = res.socket(net.connect(port, '127.0.0.1'));
+      c.on('data', () => {});
+      c.on('end', () => c.end());
+      c.on('error', () => {});
+      c.write(`CONNECT ${up.address} HTTP/1.1\r\nHost: ${up.address}\r\n${allow ? 'X-Allow: yes\r\n' : ''}\r\n`);
+    };
+    ask(false);
+    const refused = await next();
+    expect(refused.calls).toEqual(['newCtx', 'earlyRequestFilter', 'requestFilter', 'allowConnect', 'logging']);
+    expect(refused.status).toBe(405);
+    expectOnChart(refused.calls);
+    ask(true);
+    const allowed = await next();
+    expect(allowed.calls).toEqual(['newCtx', 'earlyRequestFilter', 'requestFilter', 'allowConnect', 'proxyUpstreamFilter', 'upstreamPeer', 'connectedToUpstream', 'logging']);
+    expect(allowed.status).toBe(200);
+    expectOnChart(allowed.calls);
   });
 
   test('POST with a body: requestBodyFilter runs after upstreamRequestFilter', async () => {

@@ -84,7 +84,7 @@ const CASES: Array<[string, string, number]> = [
   ['a space in the target', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', 400],
   ['no Host in HTTP/1.1', 'GET / HTTP/1.1\r\nX-A: 1\r\n\r\n', 400],
   ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
-  ['CONNECT', 'CONNECT upstream.example:443 HTTP/1.1\r\nHost: upstream.example:443\r\n\r\n', 501],
+  ['CONNECT (refused by the default allowConnect)', 'CONNECT upstream.example:443 HTTP/1.1\r\nHost: upstream.example:443\r\n\r\n', 405],
   ['an unknown expectation', 'POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx', 417],
 ];
 

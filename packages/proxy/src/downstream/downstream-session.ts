@@ -11,6 +11,7 @@ import type { ProxyError } from '@pingora-ts/core';
 import type { BoundAddress, Listener } from '@pingora-ts/core';
 import type { Socket } from 'node:net';
 import type { BodySink, BodySource, BodyTarget } from '../flow/body-sink';
+import type { TunnelSide } from '../flow/tunnel';
 import type { DownstreamAccess } from '../session';
 
 /** Told about the downstream side of a running request (implemented by the runner). */
@@ -76,6 +77,14 @@ export interface DownstreamSession extends BodySource, BodyTarget {
   closeAfterResponse(): void;
   /** Drops the connection now, both directions. */
   destroy(): void;
+  /**
+   * After a `101 Switching Protocols` head (or a `2xx` to `CONNECT`) was written: sends what of
+   * it is still queued and hands the connection's socket over to a tunnel, with the bytes the
+   * client sent past its request. The session is over (its response counts as ended); the
+   * socket is the tunnel's. Absent where the protocol has no socket of its own to give (an
+   * HTTP/2 stream): a `101` is then not forwarded.
+   */
+  takeSocket?(): TunnelSide;
 }
 
 /** Limits shared by both downstream paths. */

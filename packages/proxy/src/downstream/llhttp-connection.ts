@@ -13,6 +13,13 @@
  * buffer, or, inside a large body, in a buffer of the connection's own that is not read into
  * again). The parser stops after such a head and is swapped for a fresh one for the next request.
  *
+ * A request that asks for a protocol switch (`Upgrade`, `CONNECT`) ends what is parsed: bytes
+ * after it (after its body, if it has one) are held until its answer is known. A `101` (or a
+ * `2xx` to `CONNECT`) hands the socket and those bytes to a `Tunnel` (`takeSocket`): the
+ * connection parses nothing more and passes every read on (copied out of the shared read
+ * buffer; large reads go to the connection's own buffer and are not copied). Any other answer
+ * and the held bytes are parsed as the next request.
+ *
  * Timeouts are deadlines checked by the listener's sweep: keep-alive (idle), headers (a head
  * arriving), request (until the body is in), and a short linger once the connection closes.
  *
@@ -22,6 +29,8 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { NO_BODY, OWN_READ_MIN, PAUSE, READ_BODY, readInto, sharedReads, type ParseFailure, type RequestParser, type RequestParserHandler, type SharedReader } from '@pingora-ts/core/internal';
+import type { RawReader } from '@pingora-ts/pool';
+import type { TunnelSide } from '../flow/tunnel';
 import { refusalHead } from './http1-listener';
 import { LlhttpSession } from './llhttp-session';
 import type { LlhttpListener } from './llhttp-listener';
@@ -42,6 +51,8 @@ const C_HEAD = 1;
 const C_BUSY = 2;
 /** The last bytes are going out; the socket is destroyed at the deadline. */
 const C_CLOSING = 3;
+/** The socket belongs to a tunnel (`takeSocket`): reads go to `tunnelReader`, nothing is parsed. */
+const C_TUNNEL = 4;
 
 export class LlhttpConnection implements RequestParserHandler, SharedReader {
   /** The socket is a TLS socket (`X-Forwarded-Proto: https`). */
@@ -79,6 +90,12 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
   ownReadBuffer: Buffer | null = null;
   /** The read being handled is in a buffer that is read into again: what outlives it is copied. */
   private lent = false;
+  /** A request asking for a protocol switch: nothing after it is parsed until it was answered. */
+  private upgrading: LlhttpSession | null = null;
+  /** Where reads go once the socket is a tunnel's. */
+  private tunnelReader: RawReader | null = null;
+  /** The tunnel's last read was large: the next one goes to the connection's own buffer. */
+  private tunnelLarge = false;
 
   constructor(
     readonly socket: Socket,
@@ -97,7 +114,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
 
   /** No request is being answered or waiting (a partial head does not count). */
   get idle(): boolean {
-    return this.current === null && this.fresh === null && this.queued === null;
+    return this.current === null && this.fresh === null && this.queued === null && this.phase !== C_TUNNEL;
   }
 
   // RequestParserHandler: called by the parser, inside `execute`
@@ -127,7 +144,12 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     // A Content-Length body is counted by `parse`; the parser stops here and is not asked again.
     const counted = body && facts.contentLength > 0;
     if (counted) this.bodyLeft = facts.contentLength;
-    const next = counted ? NO_BODY + PAUSE : body ? READ_BODY : NO_BODY;
+    let next = counted ? NO_BODY + PAUSE : body ? READ_BODY : NO_BODY;
+    if (facts.upgrade) {
+      // Nothing after it is parsed until it was answered (a chunked body still is, by llhttp).
+      this.upgrading = req;
+      if (!body) next = NO_BODY + PAUSE;
+    }
     if (this.current === null && this.fresh === null) {
       this.fresh = req;
       // the request timeout counts from the first byte of the head, and ends once the request is in
@@ -170,6 +192,8 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
   responseEnded(req: LlhttpSession): void {
     if (req !== this.current) return;
     this.current = null;
+    // Refused (no switch): what the client sent after it is parsed as the next request.
+    if (req === this.upgrading) this.upgrading = null;
     if (this.socket.destroyed || this.phase === C_CLOSING) return;
     if (!req.keepAlive || this.closeAfterCurrent || this.listener.closing) {
       this.close();
@@ -220,9 +244,15 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
 
   /** @internal Bytes from the socket; `lent`: valid during this call only (the buffer is read into again). */
   onRead(buf: Buffer, lent: boolean): void {
-    if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null)) return; // read and dropped
-    if (this.pending !== null) {
-      this.pending = Buffer.concat([this.pending, buf]);
+    if (this.phase === C_TUNNEL) {
+      this.tunnelLarge = buf.length >= OWN_READ_MIN;
+      (this.tunnelReader as RawReader).onRawData(lent ? Buffer.from(buf) : buf);
+      return;
+    }
+    if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null && this.upgrading === null)) return; // read and dropped
+    if (this.pending !== null || (this.upgrading !== null && this.reading === null)) {
+      // Held: after a queued head, or after a request asking for a protocol switch.
+      this.pending = this.pending === null ? Buffer.from(buf) : Buffer.concat([this.pending, buf]);
       this.updateReading();
       return;
     }
@@ -237,13 +267,37 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
 
   /** @internal Reads inside a large body go to this connection's own buffer (see `sharedReads`). */
   readsLarge(): boolean {
-    return this.bodyLeft >= OWN_READ_MIN;
+    return this.bodyLeft >= OWN_READ_MIN || this.tunnelLarge;
   }
 
-  /** @internal The client closed its side: like node:http, that aborts what it asked for. */
+  /** @internal The client closed its side: like node:http, that aborts what it asked for (a tunnel handles its own). */
   onEnd(): void {
-    this.socket.destroy();
+    if (this.phase !== C_TUNNEL) this.socket.destroy();
   }
+
+  /**
+   * @internal `req` switched protocols (its `101`, or a `2xx` to `CONNECT`, was written): the
+   * socket leaves HTTP for a tunnel, with the bytes the client sent after the request. The
+   * connection stays tracked by its listener (shutdown, counts) until the socket closes.
+   */
+  takeSocket(req: LlhttpSession): TunnelSide {
+    if (req !== this.current || req !== this.upgrading || this.phase === C_CLOSING || this.socket.destroyed) {
+      throw new Error('takeSocket: the request did not ask for a protocol switch, or its connection is closing');
+    }
+    this.phase = C_TUNNEL;
+    this.deadline = 0;
+    this.current = this.fresh = this.queued = this.reading = this.upgrading = null;
+    this.refusal = null;
+    this.bodyLeft = 0;
+    const head = this.pending;
+    this.pending = null;
+    this.giveParser();
+    return { socket: this.socket, head, ended: false, startReads: this.startTunnelReads };
+  }
+
+  private readonly startTunnelReads = (reader: RawReader): void => {
+    this.tunnelReader = reader;
+  };
 
   /** @internal */
   onClose(): void {
@@ -284,6 +338,11 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     while (at < buf.length) {
       if (this.bodyLeft > 0) {
         at = this.takeBody(buf, at);
+        if (this.bodyLeft === 0 && this.upgrading !== null) {
+          // After the body of a request asking for a protocol switch: held until it is answered.
+          if (at < buf.length) this.pending = this.keep(buf.subarray(at));
+          break;
+        }
         // After the body of a `Connection: close` request, what follows is read and dropped.
         if (this.bodyLeft === 0 && this.lastRequest) break;
         continue;
@@ -294,8 +353,16 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
       const r = parser.execute(input);
       this.executing = false;
       if (typeof r === 'number') {
-        // An `Upgrade` request ends the parse of this read; the proxy serves it as plain HTTP and
-        // parses what follows as the next request.
+        // An `Upgrade` or `CONNECT` request ends llhttp's parse (a pause after its head is
+        // reported this way too). A body counted here follows; what comes after waits for the
+        // answer, and is parsed as the next request on a fresh parser unless it switched.
+        if (this.upgrading !== null) {
+          this.dropParser();
+          at += r;
+          if (this.bodyLeft > 0) continue;
+          if (at < buf.length) this.pending = this.keep(buf.subarray(at));
+          break;
+        }
         if (r < input.length) this.pending = this.keep(input.subarray(r));
         break;
       }
@@ -307,6 +374,12 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
       at += r.bytesParsed;
       // Stopped after a head whose body is counted here: the parser's message is dropped with it.
       if (this.bodyLeft > 0) this.dropParser();
+      else if (this.upgrading !== null && this.reading === null) {
+        // Stopped after the head of a protocol switch without a body: the rest waits for its answer.
+        this.dropParser();
+        if (at < buf.length) this.pending = this.keep(buf.subarray(at));
+        break;
+      }
       if (this.queued !== null) {
         // Stopped after a pipelined head: the rest waits until the request before it is answered.
         if (at < buf.length) this.pending = this.keep(buf.subarray(at));

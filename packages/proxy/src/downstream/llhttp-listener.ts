@@ -27,7 +27,7 @@ export class LlhttpListener extends Http1Listener<LlhttpConnection> {
   readonly keepAliveLines: string;
   readonly parsers: RequestParserPool;
   /** Scratch space for `checkRequestHead` (one head is checked at a time). */
-  readonly facts: HeadFacts = { hasBody: false, expectContinue: false, contentLength: -1 };
+  readonly facts: HeadFacts = { hasBody: false, expectContinue: false, contentLength: -1, upgrade: false };
   private readonly tickMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
   private dateText = '';

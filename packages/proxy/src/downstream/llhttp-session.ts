@@ -9,6 +9,7 @@ import type { ProxyError } from '@pingora-ts/core';
 import { checkValue } from '../header-list';
 import type { DownstreamAccess } from '../session';
 import type { BodySink } from '../flow/body-sink';
+import type { TunnelSide } from '../flow/tunnel';
 import type { DownstreamEvents, DownstreamSession } from './downstream-session';
 import type { LlhttpConnection } from './llhttp-connection';
 import { headersObject } from './headers-object';
@@ -140,7 +141,9 @@ export class LlhttpSession implements DownstreamSession, ResponseFraming {
       !listener.closing &&
       // a client still waiting for `100 Continue` may never send the body: do not wait for it
       !(this.expectContinue && !this.continueSent && !this.complete);
-    this.headPending = responseHead(status, reason, rawHeaders, this.method === 'HEAD', this.versionMinor === 1, wantKeepAlive, listener.keepAliveLines, this);
+    // A 2xx to CONNECT starts a tunnel: no body framing (RFC 9110 §9.3.6), like a 101's.
+    const noBody = this.method === 'HEAD' || (this.method === 'CONNECT' && status >= 200 && status < 300);
+    this.headPending = responseHead(status, reason, rawHeaders, noBody, this.versionMinor === 1, wantKeepAlive, listener.keepAliveLines, this);
     this.headersSent = true;
     this.status = status;
   }
@@ -214,6 +217,17 @@ export class LlhttpSession implements DownstreamSession, ResponseFraming {
 
   closeAfterResponse(): void {
     this.closeRequested = true;
+  }
+
+  takeSocket(): TunnelSide {
+    if (this.ended) throw new Error('the response already ended');
+    const head = this.headPending;
+    this.headPending = null;
+    if (head !== null && !this.conn.socket.destroyed) this.conn.socket.write(head, 'latin1');
+    const side = this.conn.takeSocket(this);
+    this.ended = true;
+    this.sink = null;
+    return side;
   }
 
   destroy(): void {

@@ -4,6 +4,8 @@
  * and request timeouts; this adds what the llhttp path does too: the same head checks, malformed
  * requests refused (4xx + a warn log line, only that connection closed), pipelined requests
  * run one at a time (node:http would run them together), and `Http1Listener`'s graceful shutdown.
+ * An `Upgrade` request or a `CONNECT` comes with its raw socket (node:http's `'upgrade'` and
+ * `'connect'`) and is served by a `NodeUpgradeSession`.
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
@@ -12,6 +14,7 @@ import type { DownstreamLimits, RequestHandler } from './downstream-session';
 import { Http1Listener, refusalHead } from './http1-listener';
 
 import { NodeHttpSession } from './node-http-session';
+import { NodeUpgradeSession } from './node-upgrade-session';
 import { checkRequestHead } from './request-checks';
 
 const kInflight = Symbol('pingora-ts.inflight');
@@ -59,7 +62,8 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
     server.on('request', this.handleRequest);
     server.on('checkExpectation', this.handleRequest); // an Expect other than 100-continue: refused like the llhttp path
     server.on('clientError', this.onClientError);
-    server.on('connect', this.onConnect);
+    server.on('connect', this.onUpgrade);
+    server.on('upgrade', this.onUpgrade);
     this.server = server;
   }
 
@@ -132,8 +136,33 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
     this.onRequest(session);
   }
 
-  private readonly onConnect = (req: http.IncomingMessage, socket: Socket): void => {
-    this.refuse(socket as TrackedSocket, 501, 'CONNECT_NOT_SUPPORTED', `CONNECT ${req.url ?? ''} is not supported`);
+  /**
+   * An `Upgrade` request or a `CONNECT`: node:http gave the socket up. Counted in flight until
+   * the socket closes (a tunnel lives through graceful shutdown until its deadline).
+   */
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer): void => {
+    const s = socket as TrackedSocket;
+    s[kInflight]++;
+    if (s[kRunning] !== null || s[kRefused]) {
+      // Pipelined behind a request still answered: node:http already gave the socket up, so it cannot wait.
+      this.refuse(s, 400, 'PIPELINED_UPGRADE', 'an Upgrade or CONNECT request pipelined behind another request');
+      return;
+    }
+    const refusal = checkRequestHead(req.method as string, req.url as string, req.httpVersionMajor, req.httpVersionMinor, req.rawHeaders, null);
+    if (refusal !== null) {
+      this.refuse(s, refusal.status, refusal.code, refusal.detail);
+      return;
+    }
+    if (req.headers['transfer-encoding'] !== undefined) {
+      // node:http leaves the body in the raw bytes; only a counted one is read out of them here.
+      this.refuse(s, 400, 'CHUNKED_UPGRADE', 'a chunked body on an Upgrade or CONNECT request (the node:http path takes Content-Length bodies only)');
+      return;
+    }
+    if (this.closing) {
+      s.destroy();
+      return;
+    }
+    this.onRequest(new NodeUpgradeSession(req, socket, head));
   };
 
   private readonly onClientError = (err: NodeJS.ErrnoException & { bytesParsed?: number; rawPacket?: Buffer }, socket: Socket): void => {

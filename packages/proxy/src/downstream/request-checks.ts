@@ -4,9 +4,10 @@
  * HTTP/1.0 or 1.1 only (llhttp also takes 0.9 and 2.0), exactly one `Host` (RFC 9112 §3.2),
  * `Transfer-Encoding` ending in `chunked` (400 otherwise, as llhttp) and only as plain
  * `chunked` (501 for another coding before it: the proxy re-frames bodies, so it would be
- * lost), never in HTTP/1.0 (RFC 9112 §6.1), no `CONNECT` (tunnels are not supported),
- * `Expect` only as `100-continue` (417 otherwise, as node:http does), and a request target in
- * a form the proxy can forward unambiguously (`checkTargetForm`).
+ * lost), never in HTTP/1.0 (RFC 9112 §6.1), `CONNECT` only to an authority-form `host:port`
+ * (whether it is served is the `allowConnect` hook's call, 405 by default), `Expect` only as
+ * `100-continue` (417 otherwise, as node:http does), and a request target in a form the proxy
+ * can forward unambiguously (`checkTargetForm`).
  */
 import { equalsLower } from '../equals-lower';
 import { checkTargetForm } from './request-target';
@@ -26,6 +27,12 @@ export interface HeadFacts {
   expectContinue: boolean;
   /** The body's `Content-Length` (no `Transfer-Encoding`), or -1: none, chunked, or too large to count exactly. */
   contentLength: number;
+  /**
+   * The request asks for a protocol switch: an `Upgrade` field and `upgrade` listed in
+   * `Connection` (RFC 9110 §7.8), in HTTP/1.1; or it is a `CONNECT`. Its connection then
+   * parses nothing after it until the answer is known.
+   */
+  upgrade: boolean;
 }
 
 /** Returns why the head must be refused, or null; fills `facts` when given. */
@@ -40,8 +47,10 @@ export function checkRequestHead(
   if (versionMajor !== 1 || (versionMinor !== 0 && versionMinor !== 1)) {
     return { status: 400, code: 'INVALID_VERSION', detail: `HTTP/${versionMajor}.${versionMinor} is not supported` };
   }
-  if (method === 'CONNECT') return { status: 501, code: 'CONNECT_NOT_SUPPORTED', detail: 'CONNECT tunnels are not supported' };
-  if (target.charCodeAt(0) !== 47 /* / */) {
+  const connect = method === 'CONNECT';
+  if (connect) {
+    if (!isAuthorityForm(target)) return { status: 400, code: 'INVALID_REQUEST_TARGET', detail: 'CONNECT needs an authority-form target (host:port)' };
+  } else if (target.charCodeAt(0) !== 47 /* / */) {
     const refusal = checkTargetForm(method, target);
     if (refusal !== null) return refusal;
   }
@@ -50,6 +59,8 @@ export function checkRequestHead(
   let length = -1;
   let coding: string | null = null;
   let expect: string | null = null;
+  let upgradeField = false;
+  let connection: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     switch (name.length) {
@@ -58,6 +69,12 @@ export function checkRequestHead(
         break;
       case 6:
         if (equalsLower(name, 'expect')) expect = raw[i + 1] as string;
+        break;
+      case 7:
+        if (equalsLower(name, 'upgrade')) upgradeField = true;
+        break;
+      case 10:
+        if (equalsLower(name, 'connection')) connection = connection === null ? (raw[i + 1] as string) : connection + ',' + (raw[i + 1] as string);
         break;
       case 14:
         if (equalsLower(name, 'content-length')) {
@@ -95,8 +112,22 @@ export function checkRequestHead(
     facts.hasBody = hasBody;
     facts.expectContinue = expectContinue;
     facts.contentLength = coding === null ? length : -1;
+    facts.upgrade = connect || (upgradeField && versionMinor === 1 && connection !== null && listsUpgrade(connection));
   }
   return null;
+}
+
+/** `host:port` (RFC 9112 §3.2.3): a reg-name, IPv4 or `[IPv6]`, and a port. */
+const AUTHORITY_FORM = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+):[0-9]{1,5}$/;
+
+function isAuthorityForm(target: string): boolean {
+  return AUTHORITY_FORM.test(target);
+}
+
+/** Whether a `Connection` value lists `upgrade` (any case). */
+function listsUpgrade(value: string): boolean {
+  for (const part of value.split(',')) if (equalsLower(part.trim(), 'upgrade')) return true;
+  return false;
 }
 
 /**

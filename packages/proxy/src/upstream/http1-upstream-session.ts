@@ -3,9 +3,11 @@
  * back to the pool as soon as the response is complete (kept when reusable), even while the
  * response body still waits to be forwarded; on a failure or `abort` it is destroyed.
  */
+import type { Socket } from 'node:net';
 import type { ProxyError } from '@pingora-ts/core';
-import type { ConnectionPool, HttpConnection, ResponseHandler } from '@pingora-ts/pool';
+import type { ConnectionPool, HttpConnection, RawReader, ResponseHandler } from '@pingora-ts/pool';
 import type { BodySink } from '../flow/body-sink';
+import type { TunnelSide } from '../flow/tunnel';
 import type { HttpPeer } from '../http-peer';
 import type { RequestHeader } from '../request-header';
 import { requestOptions } from './request-options';
@@ -30,11 +32,22 @@ export class Http1UpstreamSession implements UpstreamSession, ResponseHandler {
     this.reused = conn.reused;
   }
 
-  writeHead(request: RequestHeader, body: UpstreamBodyFraming, events: UpstreamEvents): void {
+  writeHead(request: RequestHeader, body: UpstreamBodyFraming, events: UpstreamEvents, upgrade = false): void {
     const conn = this.conn;
     if (conn === null) throw new Error('the upstream session was abandoned');
     this.events = events;
-    conn.request(request.method, request.path, request.headers.raw, this, requestOptions(this.peer, body));
+    const options = requestOptions(this.peer, body);
+    conn.request(request.method, request.path, request.headers.raw, this, upgrade ? { ...options, upgrade: true } : options);
+  }
+
+  takeSocket(): TunnelSide {
+    const conn = this.conn;
+    if (conn === null) throw new Error('the upstream session was abandoned');
+    this.conn = null;
+    this.events = null;
+    this.sink = null;
+    // Not released: the pool counts the connection until its socket closes, and never reuses it.
+    return new TakenConnection(conn);
   }
 
   write(chunk: Buffer): boolean {
@@ -119,6 +132,24 @@ export class Http1UpstreamSession implements UpstreamSession, ResponseHandler {
 
   onRequestDrain(): void {
     this.events?.onUpstreamDrain();
+  }
+}
+
+/** A pool connection's socket on its way into a tunnel. */
+class TakenConnection implements TunnelSide {
+  readonly socket: Socket;
+  readonly head: Buffer | null;
+  readonly ended: boolean;
+
+  constructor(private readonly conn: HttpConnection) {
+    const taken = conn.takeSocket();
+    this.socket = taken.socket;
+    this.head = taken.head;
+    this.ended = taken.ended;
+  }
+
+  startReads(reader: RawReader): void {
+    this.conn.readRaw(reader);
   }
 }
 

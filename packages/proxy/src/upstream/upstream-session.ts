@@ -7,6 +7,7 @@
  */
 import type { ProxyError } from '@pingora-ts/core';
 import type { BodySink, BodySource, BodyTarget } from '../flow/body-sink';
+import type { TunnelSide } from '../flow/tunnel';
 import type { HttpPeer } from '../http-peer';
 import type { RequestHeader } from '../request-header';
 
@@ -30,15 +31,24 @@ export interface UpstreamSession extends BodyTarget, BodySource {
   readonly reused: boolean;
   /**
    * Sends the request head. With `body: 'none'` the request is complete; else `write` and `end`
-   * (from `BodyTarget`) send its body. Throws when the session cannot take a request.
+   * (from `BodyTarget`) send its body. `upgrade`: the head asks for a protocol upgrade, so a
+   * `101` may answer it (reported by `onResponseHead`, then `takeSocket`). Throws when the
+   * session cannot take a request.
    */
-  writeHead(request: RequestHeader, body: UpstreamBodyFraming, events: UpstreamEvents): void;
+  writeHead(request: RequestHeader, body: UpstreamBodyFraming, events: UpstreamEvents, upgrade?: boolean): void;
   /** Starts handing the response body to `sink` (what arrived before is handed over first). */
   readBody(sink: BodySink): void;
   /** Gives the connection back before any request was written on it (the pool keeps it). */
   release(): void;
   /** Abandons the exchange: nothing more is reported and the connection is not reused. */
   abort(): void;
+  /**
+   * After a `101` head (or, for `CONNECT`, right after connecting, before any request was
+   * written): hands the connection's socket over to a tunnel, with the bytes read past the
+   * head. The session is over and the connection never reused. Absent where the protocol
+   * cannot give a socket (an HTTP/2 stream).
+   */
+  takeSocket?(): TunnelSide;
 }
 
 /** Opens upstream sessions to peers (the pool's connections for HTTP/1.1). */
