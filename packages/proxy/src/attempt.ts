@@ -12,6 +12,7 @@ import { ProxyError } from '@pingora-ts/core';
 import { BodyFlow, type ChunkFilter, type FlowOwner } from './flow/body-flow';
 import { forwardRequestHeaders, forwardResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
 import type { HttpPeer } from './http-peer';
+import { grpcTimeoutMs } from './grpc-timeout';
 import { isThenable } from './is-thenable';
 import type { ProxyTask } from './proxy-task';
 import { RequestHeader } from './request-header';
@@ -124,6 +125,8 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo 
     const t = this.task;
     const d = t.downstream;
     const request = new RequestHeader(d.method, d.target, forwardRequestHeaders(d.rawHeaders, t.session.clientAddr, d.scheme, this));
+    if (d.unframedBody) this.hasBody = true;
+    request.readTimeoutMs = grpcTimeoutMs(d.rawHeaders);
     this.request = request;
     let r: void | Promise<void>;
     try {

@@ -34,7 +34,7 @@ export class Http1UpstreamSession implements UpstreamSession, ResponseHandler {
     const conn = this.conn;
     if (conn === null) throw new Error('the upstream session was abandoned');
     this.events = events;
-    conn.request(request.method, request.path, request.headers.raw, this, requestOptions(this.peer, body));
+    conn.request(request.method, request.path, request.headers.raw, this, requestOptions(this.peer, body, request.readTimeoutMs));
   }
 
   write(chunk: Buffer): boolean {
