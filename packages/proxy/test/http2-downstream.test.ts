@@ -71,6 +71,32 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(proxy.stats().activeConnections).toBe(1);
   });
 
+  test('flow control: a stream whose reader stalls holds only itself; another stream on the connection completes', async () => {
+    const up = await res.httpServer((req, r) => r.end(req.url === '/big' ? Buffer.alloc(8 * 1024 * 1024, 'b') : 'small'));
+    const peer = new HttpPeer(up.address);
+    const { url } = await startProxy(res, { newCtx: () => null, upstreamPeer: () => peer });
+    const s = h2connect(res, url);
+    // The connection window is the client's to give: large, so only the stream's own window stalls.
+    s.on('connect', () => s.setLocalWindowSize(32 * 1024 * 1024));
+    const big = s.request({ ':path': '/big' }, { endStream: true });
+    let got = 0;
+    let paused = false;
+    big.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got > 100_000 && !paused) {
+        paused = true;
+        big.pause(); // stop reading: its window closes
+      }
+    });
+    await until(() => got > 100_000, 3000, 'the big response to start');
+    const small = await h2request(s, { ':path': '/small' });
+    expect(small.body).toBe('small');
+    expect(got).toBeLessThan(8 * 1024 * 1024);
+    big.resume();
+    await until(() => got === 8 * 1024 * 1024, 5000, 'the big response to finish');
+    expect(got).toBe(8 * 1024 * 1024);
+  });
+
   test('the same port answers HTTP/1.1 (undici), h2c (node:http2) and curl --http2-prior-knowledge', async () => {
     const up = await echoUpstream();
     const peer = new HttpPeer(up.address);

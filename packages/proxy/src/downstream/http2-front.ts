@@ -222,6 +222,7 @@ export class Http2Front {
     const session = stream.session as http2.ServerHttp2Session | undefined;
     if (session === undefined) return;
     const conn = connOf(session);
+    stream.on('error', onStreamError);
     if (stream.destroyed) {
       // Reset by the client in the same read as its HEADERS: counted, never started.
       conn.clientReset();
@@ -259,7 +260,8 @@ export class Http2Front {
   calm(session: http2.ServerHttp2Session, why: string, count: number): void {
     if (session.destroyed) return;
     this.logger.warn({ service: this.service, reason: why, count, client: session.socket?.remoteAddress }, 'HTTP/2 connection refused: abuse');
-    session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+    // null, not undefined: node:http2's destroy(error = NO_ERROR, code) would take its default and send code 0.
+    session.destroy(null as unknown as Error, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   private readonly sweep = (): void => {
@@ -304,6 +306,10 @@ function onSessionIdle(session: http2.ServerHttp2Session): void {
 
 function onStreamGone(this: http2.ServerHttp2Stream): void {
   (this as unknown as Tagged)[kConn].streams--;
+}
+
+function onStreamError(): void {
+  // A stream error (a reset, a refused frame): 'close' follows and ends its request.
 }
 
 function methodOf(raw: readonly string[]): string {
