@@ -55,6 +55,9 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     // A body without Content-Length goes upstream chunked.
     const streamed = await h2request(s, { ':method': 'POST', ':path': '/q' }, Buffer.alloc(100_000, 'z'));
     expect(streamed.body).toBe(`POST /q ${'z'.repeat(100_000)}`);
+    const head = await h2request(s, { ':method': 'HEAD', ':path': '/h' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
     expect(up.seen[0]?.headers.host).toBe('example.test');
     expect(up.seen[0]?.headers.cookie).toBe('x=1; y=2');
     expect(up.seen[0]?.headers['x-forwarded-proto']).toBe('http');
@@ -175,6 +178,10 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(String(r.headers['grpc-message'])).toContain('502');
     expect(r.body).toBe('');
     expect(r.trailers).toBeNull();
+    // Not gRPC: the usual text answer.
+    const plain = await h2request(s, { ':path': '/plain' });
+    expect(plain.status).toBe(502);
+    expect(plain.body).toBe('502 Bad Gateway\n');
 
     const hang = await res.httpServer(() => {}); // never answers
     const slowPeer = new HttpPeer(hang.address);
