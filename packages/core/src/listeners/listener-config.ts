@@ -13,6 +13,8 @@
  *           cert_path: /etc/ssl/a.pem
  *           key_path: /etc/ssl/a.key
  *       alpn: [h2, http/1.1]
+ *   - addr: 0.0.0.0:80
+ *     h2c: false
  *   - addr: unix:/run/pingora.sock
  *     unix_mode: 0o660
  * ```
