@@ -2,7 +2,7 @@ import { readCaFile, type JsonValue, type Logger, type Service, type StateChanne
 import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
-import { HttpProxy } from '@pingora-ts/proxy';
+import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
 
@@ -45,6 +45,7 @@ function buildService(
     maxRetries: conf.max_retries,
     tunnelIdleTimeoutMs: svc.tunnel_idle_timeout_ms,
     logger,
+    ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
   });
   if (up.health_check === undefined) return [proxy];
   const hc = up.health_check;
@@ -70,6 +71,18 @@ function upstreamTrust(up: ServiceConf['upstreams'], caFilePath: string | undefi
   const pems = [caFile, caPath === undefined ? undefined : readCaFile(caPath, { path: ['upstreams', 'tls', 'ca_path'] })].filter((p): p is string => p !== undefined);
   if (pems.length === 0) return undefined;
   return { pem: pems.join('\n'), key: [caFilePath ?? '', caPath ?? ''].join('|') };
+}
+
+/** The conf's snake_case `http2` section as HttpProxy's `http2` option (keys left out keep the proxy's defaults). */
+function http2Options(h: NonNullable<ServiceConf['http2']>): Http2Options {
+  const out: Http2Options = {};
+  if (h.max_concurrent_streams !== undefined) out.maxConcurrentStreams = h.max_concurrent_streams;
+  if (h.initial_window_size !== undefined) out.initialWindowSize = h.initial_window_size;
+  if (h.max_header_list_size !== undefined) out.maxHeaderListSize = h.max_header_list_size;
+  if (h.stall_timeout_ms !== undefined) out.stallTimeoutMs = h.stall_timeout_ms;
+  if (h.max_resets_per_second !== undefined) out.maxResetsPerSecond = h.max_resets_per_second;
+  if (h.max_control_frames_per_second !== undefined) out.maxControlFramesPerSecond = h.max_control_frames_per_second;
+  return out;
 }
 
 /** How health state crosses processes: core's state channel, and whether this process publishes. */

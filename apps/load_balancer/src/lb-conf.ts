@@ -55,6 +55,22 @@ const upstreamsSchema = z.strictObject({
   tls: upstreamTlsSchema.optional(),
 });
 
+/** Downstream HTTP/2 settings and abuse limits (HttpProxy's `http2` option); each defaults to the proxy's. */
+const http2Schema = z.strictObject({
+  /** SETTINGS_MAX_CONCURRENT_STREAMS (default 128). */
+  max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).optional(),
+  /** SETTINGS_INITIAL_WINDOW_SIZE in bytes (default 65535). */
+  initial_window_size: z.number().int().min(1).max(2 ** 31 - 1).optional(),
+  /** SETTINGS_MAX_HEADER_LIST_SIZE in decoded bytes (default 65536). */
+  max_header_list_size: z.number().int().min(1).max(2 ** 31 - 1).optional(),
+  /** A response stalled this long on a window the client never opens is reset (default 60000). */
+  stall_timeout_ms: z.number().int().min(1).optional(),
+  /** Client stream resets per second before GOAWAY(ENHANCE_YOUR_CALM) (default 200). */
+  max_resets_per_second: z.number().int().min(1).optional(),
+  /** PING + SETTINGS frames per second before GOAWAY(ENHANCE_YOUR_CALM) (default 100). */
+  max_control_frames_per_second: z.number().int().min(1).optional(),
+});
+
 const serviceSchema = z.strictObject({
   name: z.string().min(1),
   /** Core's listener config: `host:port` or `unix:/path`, optional `tls` (SNI certs, ALPN), `unix_mode`. */
@@ -65,6 +81,8 @@ const serviceSchema = z.strictObject({
    * this long is closed. 0: never. Default 300000 (5 minutes).
    */
   tunnel_idle_timeout_ms: z.number().int().min(0).default(300000),
+  /** Downstream HTTP/2 (TLS ALPN h2, h2c on cleartext listeners unless `h2c: false`). */
+  http2: http2Schema.optional(),
 });
 
 export const lbConfSchema = serverConfSchema.extend({

@@ -18,6 +18,7 @@ export {
   parseListenAddr,
   listenerKey,
   TLS_MIN_VERSIONS,
+  KNOWN_ALPN,
   type ListenerConfig,
   type ListenerConfigInput,
   type TlsConfig,

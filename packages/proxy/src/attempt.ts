@@ -15,6 +15,7 @@ import { BodyFlow, type ChunkFilter, type FlowOwner } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
 import type { HttpPeer } from './http-peer';
+import { grpcTimeoutMs } from './grpc-timeout';
 import { isThenable } from './is-thenable';
 import type { ProxyTask } from './proxy-task';
 import { RequestHeader } from './request-header';
@@ -139,6 +140,8 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
       return;
     }
     const request = new RequestHeader(d.method, d.target, forwardRequestHeaders(d.rawHeaders, t.session.clientAddr, d.scheme, this));
+    if (d.unframedBody) this.hasBody = true;
+    request.readTimeoutMs = grpcTimeoutMs(d.rawHeaders);
     this.request = request;
     let r: void | Promise<void>;
     try {

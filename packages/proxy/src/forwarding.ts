@@ -9,7 +9,7 @@
  * answer keeps them on its way back (`switchingResponseHeaders`).
  */
 import type { RequestBodyFraming } from '@pingora-ts/pool';
-import { isZero } from './downstream/request-checks';
+import { isZero, switchableUpgrade } from './downstream/request-checks';
 import { equalsLower } from './equals-lower';
 import type { HeaderList } from './header-list';
 
@@ -86,7 +86,10 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   if (listed) {
     const tokens = connectionTokens(raw);
     removeNamed(out, tokens);
-    switching = upgrade !== null && tokens.includes('upgrade');
+    if (upgrade !== null && tokens.includes('upgrade')) {
+      upgrade = switchableUpgrade(upgrade);
+      switching = upgrade !== null;
+    }
   }
   if (chunked) removeNamed(out, ['content-length']); // TE wins over CL (RFC 9112 §6.3); never forward both
   // A protocol switch is asked of the upstream as the client asked it (hop-by-hop, so re-added).

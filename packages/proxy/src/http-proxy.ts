@@ -17,6 +17,7 @@ import {
 import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
 import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './downstream/downstream-session';
+import { Http2Front, HTTP2_DEFAULTS, type Http2Options } from './downstream/http2-front';
 import { LlhttpListener } from './downstream/llhttp-listener';
 import { NodeHttpListener } from './downstream/node-http-listener';
 import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
@@ -29,12 +30,13 @@ import { Http1Connector } from './upstream/http1-upstream-session';
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
  * (`"127.0.0.1:0"` picks a free port), `"[::1]:8080"` or `"unix:/path"`; `tls` adds TLS with
- * SNI certificates (ALPN `http/1.1`); `unix_mode` sets a Unix socket's file mode.
+ * SNI certificates (ALPN `[h2, http/1.1]` unless `tls.alpn` narrows it); `h2c: false` turns off
+ * cleartext HTTP/2 by prior knowledge on the port; `unix_mode` sets a Unix socket's file mode.
  */
 export type ListenerConfig = ListenerConfigInput;
 
 /** The ALPN protocols this proxy serves on TLS listeners. */
-const ALPN_SERVED = ['http/1.1'] as const;
+const ALPN_SERVED = ['h2', 'http/1.1'] as const;
 
 export interface HttpProxyOptions {
   /** Where to listen; at least one. */
@@ -69,6 +71,12 @@ export interface HttpProxyOptions {
    * between 1 and 1.25 times this after the last byte). 0: never. Default 300000 (5 minutes).
    */
   tunnelIdleTimeoutMs?: number;
+  /**
+   * HTTP/2 downstream settings and abuse limits (see `Http2Options` and docs/http2.md). HTTP/2
+   * is served on TLS listeners by ALPN and, unless a listener says `h2c: false`, as h2c on
+   * cleartext ones beside HTTP/1.1.
+   */
+  http2?: Http2Options;
 }
 
 /** Counters of a running proxy. */
@@ -94,6 +102,7 @@ const OPTION_KEYS = new Set([
   'maxHeaderSize',
   'downstream',
   'tunnelIdleTimeoutMs',
+  'http2',
 ]);
 
 export class HttpProxy<Ctx> implements ListeningService {
@@ -145,11 +154,14 @@ export class HttpProxy<Ctx> implements ListeningService {
     this.downstream = this.choice.kind;
     const parser = this.choice.parser;
     this.listenerConfigs = options.listeners;
-    this.listeners = options.listeners.map((l) =>
-      parser !== null
-        ? new LlhttpListener(l.addr, limits, parser, this.onRequest, logger, name)
-        : new NodeHttpListener(l.addr, limits, this.onRequest, logger, name),
-    );
+    this.listeners = options.listeners.map((l) => {
+      const listener =
+        parser !== null
+          ? new LlhttpListener(l.addr, limits, parser, this.onRequest, logger, name)
+          : new NodeHttpListener(l.addr, limits, this.onRequest, logger, name);
+      listener.serveHttp2(new Http2Front(options.http2 ?? {}, limits.keepAliveTimeoutMs, this.onRequest, logger, name), l.h2c ?? true);
+      return listener;
+    });
     this.runtime = {
       name,
       hooks: resolved.hooks,
@@ -254,6 +266,13 @@ function validateOptions(options: HttpProxyOptions): void {
   });
   if (options.downstream !== undefined && options.downstream !== 'llhttp' && options.downstream !== 'node:http') {
     throw new TypeError(`HttpProxy option "downstream" must be "llhttp" or "node:http", got ${String(options.downstream)}`);
+  }
+  if (options.http2 !== undefined) {
+    if (typeof options.http2 !== 'object' || options.http2 === null) throw new TypeError('HttpProxy option "http2" must be an object');
+    for (const [k, v] of Object.entries(options.http2)) {
+      if (!(k in HTTP2_DEFAULTS)) throw new TypeError(`unknown HttpProxy option "http2.${k}" (known: ${Object.keys(HTTP2_DEFAULTS).join(', ')})`);
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new TypeError(`HttpProxy option "http2.${k}" must be an integer >= 1, got ${String(v)}`);
+    }
   }
   for (const k of ['maxRetries', 'keepAliveTimeoutMs', 'headersTimeoutMs', 'requestTimeoutMs', 'maxHeaderSize', 'tunnelIdleTimeoutMs'] as const) {
     const v = options[k];

@@ -1,5 +1,6 @@
 export { HttpProxy, type HttpProxyOptions, type HttpProxyStats, type ListenerConfig } from './http-proxy';
 export type { DownstreamKind } from './downstream/choose-downstream';
+export type { Http2Options } from './downstream/http2-front';
 export type { ProxyHttp, BodyFilterResult, FailToProxy } from './proxy-http';
 export { HttpPeer, type PeerOptions } from './http-peer';
 export { Session, type UpstreamInfo, type DownstreamAccess, type TunnelInfo } from './session';

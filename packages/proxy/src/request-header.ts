@@ -6,6 +6,11 @@ import { HeaderList } from './header-list';
 
 export class RequestHeader {
   readonly headers: HeaderList;
+  /**
+   * How long to wait for the response (and between its chunks) when shorter than the peer's
+   * `readTimeoutMs`: a request's `grpc-timeout` sets it; null: the peer's.
+   */
+  readTimeoutMs: number | null = null;
   private _method: string;
   private _path: string;
 

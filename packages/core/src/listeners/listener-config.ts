@@ -13,12 +13,17 @@
  *           cert_path: /etc/ssl/a.pem
  *           key_path: /etc/ssl/a.key
  *       alpn: [h2, http/1.1]
+ *   - addr: 0.0.0.0:80
+ *     h2c: false
  *   - addr: unix:/run/pingora.sock
  *     unix_mode: 0o660
  * ```
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+
+/** The ALPN protocol IDs a listener may offer (IANA's HTTP ones); anything else is a config error. */
+export const KNOWN_ALPN = ['h2', 'http/1.1', 'http/1.0'] as const;
 
 /** The TLS protocol versions a listener may require at least. */
 export const TLS_MIN_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -41,8 +46,14 @@ export const tlsConfigSchema = z.strictObject({
   certs: z.array(tlsCertSchema).default([]),
   /** Oldest TLS version accepted. */
   min_version: z.enum(TLS_MIN_VERSIONS).default('TLSv1.2'),
-  /** ALPN protocols offered, in order of preference; list only what the service serves. */
-  alpn: z.array(z.string().min(1).max(255)).min(1).default(['http/1.1']),
+  /**
+   * ALPN protocols offered, in order of preference; only what the service serves. Default:
+   * everything the service serves (`[h2, http/1.1]` for the HTTP proxy), else `[http/1.1]`.
+   */
+  alpn: z
+    .array(z.string().refine((p) => (KNOWN_ALPN as readonly string[]).includes(p), { error: (i) => `unknown ALPN protocol ${JSON.stringify(i.input)} (known: ${KNOWN_ALPN.join(', ')})` }))
+    .min(1)
+    .optional(),
 });
 
 const ADDR = /^(unix:.+|\/.+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[^\s:[\]/]+:\d{1,5})$/;
@@ -54,6 +65,11 @@ export const listenerConfigSchema = z.strictObject({
     .regex(ADDR, 'expected "host:port", "[v6]:port" or "unix:/path"')
     .refine((s) => s.startsWith('unix:') || s.startsWith('/') || Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535'),
   tls: tlsConfigSchema.optional(),
+  /**
+   * Cleartext HTTP/2 by prior knowledge on this port beside HTTP/1.1 (for services that serve
+   * HTTP/2): a connection starting with the HTTP/2 preface is served as h2c. Default true.
+   */
+  h2c: z.boolean().optional(),
   /** File mode of a Unix socket (e.g. `0o660`); default: what the umask gives. */
   unix_mode: z.number().int().min(0).max(0o777).optional(),
 });

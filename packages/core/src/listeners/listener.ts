@@ -164,7 +164,9 @@ export function parseListenerConfig(cfg: ListenerConfigInput): ListenerConfig {
 export async function listenOnDescriptor(config: ListenerConfig, fd: number, onConnection: ConnectionHandler, opts: DescriptorListenerOptions): Promise<Listener> {
   const logger = opts.logger ?? silentLogger;
   const label = config.addr;
-  if (config.tls && opts.alpnServed) {
+  // No `tls.alpn`: offer what the service serves.
+  if (config.tls && config.tls.alpn === undefined) config = { ...config, tls: { ...config.tls, alpn: [...(opts.alpnServed ?? ['http/1.1'])] } };
+  if (config.tls?.alpn && opts.alpnServed) {
     const extra = config.tls.alpn.filter((p) => !opts.alpnServed?.includes(p));
     if (extra.length > 0) throw new Error(`listener ${label}: tls.alpn offers ${extra.join(', ')}, which this service does not serve (it serves ${opts.alpnServed.join(', ')})`);
   }

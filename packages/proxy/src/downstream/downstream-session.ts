@@ -32,8 +32,13 @@ export interface DownstreamSession extends BodySource, BodyTarget {
   readonly target: string;
   /** Request headers as received: `[name, value, …]`. */
   readonly rawHeaders: string[];
-  /** `'1.1'` or `'1.0'`. */
+  /** `'1.1'`, `'1.0'` or `'2.0'`. */
   readonly httpVersion: string;
+  /**
+   * The request has a body that its headers do not announce (an HTTP/2 stream without
+   * `Content-Length` that did not end with its HEADERS); always false on HTTP/1.1.
+   */
+  readonly unframedBody: boolean;
   /** `'https'` on a TLS listener, else `'http'` (sent upstream as `X-Forwarded-Proto`). */
   readonly scheme: 'http' | 'https';
   /** Request headers, names lower-cased (node:http's `IncomingMessage.headers` rules). */

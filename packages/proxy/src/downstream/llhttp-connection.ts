@@ -31,6 +31,7 @@ import { ProxyError } from '@pingora-ts/core';
 import { NO_BODY, OWN_READ_MIN, PAUSE, READ_BODY, readInto, sharedReads, type ParseFailure, type RequestParser, type RequestParserHandler, type SharedReader } from '@pingora-ts/core/internal';
 import type { RawReader } from '@pingora-ts/pool';
 import type { TunnelSide } from '../flow/tunnel';
+import { PREFACE_NOT, PREFACE_PARTIAL, prefaceMatch } from './h2c-preface';
 import { refusalHead } from './http1-listener';
 import { LlhttpSession } from './llhttp-session';
 import type { LlhttpListener } from './llhttp-listener';
@@ -96,6 +97,10 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
   private tunnelReader: RawReader | null = null;
   /** The tunnel's last read was large: the next one goes to the connection's own buffer. */
   private tunnelLarge = false;
+  /** The first bytes are checked for the h2c preface (cleartext listeners with `h2c`). */
+  private sniffing: boolean;
+  /** A beginning of the preface, read while more is needed to know. */
+  private sniffed: Buffer | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -104,6 +109,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     (socket as TaggedSocket)[kConnection] = this;
     this.deadline = Date.now() + listener.headersTimeoutMs;
     this.tls = (socket as { encrypted?: boolean }).encrypted === true;
+    this.sniffing = listener.h2c && !this.tls;
     // Plain sockets read into the shared buffer; TLS sockets (and any Node without the internals) emit 'data'.
     if (this.tls || !readInto(socket, SHARED_READS)) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
@@ -249,6 +255,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
       (this.tunnelReader as RawReader).onRawData(lent ? Buffer.from(buf) : buf);
       return;
     }
+    if (this.sniffing && this.sniff(buf, lent)) return;
     if (this.phase === C_CLOSING || (this.lastRequest && this.reading === null && this.pending === null && this.upgrading === null)) return; // read and dropped
     if (this.pending !== null || (this.upgrading !== null && this.reading === null)) {
       // Held: after a queued head, or after a request asking for a protocol switch.
@@ -263,6 +270,58 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     this.lent = lent;
     this.parse(buf);
     this.lent = false;
+  }
+
+  /**
+   * The first read(s) of a cleartext connection: h2c's preface hands the connection to the
+   * HTTP/2 side; anything else is HTTP/1.1 from here on. Returns true when `buf` was taken.
+   */
+  private sniff(buf: Buffer, lent: boolean): boolean {
+    const held = this.sniffed;
+    const bytes = held === null ? buf : Buffer.concat([held, buf]);
+    const m = prefaceMatch(bytes);
+    if (m === PREFACE_NOT) {
+      this.sniffing = false;
+      if (held === null) return false;
+      this.sniffed = null;
+      this.onRead(bytes, false);
+      return true;
+    }
+    if (m === PREFACE_PARTIAL) {
+      this.sniffed = lent && held === null ? Buffer.from(bytes) : bytes;
+      return true;
+    }
+    this.sniffing = false;
+    this.sniffed = null;
+    this.handOver(lent && held === null ? Buffer.from(bytes) : bytes);
+    return true;
+  }
+
+  /** Stops serving HTTP/1.1 on the socket and gives it, with `bytes`, to the listener's HTTP/2 side. */
+  private handOver(bytes: Buffer): void {
+    const s = this.socket;
+    s.removeListener('data', onSocketData);
+    s.removeListener('end', onSocketEnd);
+    s.removeListener('error', onSocketError);
+    s.removeListener('close', onSocketClose);
+    s.removeListener('drain', onSocketDrain);
+    this.phase = C_CLOSING;
+    this.deadline = 0;
+    this.giveParser();
+    // Stop reading now; node:http2 takes the socket after this read's callback returned.
+    s.pause();
+    s.on('error', onSocketError);
+    setImmediate(handOverSoon, this, bytes);
+  }
+
+  /** @internal */
+  handOverNow(bytes: Buffer): void {
+    this.socket.removeListener('error', onSocketError);
+    if (this.socket.destroyed) {
+      this.listener.closedConnection(this);
+      return;
+    }
+    this.listener.handToHttp2(this, this.socket, bytes);
   }
 
   /** @internal Reads inside a large body go to this connection's own buffer (see `sharedReads`). */
@@ -562,6 +621,10 @@ function onSocketFinish(this: Socket): void {
 
 function onSocketError(): void {
   // 'close' follows and tells the request.
+}
+
+function handOverSoon(conn: LlhttpConnection, bytes: Buffer): void {
+  conn.handOverNow(bytes);
 }
 
 function continueConnection(conn: LlhttpConnection): void {

@@ -23,6 +23,7 @@ const SMALL_CHUNK = 2048;
 
 export class LlhttpSession implements DownstreamSession, ResponseFraming {
   status = 0;
+  readonly unframedBody = false;
   bytesSent = 0;
   headersSent = false;
   /** Decided with the head (see `responseHead`). */

@@ -11,6 +11,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@pingora-ts/core';
 import type { DownstreamLimits, RequestHandler } from './downstream-session';
+import { sniffPreface } from './h2c-preface';
 import { Http1Listener, refusalHead } from './http1-listener';
 
 import { NodeHttpSession } from './node-http-session';
@@ -67,9 +68,45 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
     this.server = server;
   }
 
-  /** The http.Server never listens itself: core accepts, and each socket is handed to it. */
+  /** Cleartext sockets whose first bytes are still being read (h2c or HTTP/1.1?). */
+  private readonly sniffing = new Set<Socket>();
+
+  /**
+   * The http.Server never listens itself: core accepts, and each socket is handed to it. With
+   * h2c, a cleartext socket's first bytes are read here first (node:http has no h2c): the
+   * preface sends it to the HTTP/2 side, anything else to node:http with the bytes given back.
+   */
   protected serve(socket: Socket): void {
-    this.server.emit('connection', socket);
+    if (!this.h2c || this.http2 === null || (socket as { encrypted?: boolean }).encrypted === true) {
+      this.server.emit('connection', socket);
+      return;
+    }
+    this.sniffing.add(socket);
+    const timer = setTimeout(destroySocket, this.server.headersTimeout, socket);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.sniffing.delete(socket);
+    });
+    sniffPreface(socket, (h2, bytes) => {
+      clearTimeout(timer);
+      this.sniffing.delete(socket);
+      if (this.closing || socket.destroyed) {
+        socket.destroy();
+      } else if (h2) {
+        this.http2?.take(socket, bytes);
+      } else {
+        socket.unshift(bytes);
+        this.server.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  /** @internal Sockets still being sniffed are idle connections too. */
+  override closeIdle(): void {
+    for (const s of this.sniffing) s.destroy();
+    super.closeIdle();
   }
 
   protected started(): void {
@@ -94,6 +131,7 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
 
   protected destroy(s: TrackedSocket): void {
     s.destroy();
+    for (const sniffed of this.sniffing) sniffed.destroy();
   }
 
   private readonly onConnection = (socket: Socket): void => {

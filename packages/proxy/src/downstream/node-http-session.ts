@@ -19,6 +19,7 @@ interface TaggedResponse extends ServerResponse {
 
 export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
   status = 0;
+  readonly unframedBody = false;
   bytesSent = 0;
   private events: DownstreamEvents | null = null;
   private sink: BodySink | null = null;

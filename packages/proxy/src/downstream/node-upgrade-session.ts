@@ -34,6 +34,7 @@ interface TaggedSocket extends Socket {
 
 export class NodeUpgradeSession implements DownstreamSession, ResponseFraming {
   status = 0;
+  readonly unframedBody = false;
   bytesSent = 0;
   headersSent = false;
   framing = FRAMING_NONE;

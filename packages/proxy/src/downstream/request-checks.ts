@@ -59,7 +59,7 @@ export function checkRequestHead(
   let length = -1;
   let coding: string | null = null;
   let expect: string | null = null;
-  let upgradeField = false;
+  let upgradeField: string | null = null;
   let connection: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
@@ -71,7 +71,7 @@ export function checkRequestHead(
         if (equalsLower(name, 'expect')) expect = raw[i + 1] as string;
         break;
       case 7:
-        if (equalsLower(name, 'upgrade')) upgradeField = true;
+        if (equalsLower(name, 'upgrade')) upgradeField = upgradeField === null ? (raw[i + 1] as string) : upgradeField + ',' + (raw[i + 1] as string);
         break;
       case 10:
         if (equalsLower(name, 'connection')) connection = connection === null ? (raw[i + 1] as string) : connection + ',' + (raw[i + 1] as string);
@@ -112,7 +112,7 @@ export function checkRequestHead(
     facts.hasBody = hasBody;
     facts.expectContinue = expectContinue;
     facts.contentLength = coding === null ? length : -1;
-    facts.upgrade = connect || (upgradeField && versionMinor === 1 && connection !== null && listsUpgrade(connection));
+    facts.upgrade = connect || (upgradeField !== null && versionMinor === 1 && connection !== null && listsUpgrade(connection) && switchableUpgrade(upgradeField) !== null);
   }
   return null;
 }
@@ -122,6 +122,17 @@ const AUTHORITY_FORM = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+):[0
 
 function isAuthorityForm(target: string): boolean {
   return AUTHORITY_FORM.test(target);
+}
+
+/**
+ * An `Upgrade` value without `h2c`, or null when nothing is left. HTTP/2 is reached by prior
+ * knowledge or ALPN only (RFC 9113 §3.1 retired the h2c upgrade), so `Upgrade: h2c` is served
+ * as plain HTTP/1.1: neither tunnelled nor passed on.
+ */
+export function switchableUpgrade(value: string): string | null {
+  if (value.length < 3 || !value.toLowerCase().includes('h2c')) return value;
+  const kept = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0 && !equalsLower(t, 'h2c'));
+  return kept.length === 0 ? null : kept.join(', ');
 }
 
 /** Whether a `Connection` value lists `upgrade` (any case). */

@@ -36,7 +36,7 @@ export class Http1UpstreamSession implements UpstreamSession, ResponseHandler {
     const conn = this.conn;
     if (conn === null) throw new Error('the upstream session was abandoned');
     this.events = events;
-    const options = requestOptions(this.peer, body);
+    const options = requestOptions(this.peer, body, request.readTimeoutMs);
     conn.request(request.method, request.path, request.headers.raw, this, upgrade ? { ...options, upgrade: true } : options);
   }
 

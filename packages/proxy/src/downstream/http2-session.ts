@@ -1,0 +1,407 @@
+/**
+ * One HTTP/2 request on the downstream side (`DownstreamSession` over a node:http2
+ * `ServerHttp2Stream`, core API). The head is mapped to what the phase logic sees on
+ * HTTP/1.1: `:method`, `:path` as the target, `:authority` as a `Host` header at the front of
+ * `rawHeaders`, `:scheme` as `scheme`, split `cookie` fields joined (RFC 9113 §8.2.3).
+ *
+ * Flow control is the stream's own: the request body is read only while a sink takes it
+ * (a paused stream stops consuming its window, so a slow upstream stalls only this stream),
+ * and a response `write` that returns false waits for the stream's `'drain'`. Connection-level
+ * (hop-by-hop) response fields are dropped, since node:http2 refuses them. No closures per
+ * stream or chunk: stream events go to shared functions that find the session by a symbol.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { constants, type ServerHttp2Stream } from 'node:http2';
+import { ProxyError } from '@pingora-ts/core';
+import { equalsLower } from '../equals-lower';
+import type { BodySink } from '../flow/body-sink';
+import { checkValue } from '../header-list';
+import type { DownstreamAccess } from '../session';
+import { clientIpOf } from './client-ip';
+import type { DownstreamEvents, DownstreamSession } from './downstream-session';
+import { headersObject } from './headers-object';
+import { rawHeaderList } from './node-http-session';
+
+const kSession = Symbol('pingora-ts.http2Session');
+
+interface TaggedStream extends ServerHttp2Stream {
+  [kSession]: Http2DownstreamSession;
+}
+
+/** What a stream needs from the connection it came on (kept: `stream.session` is gone once it closed). */
+export interface Http2StreamOwner {
+  readonly tls: boolean;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** A response write is blocked on the peer's window (`since` a time) or no longer (0). */
+  blocked(session: Http2DownstreamSession, since: number): void;
+  /** The client reset a stream before its response ended. */
+  clientReset(): void;
+}
+
+export class Http2DownstreamSession implements DownstreamSession {
+  readonly method: string;
+  readonly target: string;
+  readonly rawHeaders: string[];
+  readonly httpVersion = '2.0';
+  readonly scheme: 'http' | 'https';
+  /** The stream carries a body its headers do not count (no `Content-Length`). */
+  readonly unframedBody: boolean;
+  status = 0;
+  bytesSent = 0;
+  headersSent = false;
+  /** When a blocked write began (`Date.now()`), 0 when none is. */
+  blockedSince = 0;
+  private events: DownstreamEvents | null = null;
+  private sink: BodySink | null = null;
+  private discarding = false;
+  private bodyPaused = false;
+  private reading = false;
+  private trailersIn: string[] | null = null;
+  private ended = false;
+  private failed = false;
+  /** The response was answered with `waitForTrailers`: `end` sends these (or none). */
+  private waitTrailers = false;
+  private trailersOut: readonly string[] | null = null;
+  private headerObject: IncomingHttpHeaders | null = null;
+  /** The request asked for trailers (`te: trailers`, as gRPC clients do). */
+  private wantsTrailers = false;
+
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    raw: readonly string[],
+    private readonly owner: Http2StreamOwner,
+  ) {
+    let method = '';
+    let path = '';
+    let authority: string | null = null;
+    let scheme: string | null = null;
+    let hasLength = false;
+    let hasHost = false;
+    let cookie: string | null = null;
+    const out: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const value = raw[i + 1] as string;
+      if (name.charCodeAt(0) === 58 /* : */) {
+        if (name === ':method') method = value;
+        else if (name === ':path') path = value;
+        else if (name === ':authority') authority = value;
+        else if (name === ':scheme') scheme = value;
+        continue;
+      }
+      switch (name.length) {
+        case 2:
+          if (name === 'te' && equalsLower(value, 'trailers')) this.wantsTrailers = true;
+          break;
+        case 4:
+          if (name === 'host') hasHost = true;
+          break;
+        case 6:
+          if (name === 'cookie') {
+            cookie = cookie === null ? value : cookie + '; ' + value;
+            continue;
+          }
+          break;
+        case 14:
+          if (name === 'content-length') hasLength = true;
+          break;
+        default:
+          break;
+      }
+      out.push(name, value);
+    }
+    if (cookie !== null) out.push('cookie', cookie);
+    // Host first, as an HTTP/1.1 client writes it (RFC 9113 §8.3.1: :authority wins over host).
+    if (authority !== null && !hasHost) out.unshift('host', authority);
+    this.method = method;
+    this.target = path === '' && method === 'OPTIONS' ? '*' : path;
+    this.rawHeaders = out;
+    this.scheme = scheme === 'https' ? 'https' : scheme === 'http' ? 'http' : owner.tls ? 'https' : 'http';
+    this.unframedBody = !hasLength && !stream.readableEnded && !stream.endAfterHeaders;
+    (stream as TaggedStream)[kSession] = this;
+    stream.on('trailers', onStreamTrailers);
+    stream.on('close', onStreamClose);
+    stream.on('error', onStreamError);
+    stream.on('drain', onStreamDrain);
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return (this.headerObject ??= headersObject(this.rawHeaders));
+  }
+
+  get access(): DownstreamAccess {
+    throw new TypeError('session.downstream (node:http request and response) exists only on HTTP/1.1 with the HttpProxy option downstream: "node:http"');
+  }
+
+  get gone(): boolean {
+    return this.stream.destroyed && !this.ended;
+  }
+
+  clientIp(): string {
+    return clientIpOf(this.owner.remoteAddress);
+  }
+
+  clientPort(): number {
+    return this.owner.remotePort ?? 0;
+  }
+
+  setEvents(events: DownstreamEvents): void {
+    this.events = events;
+  }
+
+  readBody(sink: BodySink): void {
+    this.sink = sink;
+    this.discarding = false;
+    if (!this.reading) {
+      this.reading = true;
+      this.stream.on('data', onStreamData);
+      this.stream.on('end', onStreamEnd);
+    }
+    if (this.stream.readableEnded) {
+      this.bodyEnded();
+      return;
+    }
+    if (this.bodyPaused) this.stream.pause();
+    else this.stream.resume();
+  }
+
+  pauseBody(): void {
+    this.bodyPaused = true;
+    if (this.reading) this.stream.pause();
+  }
+
+  resumeBody(): void {
+    this.bodyPaused = false;
+    if (this.reading && (this.sink !== null || this.discarding)) this.stream.resume();
+  }
+
+  stopBody(discard: boolean): void {
+    this.sink = null;
+    this.discarding = discard;
+    if (!this.reading) return;
+    if (discard) this.stream.resume();
+    else this.stream.pause();
+  }
+
+  writeHead(status: number, _reason: string, rawHeaders: string[]): void {
+    if (this.headersSent) throw new Error('response headers were already sent');
+    const headers = responseHeaders(status, rawHeaders);
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304;
+    this.waitTrailers = !noBody && (this.wantsTrailers || headers.trailer !== undefined || isGrpc(headers['content-type']));
+    if (!this.stream.destroyed) this.stream.respond(headers, { endStream: noBody, waitForTrailers: this.waitTrailers });
+    if (noBody) this.ended = true;
+    this.headersSent = true;
+    this.status = status;
+  }
+
+  write(chunk: Buffer): boolean {
+    const stream = this.stream;
+    if (this.ended || stream.destroyed) return true;
+    this.bytesSent += chunk.length;
+    if (chunk.length === 0) return true;
+    if (stream.write(chunk)) return true;
+    this.blockedSince = Date.now();
+    this.owner.blocked(this, this.blockedSince);
+    return false;
+  }
+
+  flushHead(): void {
+    // respond() queued the HEADERS frame already; node:http2 sends it on its next write.
+  }
+
+  end(trailers: readonly string[] | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.unblock();
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    if (this.waitTrailers) {
+      this.trailersOut = trailers;
+      stream.once('wantTrailers', onWantTrailers);
+    }
+    stream.end();
+  }
+
+  respond(status: number, headers: OutgoingHttpHeaders | readonly string[] | undefined, body: string | Uint8Array | undefined): void {
+    if (this.headersSent) throw new Error('response headers were already sent');
+    const buf = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const raw = rawHeaderList(headers);
+    let hasLength = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      raw[i + 1] = checkValue(name, raw[i + 1] as string);
+      if (equalsLower(name, 'content-length')) hasLength = true;
+    }
+    if (!hasLength && buf !== undefined && buf.length > 0) raw.push('content-length', String(buf.length));
+    const h = responseHeaders(status, raw);
+    const empty = buf === undefined || buf.length === 0 || this.method === 'HEAD';
+    // A whole response in one go: HEADERS with END_STREAM when empty (a gRPC trailers-only answer).
+    if (!this.stream.destroyed) this.stream.respond(h, { endStream: empty });
+    this.headersSent = true;
+    this.status = status;
+    if (empty) {
+      this.ended = true;
+      return;
+    }
+    this.bytesSent += (buf as Buffer).length;
+    this.ended = true;
+    if (!this.stream.destroyed) this.stream.end(buf);
+  }
+
+  closeAfterResponse(): void {
+    // The connection carries other streams: nothing to close (graceful shutdown sends GOAWAY).
+  }
+
+  destroy(): void {
+    this.unblock();
+    // RST_STREAM for this request only; the connection goes on.
+    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** @internal The peer's window opened again. */
+  drained(): void {
+    this.unblock();
+    this.events?.onDownstreamDrain();
+  }
+
+  /** @internal Stalled too long on the peer's window: reset the stream. */
+  stalled(): void {
+    this.blockedSince = 0;
+    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+    this.fail(ProxyError.downstream('ClientGone', 'the client did not open its flow-control window in time'));
+  }
+
+  /** @internal */
+  bodyChunk(chunk: Buffer): void {
+    const sink = this.sink;
+    if (sink !== null) sink.onBodyChunk(chunk);
+  }
+
+  /** @internal */
+  bodyEnded(): void {
+    const sink = this.sink;
+    if (sink === null) return;
+    this.sink = null;
+    sink.onBodyEnd(this.trailersIn);
+  }
+
+  /** @internal Trailers arrived (before the body's end). */
+  trailers(raw: readonly string[]): void {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (name.charCodeAt(0) !== 58) out.push(name, raw[i + 1] as string);
+    }
+    this.trailersIn = out;
+  }
+
+  /** @internal The stream closed. */
+  closed(): void {
+    this.unblock();
+    if (this.ended) return;
+    this.owner.clientReset();
+    this.fail(ProxyError.downstream('ClientGone', `the client reset the stream (code ${this.stream.rstCode ?? 0})`));
+  }
+
+  /** @internal `'wantTrailers'`: the last DATA went out, the trailers (or an empty end) follow. */
+  sendTrailers(): void {
+    const t = this.trailersOut;
+    this.trailersOut = null;
+    const out: OutgoingHttpHeaders = {};
+    if (t !== null) {
+      for (let i = 0; i + 1 < t.length; i += 2) {
+        const name = (t[i] as string).toLowerCase();
+        if (isConnectionSpecific(name) || name.charCodeAt(0) === 58) continue;
+        addField(out, name, checkValue(name, t[i + 1] as string));
+      }
+    }
+    // With no fields node:http2 ends the stream with an empty DATA frame.
+    this.stream.sendTrailers(out);
+  }
+
+  private fail(err: ProxyError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.sink = null;
+    this.events?.onDownstreamError(err);
+  }
+
+  private unblock(): void {
+    if (this.blockedSince === 0) return;
+    this.blockedSince = 0;
+    this.owner.blocked(this, 0);
+  }
+}
+
+/** The fields node:http2 refuses (RFC 9113 §8.2.2): dropped, never thrown on. */
+function isConnectionSpecific(name: string): boolean {
+  switch (name.length) {
+    case 7:
+      return name === 'upgrade';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
+
+/** `:status` and the fields, names lower-cased, repeated names as arrays, connection-specific ones dropped. */
+function responseHeaders(status: number, raw: readonly string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status };
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (isConnectionSpecific(name) || name.charCodeAt(0) === 58) continue;
+    const value = raw[i + 1] as string;
+    if (name === 'te' && !equalsLower(value, 'trailers')) continue;
+    addField(out, name, value);
+  }
+  return out;
+}
+
+function addField(out: OutgoingHttpHeaders, name: string, value: string): void {
+  const prev = out[name];
+  if (prev === undefined) out[name] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[name] = [String(prev), value];
+}
+
+function isGrpc(v: OutgoingHttpHeaders[string]): boolean {
+  return typeof v === 'string' && v.startsWith('application/grpc');
+}
+
+function sessionOf(stream: ServerHttp2Stream): Http2DownstreamSession {
+  return (stream as TaggedStream)[kSession];
+}
+
+function onStreamData(this: ServerHttp2Stream, chunk: Buffer): void {
+  sessionOf(this).bodyChunk(chunk);
+}
+
+function onStreamEnd(this: ServerHttp2Stream): void {
+  sessionOf(this).bodyEnded();
+}
+
+function onStreamTrailers(this: ServerHttp2Stream, _headers: unknown, _flags: number, raw: readonly string[] | undefined): void {
+  sessionOf(this).trailers(raw ?? []);
+}
+
+function onStreamClose(this: ServerHttp2Stream): void {
+  sessionOf(this).closed();
+}
+
+function onStreamDrain(this: ServerHttp2Stream): void {
+  sessionOf(this).drained();
+}
+
+function onWantTrailers(this: ServerHttp2Stream): void {
+  sessionOf(this).sendTrailers();
+}
+
+function onStreamError(): void {
+  // 'close' follows and tells the request.
+}
