@@ -18,7 +18,8 @@ export interface RequestBodyInfo {
 /**
  * The headers to send upstream for a downstream request: hop-by-hop fields and `Expect` (the
  * proxy answers `100-continue` itself) dropped, `X-Forwarded-For` appended with `clientIp`,
- * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged.
+ * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged. `TE` passes only as
+ * `te: trailers` (the proxy forwards trailers, and gRPC servers want it); other codings are dropped.
  */
 export function forwardRequestHeaders(raw: readonly string[], clientIp: string, proto: string, info: RequestBodyInfo): string[] {
   const out: string[] = [];
@@ -30,7 +31,10 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    if (isHopByHop(name)) continue;
+    if (isHopByHop(name)) {
+      if (name.length === 2 && acceptsTrailers(value)) out.push(name, 'trailers');
+      continue;
+    }
     switch (name.length) {
       case 4:
         if (host === null && equalsLower(name, 'host')) host = value;
@@ -136,6 +140,16 @@ function isHopByHop(name: string): boolean {
     default:
       return false;
   }
+}
+
+/** Whether a `TE` value lists `trailers`. */
+function acceptsTrailers(value: string): boolean {
+  if (equalsLower(value, 'trailers')) return true;
+  for (const part of value.split(',')) {
+    const semi = part.indexOf(';');
+    if (equalsLower((semi < 0 ? part : part.slice(0, semi)).trim(), 'trailers')) return true;
+  }
+  return false;
 }
 
 /** Removes every field named in `lower` (lower-case names) from `raw`, in place. */

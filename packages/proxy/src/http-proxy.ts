@@ -14,7 +14,7 @@ import {
   type Logger,
   type ShutdownOptions,
 } from '@pingora-ts/core';
-import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
+import { ConnectionPool, type ConnectionPoolOptions, type H2PoolStats } from '@pingora-ts/pool';
 import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
 import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './downstream/downstream-session';
 import { LlhttpListener } from './downstream/llhttp-listener';
@@ -23,7 +23,7 @@ import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
-import { Http1Connector } from './upstream/http1-upstream-session';
+import { ProtocolConnector } from './upstream/protocol-connector';
 
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
@@ -72,8 +72,8 @@ export interface HttpProxyStats {
   activeRequests: number;
   /** Open downstream connections. */
   activeConnections: number;
-  /** The upstream pool's counters. */
-  pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number };
+  /** The upstream pool's counters (`h2`: HTTP/2 sessions and streams). */
+  pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number; h2: H2PoolStats };
 }
 
 const OPTION_KEYS = new Set([
@@ -147,7 +147,9 @@ export class HttpProxy<Ctx> implements ListeningService {
       hooks: resolved.hooks,
       requestBodyFilter: resolved.requestBodyFilter,
       responseBodyFilter: resolved.responseBodyFilter,
-      upstreams: new Http1Connector(this.pool),
+      requestTrailerFilter: resolved.requestTrailerFilter,
+      upstreamResponseTrailerFilter: resolved.upstreamResponseTrailerFilter,
+      upstreams: new ProtocolConnector(this.pool),
       maxRetries,
       logger,
       taskDone: () => {
@@ -216,6 +218,7 @@ export class HttpProxy<Ctx> implements ListeningService {
         reusedConnections: p.reusedConnections,
         idleConnections: p.idleConnections,
         activeConnections: p.activeConnections,
+        h2: p.h2,
       },
     };
   }
