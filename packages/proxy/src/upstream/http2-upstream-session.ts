@@ -70,7 +70,22 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
     this.events = events;
     const endStream = body === 'none';
     this.requestDone = endStream;
-    const stream = slot.request(h2RequestHeaders(request, this.peer), { endStream, waitForTrailers: !endStream });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = slot.request(h2RequestHeaders(request, this.peer), { endStream, waitForTrailers: !endStream });
+    } catch (err) {
+      // The session closed (or received GOAWAY) since the slot was reserved: nothing was sent.
+      this.slot = null;
+      this.over = true;
+      const where = this.peer.address;
+      throw new ProxyError(`HTTP/2 session to ${where} cannot open a stream: ${(err as Error).message}`, {
+        kind: 'ConnectionClosed',
+        source: 'upstream',
+        retry: true,
+        cause: err,
+        context: where,
+      });
+    }
     (stream as TaggedStream)[kUpstream] = this;
     this.stream = stream;
     stream.on('response', onResponse);
