@@ -361,3 +361,64 @@ test('read timeout: an h2 upstream that never answers is a 504', async () => {
   expect(r.statusCode).toBe(504);
   await r.body.text();
 });
+
+describe('backpressure through HTTP/2 flow control', () => {
+  const TOTAL = 64 * 1024 * 1024;
+  const CHUNK = Buffer.alloc(64 * 1024, 'x');
+
+  test('a client that does not read holds the h2 upstream back', async () => {
+    let written = 0;
+    const up = await h2Server((stream) => {
+      stream.respond({ ':status': 200 });
+      const pump = (): void => {
+        while (written < TOTAL) {
+          written += CHUNK.length;
+          if (!stream.write(CHUNK)) {
+            stream.once('drain', pump);
+            return;
+          }
+        }
+        stream.end();
+      };
+      pump();
+    });
+    const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2' })));
+    const r = await client(res, url).request({ path: '/big', method: 'GET' });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the client reads nothing meanwhile
+    expect(written).toBeLessThan(TOTAL / 2);
+    let got = 0;
+    for await (const chunk of r.body) got += (chunk as Buffer).length;
+    expect(got).toBe(TOTAL);
+  });
+
+  test('an h2 upstream that does not read holds the client upload back', async () => {
+    let read = 0;
+    let resume: () => void = () => {};
+    const up = await h2Server((stream) => {
+      stream.pause();
+      resume = () => {
+        stream.on('data', (d: Buffer) => (read += d.length));
+        stream.on('end', () => {
+          stream.respond({ ':status': 200 });
+          stream.end(String(read));
+        });
+        stream.resume();
+      };
+    });
+    const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2' })));
+    let pulled = 0;
+    async function* upload(): AsyncGenerator<Buffer> {
+      while (pulled < TOTAL) {
+        pulled += CHUNK.length;
+        yield CHUNK;
+      }
+    }
+    const pending = client(res, url).request({ path: '/up', method: 'POST', body: upload() });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the upstream reads nothing meanwhile
+    expect(pulled).toBeGreaterThan(0);
+    expect(pulled).toBeLessThan(TOTAL / 2);
+    resume();
+    const r = await pending;
+    expect(await r.body.text()).toBe(String(TOTAL));
+  });
+});
