@@ -93,7 +93,7 @@ export class H2Session implements TimeoutTarget {
     }
     (stream as TaggedStream)[kSession] = this;
     this.open.add(stream);
-    stream.once('close', onStreamClose);
+    stream.on('close', onStreamClose); // emitted once; `on` allocates no wrapper
     return stream;
   }
 

@@ -35,7 +35,8 @@ export interface PeerOptions {
    * The protocol spoken upstream. `'h1'` (default): HTTP/1.1. `'h2'`: HTTP/2 (TLS: ALPN offers
    * only `h2`, a backend that picks anything else is a 502; plain: h2c with prior knowledge).
    * `'h2h1'`: TLS ALPN offers `[h2, http/1.1]` and the backend's choice is used; without TLS it is `'h1'`.
-   * HTTP/2 streams share one session per peer (another opens at the peer's `maxConcurrentStreams`).
+   * HTTP/2 streams share one session per peer (another opens at the peer's `maxConcurrentStreams`);
+   * `maxConnections` does not apply to them.
    */
   alpn: UpstreamAlpn;
 }

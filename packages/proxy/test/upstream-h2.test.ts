@@ -274,6 +274,41 @@ test('an upstream RST_STREAM is a 502 and the next request works on the same ses
   expect(proxy.stats().pool.h2.newSessions).toBe(1);
 });
 
+test('a session that dies mid-response is dropped; the next request opens a new session', async () => {
+  const up = await h2Server((stream, headers) => {
+    if (headers[':path'] === '/die') {
+      stream.respond({ ':status': 200 });
+      stream.write('partial');
+      setImmediate(() => stream.session?.destroy()); // the connection drops without GOAWAY
+    } else {
+      stream.respond({ ':status': 200 });
+      stream.end('fine');
+    }
+  });
+  const { url, proxy } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2' })));
+  const c = client(res, url);
+  const first = await c.request({ path: '/ok', method: 'GET' });
+  expect(await first.body.text()).toBe('fine');
+  const dying = await c.request({ path: '/die', method: 'GET' });
+  await expect(dying.body.text()).rejects.toThrow(); // mid-body: the client connection drops
+  await until(() => proxy.stats().pool.h2.sessions === 0, 3000, 'the dead session to be dropped');
+  const again = await client(res, url).request({ path: '/ok', method: 'GET' });
+  expect(await again.body.text()).toBe('fine');
+  expect(proxy.stats().pool.h2).toMatchObject({ newSessions: 2, sessions: 1 });
+  expect(up.seen.sessions).toBe(2);
+});
+
+test('an idle session is closed after the idle timeout', async () => {
+  const up = await h2Server((stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('x');
+  });
+  const { url, proxy } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2', idleTimeoutMs: 100 })));
+  expect(await (await client(res, url).request({ path: '/', method: 'GET' })).body.text()).toBe('x');
+  expect(proxy.stats().pool.h2.sessions).toBe(1);
+  await until(() => proxy.stats().pool.h2.sessions === 0, 3000, 'the idle session to close');
+});
+
 test('REFUSED_STREAM and GOAWAY before processing are retried (RFC 9113 8.7)', async () => {
   let n = 0;
   const up = await h2Server((stream) => {

@@ -210,12 +210,19 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
   /** @internal The response is complete. */
   onEnd(): void {
     if (this.over || !this.headSeen) return;
+    const stream = this.stream as http2.ClientHttp2Stream;
+    const code = stream.rstCode;
+    if (code !== undefined && code !== NGHTTP2_NO_ERROR) {
+      // node:http2 also ends the readable side of a stream that was reset or whose session
+      // died (what had arrived stays readable): that is a truncated response, not its end.
+      this.fail(this.closeError());
+      return;
+    }
     this.responseEnded = true;
     this.disarm();
     if (!this.requestDone) {
       // Answered before the whole request body was sent: the rest is not wanted.
       this.requestDone = true;
-      const stream = this.stream as http2.ClientHttp2Stream;
       if (!stream.closed) stream.close(NGHTTP2_NO_ERROR);
     }
     this.events?.onResponseComplete();
