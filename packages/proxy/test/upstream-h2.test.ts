@@ -11,6 +11,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { HttpPeer, type PeerOptions, type ProxyHttp } from '@pingora-ts/proxy';
 import { Pool } from 'undici';
 import { DOWNSTREAMS, MemoryLogger, Resources, client, rawExchange, startProxy, until, useDownstream } from './resources';
@@ -389,6 +390,13 @@ test('alpn h2 to a backend that speaks only HTTP/1.1 is a 502 with a clear log l
   }
 });
 
+test('PeerOptions.alpn is checked, and the protocol is part of the pool key', () => {
+  expect(() => new HttpPeer('127.0.0.1:1', false, '', { alpn: 'h3' as 'h2' })).toThrow(/PeerOptions\.alpn must be "h1", "h2" or "h2h1", got h3/);
+  const keys = new Set(['h1', 'h2', 'h2h1'].map((alpn) => new HttpPeer('127.0.0.1:1', true, 'a.test', { alpn: alpn as 'h2' }).poolKey));
+  expect(keys.size).toBe(3);
+  expect(new HttpPeer('127.0.0.1:1', false, '', { alpn: 'h2h1' }).protocol).toBe('h1'); // no TLS: no ALPN to choose with
+});
+
 test('read timeout: an h2 upstream that never answers is a 504', async () => {
   const up = await h2Server(() => {});
   const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2', readTimeoutMs: 100 })));
@@ -448,7 +456,7 @@ describe('backpressure through HTTP/2 flow control', () => {
         yield CHUNK;
       }
     }
-    const pending = client(res, url).request({ path: '/up', method: 'POST', body: upload() });
+    const pending = client(res, url).request({ path: '/up', method: 'POST', body: Readable.from(upload()) });
     await new Promise((resolve) => setTimeout(resolve, 500)); // the upstream reads nothing meanwhile
     expect(pulled).toBeGreaterThan(0);
     expect(pulled).toBeLessThan(TOTAL / 2);
