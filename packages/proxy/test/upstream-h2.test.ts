@@ -106,7 +106,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     const get = await rawExchange(
       res,
       port,
-      'GET /a?x=1 HTTP/1.1\r\nHost: app.test\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-Listed: drop\r\nConnection: close, X-Listed\r\n\r\n',
+      'GET /a?x=1 HTTP/1.1\r\nHost: app.test\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-Listed: drop\r\nConnection: close, X-Listed\r\n\r\n',
     );
     expect(get).toMatch(/^HTTP\/1\.1 201 Created\r\n/);
     expect(get).toMatch(/\r\nx-up: yes\r\n/);
@@ -116,6 +116,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(seenHeaders.host).toBeUndefined();
     expect(seenHeaders['keep-alive']).toBeUndefined();
     expect(seenHeaders['proxy-connection']).toBeUndefined();
+    expect(seenHeaders['http2-settings']).toBeUndefined();
     expect(seenHeaders['x-listed']).toBeUndefined();
     expect(seenHeaders['x-forwarded-for']).toBe('127.0.0.1');
     const c = client(res, url);

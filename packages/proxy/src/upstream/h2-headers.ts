@@ -2,7 +2,7 @@
  * Heads between the HTTP/1-shaped model the hooks see (`RequestHeader`, `[name, value, …]`) and
  * HTTP/2 (RFC 9113 §8.2-8.3): the request gains `:method`, `:scheme`, `:authority` (from `Host`,
  * else the peer address) and `:path`, and loses the connection-specific fields (`connection`,
- * `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `host`, and any field the
+ * `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `http2-settings`, `host`, and any field the
  * `Connection` header names); `te` passes only as `te: trailers`. Responses and trailers lose
  * their pseudo-headers.
  */
@@ -49,6 +49,9 @@ export function h2RequestHeaders(request: RequestHeader, peer: HttpPeer): Outgoi
           continue;
         }
         if (equalsLower(name, 'keep-alive')) continue;
+        break;
+      case 14:
+        if (equalsLower(name, 'http2-settings')) continue; // only for an h2c upgrade, refused by node:http2
         break;
       case 16:
         if (equalsLower(name, 'proxy-connection')) continue;

@@ -74,14 +74,24 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
     try {
       stream = slot.request(h2RequestHeaders(request, this.peer), { endStream, waitForTrailers: !endStream });
     } catch (err) {
-      // The session closed (or received GOAWAY) since the slot was reserved: nothing was sent.
       this.slot = null;
       this.over = true;
       const where = this.peer.address;
-      throw new ProxyError(`HTTP/2 session to ${where} cannot open a stream: ${(err as Error).message}`, {
-        kind: 'ConnectionClosed',
-        source: 'upstream',
-        retry: true,
+      const session = slot.session;
+      if (slot.closing || session.closed || session.destroyed) {
+        // The session closed (or received GOAWAY) since the slot was reserved: nothing was sent.
+        throw new ProxyError(`HTTP/2 session to ${where} cannot open a stream: ${(err as Error).message}`, {
+          kind: 'ConnectionClosed',
+          source: 'upstream',
+          retry: true,
+          cause: err,
+          context: where,
+        });
+      }
+      // node:http2 refused the head itself (a field HTTP/2 does not allow).
+      throw new ProxyError(`request head cannot be sent over HTTP/2 to ${where}: ${(err as Error).message}`, {
+        kind: 'InvalidHTTPRequest',
+        source: 'downstream',
         cause: err,
         context: where,
       });
