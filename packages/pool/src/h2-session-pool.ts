@@ -227,13 +227,9 @@ export class H2SessionPool {
       const slot = this.reuse(peer);
       if (slot !== null) return slot;
       const key = peer.poolKey ?? peerKey(peer);
-      let bucket = this.buckets.get(key);
-      if (bucket === undefined) {
-        bucket = new H2Bucket();
-        this.buckets.set(key, bucket);
-      }
+      const bucket = this.bucketFor(key);
       if (bucket.connecting === null) {
-        const opening = this.open(bucket, key, peer);
+        const opening = this.open(key, peer);
         bucket.connecting = opening;
         let got: H2Session | HttpConnection;
         try {
@@ -242,14 +238,27 @@ export class H2SessionPool {
           bucket.connecting = null;
           this.pruneIfEmpty(key, bucket);
         }
-        if (!(got instanceof H2Session)) return got;
-        this.streamCount++;
-        return { session: got, reused: got.take() };
+        return this.reserve(got);
       }
       const other = await bucket.connecting;
       // Someone else's handshake chose HTTP/1.1: this caller opens its own connection.
-      if (!(other instanceof H2Session)) return this.open(bucket, key, peer) as Promise<HttpConnection>;
+      if (!(other instanceof H2Session)) return this.reserve(await this.open(key, peer));
     }
+  }
+
+  private reserve(got: H2Session | HttpConnection): H2Reservation | HttpConnection {
+    if (!(got instanceof H2Session)) return got;
+    this.streamCount++;
+    return { session: got, reused: got.take() };
+  }
+
+  private bucketFor(key: string): H2Bucket {
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = new H2Bucket();
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
   }
 
   /** Checks `target`'s deadline on every sweep tick (at least every `ms / 4`) until `unwatch`. */
@@ -279,7 +288,7 @@ export class H2SessionPool {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
-  private async open(bucket: H2Bucket, key: string, peer: PeerLike): Promise<H2Session | HttpConnection> {
+  private async open(key: string, peer: PeerLike): Promise<H2Session | HttpConnection> {
     const proto = peerProtocol(peer);
     const addr = parsePeerAddress(peer.address);
     const timeoutMs = peer.connectionTimeoutMs ?? this.connectTimeoutMs;
@@ -321,7 +330,7 @@ export class H2SessionPool {
     }
     this.newCount++;
     this.all.add(h2);
-    bucket.sessions.push(h2);
+    this.bucketFor(key).sessions.push(h2);
     session.on('remoteSettings', (settings: http2.Settings) => {
       h2.maxStreams = settings.maxConcurrentStreams ?? Infinity;
     });
