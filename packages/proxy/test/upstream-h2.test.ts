@@ -398,6 +398,23 @@ test('PeerOptions.alpn is checked, and the protocol is part of the pool key', ()
   expect(new HttpPeer('127.0.0.1:1', false, '', { alpn: 'h2h1' }).protocol).toBe('h1'); // no TLS: no ALPN to choose with
 });
 
+test('write timeout: an h2 upstream that never reads the request body fails the request with a WriteError', async () => {
+  const up = await h2Server((stream) => stream.pause());
+  const logger = new MemoryLogger();
+  const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2', writeTimeoutMs: 150 })), { logger });
+  const big = Buffer.alloc(16 * 1024 * 1024, 'u');
+  const outcome = await client(res, url)
+    .request({ path: '/up', method: 'POST', body: big })
+    .then(async (r) => {
+      await r.body.text();
+      return r.statusCode;
+    })
+    .catch(() => 'the connection closed while the client was still sending');
+  expect([502, 'the connection closed while the client was still sending']).toContain(outcome);
+  await until(() => logger.lines.some((l) => l.msg === 'proxy request failed'));
+  expect(logger.lines.find((l) => l.msg === 'proxy request failed')?.obj).toMatchObject({ kind: 'WriteError', err: expect.stringContaining('timed out') });
+});
+
 test('read timeout: an h2 upstream that never answers is a 504', async () => {
   const up = await h2Server(() => {});
   const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2', readTimeoutMs: 100 })));
