@@ -53,6 +53,11 @@ const upstreamsSchema = z.strictObject({
   max_connections: z.number().int().min(1).optional(),
   /** Connect to the backends with TLS. */
   tls: upstreamTlsSchema.optional(),
+  /**
+   * The protocol spoken to the backends: `h1` (HTTP/1.1), `h2` (HTTP/2: ALPN `h2` with `tls`,
+   * else h2c with prior knowledge) or `h2h1` (with `tls`: ALPN offers both, h2 preferred; else h1).
+   */
+  alpn: z.enum(['h1', 'h2', 'h2h1']).default('h1'),
 });
 
 /** Downstream HTTP/2 settings and abuse limits (HttpProxy's `http2` option); each defaults to the proxy's. */

@@ -41,6 +41,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       readTimeoutMs: upstreams.read_timeout_ms,
       idleTimeoutMs: upstreams.idle_timeout_ms,
       maxConnections: upstreams.max_connections,
+      alpn: upstreams.alpn,
       ...(tls === undefined ? {} : { verifyCert: tls.verify_cert, verifyHostname: tls.verify_hostname }),
       // The CA paths are part of the pool key: peers trusting other CAs never share a connection.
       ...(trust === undefined ? {} : { ca: trust.pem, caKey: trust.key }),

@@ -50,6 +50,7 @@ test.each([
   ['no service', 'threads: 1\n', /services/],
   ['a bad max_connections', lbConf('/tmp', ['127.0.0.1:1']).replace('      backends:', '      max_connections: 0\n      backends:'), /bad\.yaml:\d+:\d+: services\[0\]\.upstreams\.max_connections: .*>=\s*1/],
   ['a misspelt max_connections', lbConf('/tmp', ['127.0.0.1:1']).replace('      backends:', '      max_connection: 8\n      backends:'), /services\[0\]\.upstreams\.max_connection: unknown key \(did you mean "max_connections"\?\)/],
+  ['an unknown upstreams.alpn', lbConf('/tmp', ['127.0.0.1:1']).replace('      backends:', '      alpn: h3\n      backends:'), /services\[0\]\.upstreams\.alpn: .*"h1".*"h2".*"h2h1"/],
   ['a bad backend address', 'services:\n  - name: web\n    listeners: [{ addr: 127.0.0.1:0 }]\n    upstreams: { backends: [nohost] }\n', /services\[0\]\.upstreams\.backends\[0\]/],
 ])('malformed config (%s) exits 1 with one clear line, no stack trace', async (_what, text, expected) => {
   const conf = h.file('bad.yaml', text);

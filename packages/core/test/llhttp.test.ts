@@ -44,6 +44,25 @@ test('parsers: PAUSE stops after a head, NO_BODY skips the end, the pool tracks 
   pool.give(p);
 });
 
+test('the trailers of a chunked body come with its end', () => {
+  const pool = (llhttp as NonNullable<typeof llhttp>).parserPool(1024);
+  const ends: Array<string[] | null> = [];
+  const bodies: string[] = [];
+  const handler: RequestParserHandler = {
+    onRequestHead: () => READ_BODY,
+    onRequestBody: (chunk) => bodies.push(chunk.toString()),
+    onRequestComplete: (trailers) => ends.push(trailers),
+  };
+  const p = pool.take(handler);
+  const wire =
+    'POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\ngrpc-status: 0\r\n\r\n' +
+    'POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n';
+  expect(p.execute(Buffer.from(wire))).toBe(wire.length);
+  pool.give(p);
+  expect(bodies).toEqual(['abc', 'de']);
+  expect(ends).toEqual([['X-Sum', '1', 'grpc-status', '0'], null]);
+});
+
 test('a lent parser parses requests from a real socket, written a few bytes at a time', async () => {
   const pool = (llhttp as NonNullable<typeof llhttp>).parserPool(8192);
   const seen: string[] = [];

@@ -10,12 +10,13 @@ import type { PeerAddress, PeerLike } from './peer-like';
 /**
  * Resolves with a connected socket (TLS handshake done) or rejects with a `ProxyError`.
  * `onread` (plain TCP only: TLS sockets have no such option) reads into a caller's buffer
- * instead of a new one per read; the socket then emits no `data` events.
+ * instead of a new one per read; the socket then emits no `data` events. `alpn`: the protocols
+ * offered by TLS ALPN, in order of preference (default `['http/1.1']`).
  */
-export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number, onread?: net.OnReadOpts): Promise<net.Socket> {
+export function connect(peer: PeerLike, addr: PeerAddress, timeoutMs: number, onread?: net.OnReadOpts, alpn: string[] = HTTP1_ONLY): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     const socket = peer.tls
-      ? tls.connect(tlsOptions(peer, addr))
+      ? tls.connect(tlsOptions(peer, addr, alpn))
       : net.connect({ host: addr.host, port: addr.port, noDelay: true, ...(onread === undefined ? {} : { onread }) });
     let timer: NodeJS.Timeout | undefined;
     const done = (err: ProxyError | null): void => {
@@ -56,13 +57,15 @@ function trustContext(ca: string | Buffer): tls.SecureContext {
   return ctx;
 }
 
-function tlsOptions(peer: PeerLike, addr: PeerAddress): tls.ConnectionOptions {
+const HTTP1_ONLY = ['http/1.1'];
+
+function tlsOptions(peer: PeerLike, addr: PeerAddress, alpn: string[]): tls.ConnectionOptions {
   const servername = peer.sni !== '' ? peer.sni : net.isIP(addr.host) === 0 ? addr.host : undefined;
   const opts: tls.ConnectionOptions = {
     host: addr.host,
     port: addr.port,
     servername,
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: alpn,
     rejectUnauthorized: peer.verifyCert !== false,
   };
   if (peer.ca !== undefined) opts.secureContext = trustContext(peer.ca);

@@ -13,8 +13,10 @@
  * has no connections and no waiters, so peers that come and go do not pile up.
  */
 import { channel } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { ProxyError } from '@pingora-ts/core';
 import { connect } from './connect';
+import { H2SessionPool, type H2PoolOwner, type H2PoolStats } from './h2-session-pool';
 import { HttpConnection, SHARED_READS, type ConnectionOwner } from './http-connection';
 import { parsePeerAddress, peerKey, type PeerAddress, type PeerLike } from './peer-like';
 import { BufferedRequest, type PoolRequestOptions, type PoolResponse } from './buffered-request';
@@ -52,6 +54,8 @@ export interface PoolStats {
   activeConnections: number;
   /** Peer keys with connections or waiters right now. */
   peers: number;
+  /** The HTTP/2 sessions (`pool.h2`): sessions and streams, opened since start and open now. */
+  h2: H2PoolStats;
 }
 
 /** Published on `pingora-ts:pool:connect` for every new connection (only when someone subscribes). */
@@ -95,13 +99,15 @@ class PeerBucket implements TimeoutTarget {
   }
 }
 
-export class ConnectionPool implements ConnectionOwner {
+export class ConnectionPool implements ConnectionOwner, H2PoolOwner {
   /** Idle connections kept per peer key. */
   readonly size: number;
   /** Connections per peer key, idle + in use + connecting (`Infinity`: no limit). */
   readonly maxConnections: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** HTTP/2 sessions to peers with `alpn: 'h2'` or `'h2h1'` (many streams each). */
+  readonly h2: H2SessionPool;
 
   private readonly buckets = new Map<string, PeerBucket>();
   private readonly all = new Set<HttpConnection>();
@@ -111,6 +117,8 @@ export class ConnectionPool implements ConnectionOwner {
   private newCount = 0;
   private reusedCount = 0;
   private closing: Promise<void> | null = null;
+  /** `closing` and the HTTP/2 sessions' close: what `close()` and `destroy()` return. */
+  private closed: Promise<void> | null = null;
   private closedWaiters: Array<() => void> = [];
 
   constructor(options: ConnectionPoolOptions = {}) {
@@ -121,6 +129,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.maxConnections = options.maxConnections === undefined ? Infinity : positiveInt(options.maxConnections, 'maxConnections');
     this.idleTimeoutMs = positiveInt(options.idleTimeoutMs ?? 60_000, 'idleTimeoutMs');
     this.connectTimeoutMs = positiveInt(options.connectTimeoutMs ?? 5_000, 'connectTimeoutMs');
+    this.h2 = new H2SessionPool(this, this.idleTimeoutMs, this.connectTimeoutMs);
   }
 
   /** Connections opened since the pool was made. */
@@ -147,6 +156,7 @@ export class ConnectionPool implements ConnectionOwner {
       idleConnections: idle,
       activeConnections: busy,
       peers: this.buckets.size,
+      h2: this.h2.stats(),
     };
   }
 
@@ -245,14 +255,20 @@ export class ConnectionPool implements ConnectionOwner {
    * closed when released. Resolves once every connection is closed. Idempotent.
    */
   close(): Promise<void> {
-    return this.shutdown(false);
+    const first = this.closing === null;
+    const p = this.shutdown(false);
+    if (first) this.closed = Promise.all([p, this.h2.close(false)]).then(noop);
+    return this.closed as Promise<void>;
   }
 
   /** Like `close()`, but destroys busy connections too, right now. Idempotent. */
   destroy(): Promise<void> {
+    const first = this.closing === null;
     const p = this.shutdown(true);
     for (const conn of this.all) conn.destroy();
-    return p;
+    const h2 = this.h2.close(true);
+    if (first) this.closed = Promise.all([p, h2]).then(noop);
+    return this.closed as Promise<void>;
   }
 
   private shutdown(force: boolean): Promise<void> {
@@ -301,7 +317,16 @@ export class ConnectionPool implements ConnectionOwner {
       this.pruneIfEmpty(bucket);
       throw err;
     }
-    const conn = new HttpConnection(socket, bucket.key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this, !peer.tls);
+    const conn = this.addConnection(bucket, peer, socket, !peer.tls);
+    if (this.closing !== null) {
+      this.release(conn);
+      throw ProxyError.internal('InternalError', 'connection pool is closed');
+    }
+    return conn;
+  }
+
+  private addConnection(bucket: PeerBucket, peer: PeerLike, socket: Socket, readShared: boolean): HttpConnection {
+    const conn = new HttpConnection(socket, bucket.key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this, readShared);
     conn.slot = bucket;
     this.all.add(conn);
     this.newCount++;
@@ -309,11 +334,22 @@ export class ConnectionPool implements ConnectionOwner {
     if (connectChannel.hasSubscribers) {
       connectChannel.publish({ key: bucket.key, address: peer.address, tls: peer.tls } satisfies PoolConnectMessage);
     }
-    if (this.closing !== null) {
-      this.release(conn);
-      throw ProxyError.internal('InternalError', 'connection pool is closed');
-    }
     return conn;
+  }
+
+  /**
+   * @internal Part of `H2PoolOwner`: a TLS socket to an `h2h1` peer on which ALPN chose
+   * `http/1.1` becomes a busy connection of this pool (give it back with `release`).
+   */
+  adoptH1(peer: PeerLike, socket: Socket): HttpConnection {
+    const key = peer.poolKey ?? peerKey(peer);
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = new PeerBucket(key, parsePeerAddress(peer.address), peer.maxConnections ?? this.maxConnections, this.checkBucket);
+      this.buckets.set(key, bucket);
+    }
+    bucket.busy++;
+    return this.addConnection(bucket, peer, socket, false);
   }
 
   /** Queues a caller until a connection comes free; the sweep rejects it at its deadline. */
@@ -412,6 +448,7 @@ export class ConnectionPool implements ConnectionOwner {
   private pruneIfEmpty(bucket: PeerBucket): void {
     if (bucket.busy === 0 && bucket.idle.length === 0 && bucket.waiters.length === 0 && this.buckets.get(bucket.key) === bucket) {
       this.buckets.delete(bucket.key);
+      this.h2.forgetH1(bucket.key); // an h2h1 peer negotiates again on its next connection
     }
   }
 }
@@ -426,6 +463,8 @@ function popIdle(bucket: PeerBucket): HttpConnection | null {
   }
   return null;
 }
+
+function noop(): void {}
 
 function positiveInt(v: number, name: string): number {
   if (!Number.isInteger(v) || v <= 0) throw new TypeError(`ConnectionPool option "${name}" must be a positive integer, got ${String(v)}`);

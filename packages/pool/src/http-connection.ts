@@ -218,10 +218,13 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
     return ok;
   }
 
-  /** Ends the request body (writes the last chunk when chunked). */
-  endBody(): void {
+  /**
+   * Ends the request body: writes the last chunk when chunked, with `trailers`
+   * (`[name, value, …]`, valid header text) when given; a counted body cannot carry them.
+   */
+  endBody(trailers: readonly string[] | null = null): void {
     if (this.phase === PHASE_CLOSED || this.requestDone) return;
-    if (this.chunked) this.socket.write('0\r\n\r\n', 'latin1');
+    if (this.chunked) this.socket.write(lastChunk(trailers), 'latin1');
     this.requestDone = true;
     if (!this.responseDone && !this.paused) this.armTimeout(this.readTimeoutMs);
   }
@@ -554,4 +557,12 @@ export class HttpConnection implements ResponseParserSink, TimeoutTarget, Shared
     this.touch();
     this.handler?.onRequestDrain();
   };
+}
+
+/** The last chunk of a chunked body, with its trailer fields. */
+function lastChunk(trailers: readonly string[] | null): string {
+  if (trailers === null || trailers.length === 0) return '0\r\n\r\n';
+  let out = '0\r\n';
+  for (let i = 0; i + 1 < trailers.length; i += 2) out += trailers[i] + ': ' + trailers[i + 1] + '\r\n';
+  return out + '\r\n';
 }

@@ -32,20 +32,39 @@ export interface PeerLike {
    * pool starts tracking the key (first use, or first use after the key's connections all closed).
    */
   readonly maxConnections?: number;
+  /**
+   * The protocol spoken to the peer: `'h1'` (default), `'h2'` (TLS: ALPN offers only `h2`;
+   * plain: h2c with prior knowledge) or `'h2h1'` (TLS: ALPN offers both and prefers `h2`; plain: `h1`).
+   */
+  readonly alpn?: UpstreamAlpn;
   /** A key computed once by the peer's owner (e.g. `HttpPeer`); must equal `peerKey(peer)`. */
   readonly poolKey?: string;
+}
+
+/** The upstream protocol choices of a peer (see `PeerLike.alpn`). */
+export type UpstreamAlpn = 'h1' | 'h2' | 'h2h1';
+
+/** The protocol actually asked of `peer`: `'h2h1'` without TLS is `'h1'`. */
+export function peerProtocol(peer: PeerLike): UpstreamAlpn {
+  const alpn = peer.alpn;
+  if (alpn === undefined || alpn === 'h1') return 'h1';
+  return alpn === 'h2h1' && !peer.tls ? 'h1' : alpn;
 }
 
 /**
  * The reuse key of a peer: two peers with the same key may share a connection.
  *
- * Plain TCP peers are told apart by address and `groupKey`; TLS peers also by SNI, the verify
- * flags, `alternativeCn` and `caKey`. Compute it once per peer, not per request.
+ * Plain TCP peers are told apart by protocol (`alpn`), address and `groupKey`; TLS peers also
+ * by SNI, the verify flags, `alternativeCn` and `caKey`. Compute it once per peer, not per request.
  */
 export function peerKey(peer: PeerLike): string {
   const group = peer.groupKey === undefined ? '' : peer.groupKey;
-  if (!peer.tls) return 'http|' + peer.address + '|' + group;
+  const proto = peerProtocol(peer);
+  // h1 keys stay as they were; other protocols never share a key with h1.
+  const scheme = proto === 'h1' ? '' : proto + '+';
+  if (!peer.tls) return scheme + 'http|' + peer.address + '|' + group;
   return (
+    scheme +
     'https|' +
     peer.address +
     '|' +

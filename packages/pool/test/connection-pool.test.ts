@@ -214,8 +214,14 @@ test('peerKey separates everything that makes peers differ', () => {
     peerKey({ ...base, alternativeCn: 'alt.example' }),
     peerKey({ ...base, caKey: 'private-ca' }),
     peerKey({ ...base, groupKey: 'g' }),
+    peerKey({ ...base, alpn: 'h2' }),
+    peerKey({ ...base, alpn: 'h2h1' }),
   ]);
-  expect(keys.size).toBe(9);
+  expect(keys.size).toBe(11);
+  expect(peerKey({ ...base, alpn: 'h1' })).toBe(peerKey(base));
+  // h2h1 without TLS is h1; h2 without TLS (h2c) is its own key
+  expect(peerKey(peer('10.0.0.1:80', { alpn: 'h2h1' }))).toBe(peerKey(peer('10.0.0.1:80')));
+  expect(peerKey(peer('10.0.0.1:80', { alpn: 'h2' }))).not.toBe(peerKey(peer('10.0.0.1:80')));
   expect(peerKey({ ...base })).toBe(peerKey(base));
   // SNI and verify flags do not matter without TLS
   expect(peerKey(peer('10.0.0.1:80', { sni: 'x' }))).toBe(peerKey(peer('10.0.0.1:80')));

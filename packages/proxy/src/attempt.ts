@@ -11,7 +11,7 @@
  * step runner (`ProxyTask.wait` / `wake`), which is where re-entrancy is handled.
  */
 import { ProxyError } from '@pingora-ts/core';
-import { BodyFlow, type ChunkFilter, type FlowOwner } from './flow/body-flow';
+import { BodyFlow, type ChunkFilter, type FlowOwner, type TrailerFilter } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
 import type { HttpPeer } from './http-peer';
@@ -169,7 +169,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
       this.headWritten = true;
       this.waiting = WAIT_HEAD;
       if (framing !== 'none') {
-        const flow = new BodyFlow(t.downstream, upstream, bindFilter(t, t.rt.requestBodyFilter), this);
+        const flow = new BodyFlow(t.downstream, upstream, bindFilter(t, t.rt.requestBodyFilter), this, bindTrailers(t, t.rt.requestTrailerFilter));
         this.requestFlow = flow;
         this.readingBody = true;
         t.downstream.readBody(flow);
@@ -246,7 +246,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     }
     this.waiting = WAIT_BODY;
     const upstream = this.upstream as UpstreamSession;
-    const flow = new BodyFlow(upstream, d, bindFilter(t, t.rt.responseBodyFilter), this);
+    const flow = new BodyFlow(upstream, d, bindFilter(t, t.rt.responseBodyFilter), this, bindTrailers(t, t.rt.upstreamResponseTrailerFilter));
     this.responseFlow = flow;
     upstream.readBody(flow);
     // No body byte went with the head yet: send it soon (streaming responses).
@@ -420,4 +420,12 @@ function bindFilter<Ctx>(t: ProxyTask<Ctx>, filter: ProxyTask<Ctx>['rt']['reques
   const session = t.session;
   const ctx = t.ctx;
   return (chunk, end) => filter(session, chunk, end, ctx);
+}
+
+/** A trailer filter bound to the request's session and ctx, or null when the app has none. */
+function bindTrailers<Ctx>(t: ProxyTask<Ctx>, filter: ProxyTask<Ctx>['rt']['requestTrailerFilter']): TrailerFilter | null {
+  if (filter === null) return null;
+  const session = t.session;
+  const ctx = t.ctx;
+  return (trailers) => filter(session, trailers, ctx);
 }

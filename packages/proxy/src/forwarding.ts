@@ -24,7 +24,8 @@ export interface RequestBodyInfo {
 /**
  * The headers to send upstream for a downstream request: hop-by-hop fields and `Expect` (the
  * proxy answers `100-continue` itself) dropped, `X-Forwarded-For` appended with `clientIp`,
- * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged.
+ * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged. `TE` passes only as
+ * `te: trailers` (the proxy forwards trailers, and gRPC servers want it); other codings are dropped.
  */
 export function forwardRequestHeaders(raw: readonly string[], clientIp: string, proto: string, info: RequestBodyInfo): string[] {
   const out: string[] = [];
@@ -39,6 +40,7 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
     const value = raw[i + 1] as string;
     if (isHopByHop(name)) {
       if (name.length === 7 && equalsLower(name, 'upgrade')) upgrade = upgrade === null ? value : upgrade + ', ' + value;
+      if (name.length === 2 && acceptsTrailers(value)) out.push(name, 'trailers');
       continue;
     }
     switch (name.length) {
@@ -172,6 +174,16 @@ function isHopByHop(name: string): boolean {
     default:
       return false;
   }
+}
+
+/** Whether a `TE` value lists `trailers`. */
+function acceptsTrailers(value: string): boolean {
+  if (equalsLower(value, 'trailers')) return true;
+  for (const part of value.split(',')) {
+    const semi = part.indexOf(';');
+    if (equalsLower((semi < 0 ? part : part.slice(0, semi)).trim(), 'trailers')) return true;
+  }
+  return false;
 }
 
 /** Removes every field named in `lower` (lower-case names) from `raw`, in place. */

@@ -6,6 +6,7 @@
 import type { ProxyError } from '@pingora-ts/core';
 import { sendErrorResponse } from './error-response';
 import type { BodyFilterResult, FailToProxy, ProxyHttp } from './proxy-http';
+import type { HeaderList } from './header-list';
 import type { Session } from './session';
 
 /** Every hook of `ProxyHttp`, in the order they run. */
@@ -20,9 +21,11 @@ export const HOOK_NAMES = [
   'failToConnect',
   'upstreamRequestFilter',
   'requestBodyFilter',
+  'requestTrailerFilter',
   'upstreamResponseFilter',
   'responseFilter',
   'responseBodyFilter',
+  'upstreamResponseTrailerFilter',
   'errorWhileProxy',
   'failToProxy',
   'logging',
@@ -55,11 +58,13 @@ export const DEFAULT_HOOKS: DefaultedHooks = {
   requestBodyFilter(): BodyFilterResult {
     return undefined;
   },
+  requestTrailerFilter(): void {},
   upstreamResponseFilter(): void {},
   responseFilter(): void {},
   responseBodyFilter(): BodyFilterResult {
     return undefined;
   },
+  upstreamResponseTrailerFilter(): void {},
   errorWhileProxy(_peer, _session, e, _ctx, clientReused): ProxyError {
     if (e.retry === 'reused-only') e.retry = clientReused;
     return e;
@@ -71,6 +76,9 @@ export const DEFAULT_HOOKS: DefaultedHooks = {
   logging(): void {},
 };
 
+/** A trailer filter bound to its app. */
+export type BoundTrailerFilter<Ctx> = (session: Session, trailers: HeaderList, ctx: Ctx) => void | Promise<void>;
+
 /** A body filter bound to its app. */
 export type BoundBodyFilter<Ctx> = (session: Session, chunk: Buffer | null, endOfStream: boolean, ctx: Ctx) => BodyFilterResult | Promise<BodyFilterResult>;
 
@@ -81,6 +89,10 @@ export interface ResolvedHooks<Ctx> {
   requestBodyFilter: BoundBodyFilter<Ctx> | null;
   /** The user's response body filter, or `null`. */
   responseBodyFilter: BoundBodyFilter<Ctx> | null;
+  /** The user's request trailer filter, or `null` (then trailers pass with no call). */
+  requestTrailerFilter: BoundTrailerFilter<Ctx> | null;
+  /** The user's upstream response trailer filter, or `null`. */
+  upstreamResponseTrailerFilter: BoundTrailerFilter<Ctx> | null;
 }
 
 /**
@@ -115,6 +127,8 @@ export function resolveHooks<Ctx>(app: ProxyHttp<Ctx>): ResolvedHooks<Ctx> {
     hooks: resolved,
     requestBodyFilter: target.requestBodyFilter === undefined ? null : resolved.requestBodyFilter,
     responseBodyFilter: target.responseBodyFilter === undefined ? null : resolved.responseBodyFilter,
+    requestTrailerFilter: target.requestTrailerFilter === undefined ? null : resolved.requestTrailerFilter,
+    upstreamResponseTrailerFilter: target.upstreamResponseTrailerFilter === undefined ? null : resolved.upstreamResponseTrailerFilter,
   };
 }
 

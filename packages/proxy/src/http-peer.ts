@@ -3,7 +3,7 @@
  * `upstreamPeer` returns one per attempt. Build peers once (per backend) when you can: the
  * pool key is computed in the constructor.
  */
-import { parsePeerAddress, peerKey, type PeerLike } from '@pingora-ts/pool';
+import { parsePeerAddress, peerKey, peerProtocol, type PeerLike, type UpstreamAlpn } from '@pingora-ts/pool';
 
 export interface PeerOptions {
   /** TCP (and TLS) connect timeout. `undefined`: the pool's `connectTimeoutMs` (5 s by default). */
@@ -31,6 +31,14 @@ export interface PeerOptions {
    * the connect timeout, then 503 `ConnectionLimitReached`). `undefined`: the pool's `maxConnections`.
    */
   maxConnections: number | undefined;
+  /**
+   * The protocol spoken upstream. `'h1'` (default): HTTP/1.1. `'h2'`: HTTP/2 (TLS: ALPN offers
+   * only `h2`, a backend that picks anything else is a 502; plain: h2c with prior knowledge).
+   * `'h2h1'`: TLS ALPN offers `[h2, http/1.1]` and the backend's choice is used; without TLS it is `'h1'`.
+   * HTTP/2 streams share one session per peer (another opens at the peer's `maxConcurrentStreams`);
+   * `maxConnections` does not apply to them.
+   */
+  alpn: UpstreamAlpn;
 }
 
 const DEFAULT_PEER_OPTIONS: PeerOptions = {
@@ -45,6 +53,7 @@ const DEFAULT_PEER_OPTIONS: PeerOptions = {
   caKey: '',
   groupKey: '',
   maxConnections: undefined,
+  alpn: 'h1',
 };
 
 const OPTION_KEYS = new Set(Object.keys(DEFAULT_PEER_OPTIONS));
@@ -59,6 +68,8 @@ export class HttpPeer implements PeerLike {
   readonly options: Readonly<PeerOptions>;
   /** The pool's reuse key for this peer (see `peerKey`). */
   readonly poolKey: string;
+  /** The protocol asked of the peer: `options.alpn`, except that `'h2h1'` without TLS is `'h1'`. */
+  readonly protocol: UpstreamAlpn;
 
   /**
    * @param address `"host:port"`; throws a `TypeError` when it is not.
@@ -87,7 +98,9 @@ export class HttpPeer implements PeerLike {
     }
     const max = opts.maxConnections;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new TypeError(`PeerOptions.maxConnections must be an integer >= 1, got ${String(max)}`);
+    if (opts.alpn !== 'h1' && opts.alpn !== 'h2' && opts.alpn !== 'h2h1') throw new TypeError(`PeerOptions.alpn must be "h1", "h2" or "h2h1", got ${String(opts.alpn)}`);
     this.options = Object.freeze(opts);
+    this.protocol = peerProtocol(this);
     this.poolKey = peerKey(this);
   }
 
@@ -117,6 +130,9 @@ export class HttpPeer implements PeerLike {
   }
   get maxConnections(): number | undefined {
     return this.options.maxConnections;
+  }
+  get alpn(): UpstreamAlpn {
+    return this.options.alpn;
   }
 
   toString(): string {

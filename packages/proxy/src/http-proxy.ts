@@ -14,7 +14,7 @@ import {
   type Logger,
   type ShutdownOptions,
 } from '@pingora-ts/core';
-import { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
+import { ConnectionPool, type ConnectionPoolOptions, type H2PoolStats } from '@pingora-ts/pool';
 import { chooseDownstream, type DownstreamChoice, type DownstreamKind } from './downstream/choose-downstream';
 import type { DownstreamSession, DownstreamLimits, DownstreamListener } from './downstream/downstream-session';
 import { Http2Front, HTTP2_DEFAULTS, type Http2Options } from './downstream/http2-front';
@@ -25,7 +25,7 @@ import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from './flow/tunnel';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
-import { Http1Connector } from './upstream/http1-upstream-session';
+import { ProtocolConnector } from './upstream/protocol-connector';
 
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
@@ -87,8 +87,8 @@ export interface HttpProxyStats {
   activeRequests: number;
   /** Open downstream connections. */
   activeConnections: number;
-  /** The upstream pool's counters. */
-  pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number };
+  /** The upstream pool's counters (`h2`: HTTP/2 sessions and streams). */
+  pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number; h2: H2PoolStats };
 }
 
 const OPTION_KEYS = new Set([
@@ -167,7 +167,9 @@ export class HttpProxy<Ctx> implements ListeningService {
       hooks: resolved.hooks,
       requestBodyFilter: resolved.requestBodyFilter,
       responseBodyFilter: resolved.responseBodyFilter,
-      upstreams: new Http1Connector(this.pool),
+      requestTrailerFilter: resolved.requestTrailerFilter,
+      upstreamResponseTrailerFilter: resolved.upstreamResponseTrailerFilter,
+      upstreams: new ProtocolConnector(this.pool),
       maxRetries,
       tunnelIdleTimeoutMs: options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
       logger,
@@ -237,6 +239,7 @@ export class HttpProxy<Ctx> implements ListeningService {
         reusedConnections: p.reusedConnections,
         idleConnections: p.idleConnections,
         activeConnections: p.activeConnections,
+        h2: p.h2,
       },
     };
   }

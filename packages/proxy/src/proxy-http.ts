@@ -6,13 +6,15 @@
  *
  * earlyRequestFilter → requestFilter → proxyUpstreamFilter → retry loop { upstreamPeer →
  * connect → connectedToUpstream | failToConnect → upstreamRequestFilter → requestBodyFilter →
- * upstreamResponseFilter → responseFilter → responseBodyFilter | errorWhileProxy } →
+ * requestTrailerFilter → upstreamResponseFilter → responseFilter → responseBodyFilter →
+ * upstreamResponseTrailerFilter | errorWhileProxy } →
  * failToProxy (on error) → logging.
  *
  * Hooks may be sync or async. Decisions are return values, never callbacks. A hook that
  * throws ends the request through `failToProxy` (a non-`ProxyError` becomes `InternalError`, 500).
  */
 import type { ProxyError } from '@pingora-ts/core';
+import type { HeaderList } from './header-list';
 import type { HttpPeer } from './http-peer';
 import type { RequestHeader } from './request-header';
 import type { ResponseHeader } from './response-header';
@@ -113,6 +115,15 @@ export interface ProxyHttp<Ctx> {
   requestBodyFilter?(session: Session, chunk: Buffer | null, endOfStream: boolean, ctx: Ctx): MaybePromise<BodyFilterResult>;
 
   /**
+   * Runs when the request body ended with trailers (a chunked HTTP/1.1 body, an HTTP/2
+   * request), after `requestBodyFilter`'s last call and before the trailers go upstream; only
+   * when there are trailers. May change `trailers` in place (an empty list sends none). They reach
+   * the upstream on HTTP/2 and on a chunked HTTP/1.1 request (a counted body cannot carry them).
+   * Returns nothing; throwing ends the attempt through `errorWhileProxy`. Default: does nothing.
+   */
+  requestTrailerFilter?(session: Session, trailers: HeaderList, ctx: Ctx): MaybePromise<void>;
+
+  /**
    * Runs when the upstream response head arrived, before `responseFilter` (where the cache will
    * store it). May change status and headers (hop-by-hop ones already removed). Returns nothing.
    * Default: does nothing.
@@ -133,6 +144,16 @@ export interface ProxyHttp<Ctx> {
    * called when you define it (no per-chunk cost otherwise). Default: forwards unchanged.
    */
   responseBodyFilter?(session: Session, chunk: Buffer | null, endOfStream: boolean, ctx: Ctx): MaybePromise<BodyFilterResult>;
+
+  /**
+   * Runs when the upstream response ended with trailers (HTTP/2 trailers, a chunked HTTP/1.1
+   * response's trailer fields, gRPC's `grpc-status`), after `responseBodyFilter`'s last call and
+   * before the trailers go downstream; next comes `logging`. Only when there are trailers. May
+   * change `trailers` in place (an empty list sends none). Returns nothing; throwing ends the
+   * attempt through `errorWhileProxy` (the response head is already out: the connection drops).
+   * Default: does nothing.
+   */
+  upstreamResponseTrailerFilter?(session: Session, trailers: HeaderList, ctx: Ctx): MaybePromise<void>;
 
   /**
    * Runs when an attempt fails **after** the connection was made (write/read error, timeout,

@@ -13,7 +13,7 @@ import { ProxyError, type Logger } from '@pingora-ts/core';
 import { Attempt } from './attempt';
 import { publishRequest } from './diagnostics';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
-import type { BoundBodyFilter } from './hooks';
+import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
 import { isThenable } from './is-thenable';
 import type { FailToProxy, ProxyHttp } from './proxy-http';
 import { Session } from './session';
@@ -25,6 +25,8 @@ export interface ProxyRuntime<Ctx> {
   readonly hooks: Required<ProxyHttp<Ctx>>;
   readonly requestBodyFilter: BoundBodyFilter<Ctx> | null;
   readonly responseBodyFilter: BoundBodyFilter<Ctx> | null;
+  readonly requestTrailerFilter: BoundTrailerFilter<Ctx> | null;
+  readonly upstreamResponseTrailerFilter: BoundTrailerFilter<Ctx> | null;
   /** Opens upstream sessions (HTTP/1.1 over the pool). */
   readonly upstreams: UpstreamConnector;
   readonly maxRetries: number;

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { DEFAULT_HOOKS, HOOK_NAMES, HttpPeer, type ProxyHttp } from '@pingora-ts/proxy';
 import type { ProxyError } from '@pingora-ts/core';
-import { DOWNSTREAMS, Resources, client, startProxy, useDownstream } from './resources';
+import { DOWNSTREAMS, Resources, client, rawExchange, startProxy, useDownstream } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -53,9 +53,11 @@ function recorder(peers: HttpPeer[]) {
     },
     upstreamRequestFilter: (_s, _req, ctx) => rec(ctx, 'upstreamRequestFilter'),
     requestBodyFilter: (_s, _chunk, _end, ctx) => rec(ctx, 'requestBodyFilter'),
+    requestTrailerFilter: (_s, _trailers, ctx) => rec(ctx, 'requestTrailerFilter'),
     upstreamResponseFilter: (_s, _resp, ctx) => rec(ctx, 'upstreamResponseFilter'),
     responseFilter: (_s, _resp, ctx) => rec(ctx, 'responseFilter'),
     responseBodyFilter: (_s, _chunk, _end, ctx) => rec(ctx, 'responseBodyFilter'),
+    upstreamResponseTrailerFilter: (_s, _trailers, ctx) => rec(ctx, 'upstreamResponseTrailerFilter'),
     errorWhileProxy: (peer, s, e, ctx, reused) => {
       rec(ctx, 'errorWhileProxy');
       return DEFAULT_HOOKS.errorWhileProxy(peer, s, e, ctx, reused);
@@ -217,6 +219,44 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
       'upstreamResponseFilter',
       'responseFilter',
       'responseBodyFilter',
+      'logging',
+    ]);
+    expectOnChart(log.calls);
+  });
+
+  test('trailers both ways: requestTrailerFilter after the body, upstreamResponseTrailerFilter after the response body', async () => {
+    const up = await res.httpServer((req, r) => {
+      req.resume();
+      req.on('end', () => {
+        r.writeHead(200, { trailer: 'x-sum' });
+        r.write('body');
+        r.addTrailers({ 'x-sum': String(req.rawTrailers.length) });
+        r.end();
+      });
+    });
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { port } = await startProxy(res, app);
+    const reply = await rawExchange(
+      res,
+      port,
+      'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n',
+    );
+    expect(reply).toMatch(/\r\n0\r\nx-sum: 2\r\n\r\n$/);
+    const log = await next();
+    expect(log.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'requestBodyFilter',
+      'requestTrailerFilter',
+      'upstreamResponseFilter',
+      'responseFilter',
+      'responseBodyFilter',
+      'upstreamResponseTrailerFilter',
       'logging',
     ]);
     expectOnChart(log.calls);

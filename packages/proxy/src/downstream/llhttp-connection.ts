@@ -171,12 +171,12 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     this.reading?.bodyChunk(chunk);
   }
 
-  onRequestComplete(): void {
+  onRequestComplete(trailers: string[] | null): void {
     const req = this.reading;
     if (req === null) return;
     this.reading = null;
     this.bodyHeld = false;
-    req.bodyComplete();
+    req.bodyComplete(trailers);
     if (this.phase !== C_BUSY) return;
     if (req === this.current || req === this.fresh) {
       this.deadline = 0; // the request is in: no request timeout while it is answered
@@ -454,7 +454,7 @@ export class LlhttpConnection implements RequestParserHandler, SharedReader {
     const n = Math.min(this.bodyLeft, buf.length - at);
     this.bodyLeft -= n;
     this.onRequestBody(this.keep(at === 0 && n === buf.length ? buf : buf.subarray(at, at + n)));
-    if (this.bodyLeft === 0) this.onRequestComplete();
+    if (this.bodyLeft === 0) this.onRequestComplete(null);
     return at + n;
   }
 

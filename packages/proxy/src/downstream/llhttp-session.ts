@@ -45,6 +45,8 @@ export class LlhttpSession implements DownstreamSession, ResponseFraming {
   private continueSent = false;
   private failed = false;
   private headerObject: IncomingHttpHeaders | null = null;
+  /** The request body's trailers, kept until the sink takes the end. */
+  private trailers: string[] | null = null;
 
   constructor(
     private readonly conn: LlhttpConnection,
@@ -103,7 +105,7 @@ export class LlhttpSession implements DownstreamSession, ResponseFraming {
     if (this.sink !== sink) return;
     if (this.complete) {
       this.sink = null;
-      sink.onBodyEnd(null);
+      sink.onBodyEnd(this.trailers);
       return;
     }
     this.conn.holdBody(this, this.bodyPaused);
@@ -247,13 +249,14 @@ export class LlhttpSession implements DownstreamSession, ResponseFraming {
     this.conn.holdBody(this, true);
   }
 
-  /** @internal The request message is complete. */
-  bodyComplete(): void {
+  /** @internal The request message is complete, with the trailers of a chunked body (or null). */
+  bodyComplete(trailers: string[] | null): void {
     this.complete = true;
+    this.trailers = trailers;
     const sink = this.sink;
     if (sink !== null) {
       this.sink = null;
-      sink.onBodyEnd(null);
+      sink.onBodyEnd(trailers);
     }
   }
 

@@ -195,7 +195,8 @@ export class NodeHttpSession implements DownstreamSession, DownstreamAccess {
     const sink = this.sink;
     if (sink === null) return;
     this.stopBody(false);
-    sink.onBodyEnd(null);
+    const trailers = this.req.rawTrailers;
+    sink.onBodyEnd(trailers.length > 0 ? trailers : null);
   };
 }
 

@@ -3,17 +3,23 @@
  * body filter: the request body (downstream session → upstream session, `requestBodyFilter`)
  * and the response body (upstream session → downstream session, `responseBodyFilter`) are each
  * one `BodyFlow`. The source is paused while the target is full or an asynchronous filter
- * runs; an end that arrives while a filter is pending waits for it.
+ * runs; an end that arrives while a filter is pending waits for it. Trailers at the end go
+ * through an optional trailer filter (`requestTrailerFilter`, `upstreamResponseTrailerFilter`)
+ * before the target ends with them.
  *
  * Not `stream.pipeline`: on an upstream failure the downstream must stay open so the proxy can
  * still answer 502, and pipeline would destroy both.
  */
 import type { BodyFilterResult } from '../proxy-http';
+import { HeaderList } from '../header-list';
 import { isThenable } from '../is-thenable';
 import type { BodySink, BodySource, BodyTarget } from './body-sink';
 
 /** A body filter with its session and ctx bound: one chunk (or null at the end), **never the whole body**. */
 export type ChunkFilter = (chunk: Buffer | null, endOfStream: boolean) => BodyFilterResult | PromiseLike<BodyFilterResult>;
+
+/** A trailer filter with its session and ctx bound: may change the trailers in place. */
+export type TrailerFilter = (trailers: HeaderList) => void | PromiseLike<void>;
 
 /** Told when the flow ended (the target was ended) or failed (the filter threw or rejected). */
 export interface FlowOwner {
@@ -37,6 +43,7 @@ export class BodyFlow implements BodySink {
     private readonly target: BodyTarget,
     private readonly filter: ChunkFilter | null,
     private readonly owner: FlowOwner,
+    private readonly trailerFilter: TrailerFilter | null = null,
   ) {}
 
   /** The flow moves nothing more (the attempt failed or the other side finished). */
@@ -78,9 +85,39 @@ export class BodyFlow implements BodySink {
 
   private finish(trailers: readonly string[] | null): void {
     if (this.stopped) return;
+    const filter = this.trailerFilter;
+    if (filter !== null && trailers !== null && trailers.length > 0) this.filterTrailers(filter, new HeaderList(trailers.slice()));
+    else this.endTarget(trailers);
+  }
+
+  private endTarget(trailers: readonly string[] | null): void {
+    if (this.stopped) return;
     this.stopped = true;
     this.target.end(trailers);
     this.owner.onFlowEnd(this);
+  }
+
+  /** Once per body, at its end: a closure here costs nothing per chunk. */
+  private filterTrailers(filter: TrailerFilter, list: HeaderList): void {
+    let out: void | PromiseLike<void>;
+    try {
+      out = filter(list);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (isThenable(out)) {
+      this.filtering = true;
+      out.then(
+        () => {
+          this.filtering = false;
+          this.endTarget(list.raw.length > 0 ? list.raw : null);
+        },
+        (err: unknown) => this.fail(err),
+      );
+      return;
+    }
+    this.endTarget(list.raw.length > 0 ? list.raw : null);
   }
 
   private runFilter(chunk: Buffer | null, end: boolean, trailers: readonly string[] | null): void {

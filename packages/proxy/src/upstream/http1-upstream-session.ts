@@ -54,9 +54,9 @@ export class Http1UpstreamSession implements UpstreamSession, ResponseHandler {
     return this.conn === null ? true : this.conn.writeBody(chunk);
   }
 
-  /** HTTP/1.1 request trailers are not sent (the chunked body ends without them). */
-  end(_trailers: readonly string[] | null): void {
-    this.conn?.endBody();
+  /** Request trailers go out with a chunked body's last chunk (a counted body cannot carry them). */
+  end(trailers: readonly string[] | null): void {
+    this.conn?.endBody(trailers);
   }
 
   readBody(sink: BodySink): void {

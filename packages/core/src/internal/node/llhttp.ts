@@ -24,8 +24,11 @@ export interface RequestParserHandler {
   onRequestHead(method: string, target: string, rawHeaders: string[], versionMajor: number, versionMinor: number, keepAlive: boolean): number;
   /** One piece of the request body (a copy the handler may keep), **not the whole body**. */
   onRequestBody(chunk: Buffer): void;
-  /** The request message (head and body) is complete (not called after `NO_BODY`). */
-  onRequestComplete(): void;
+  /**
+   * The request message (head and body) is complete (not called after `NO_BODY`); `trailers`
+   * are the trailer fields of a chunked body (`[name, value, …]`), or null when it had none.
+   */
+  onRequestComplete(trailers: string[] | null): void;
 }
 
 /** `execute` stopped: a parse error (`HPE_*` code), or `HPE_PAUSED` after `PAUSE`. */
@@ -140,7 +143,13 @@ function onBody(this: NativeParser, chunk: Buffer): void {
 }
 
 function onMessageComplete(this: NativeParser): void {
-  this.handler?.onRequestComplete();
+  // llhttp flushes a chunked body's trailer fields through kOnHeaders just before this call.
+  const trailers = this.headersSoFar;
+  if (trailers.length > 0) {
+    this.headersSoFar = [];
+    this.targetSoFar = '';
+  }
+  this.handler?.onRequestComplete(trailers.length > 0 ? trailers : null);
 }
 
 /** Request parsers with one head size limit, lent to connections and taken back when idle. */

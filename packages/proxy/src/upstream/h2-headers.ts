@@ -1,0 +1,108 @@
+/**
+ * Heads between the HTTP/1-shaped model the hooks see (`RequestHeader`, `[name, value, …]`) and
+ * HTTP/2 (RFC 9113 §8.2-8.3): the request gains `:method`, `:scheme`, `:authority` (from `Host`,
+ * else the peer address) and `:path`, and loses the connection-specific fields (`connection`,
+ * `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `http2-settings`, `host`, and any field the
+ * `Connection` header names); `te` passes only as `te: trailers`. Responses and trailers lose
+ * their pseudo-headers.
+ */
+import type { OutgoingHttpHeaders } from 'node:http2';
+import { equalsLower } from '../equals-lower';
+import type { HttpPeer } from '../http-peer';
+import type { RequestHeader } from '../request-header';
+
+/** The HTTP/2 request headers for `request` sent to `peer`. */
+export function h2RequestHeaders(request: RequestHeader, peer: HttpPeer): OutgoingHttpHeaders {
+  const raw = request.headers.raw;
+  const out: OutgoingHttpHeaders = {
+    ':method': request.method,
+    ':scheme': peer.tls ? 'https' : 'http',
+    ':authority': peer.address,
+    ':path': request.path,
+  };
+  let listed: string[] | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    switch (name.length) {
+      case 2:
+        if (equalsLower(name, 'te')) {
+          if (hasToken(value, 'trailers')) out.te = 'trailers';
+          continue;
+        }
+        break;
+      case 4:
+        if (equalsLower(name, 'host')) {
+          out[':authority'] = value;
+          continue;
+        }
+        break;
+      case 7:
+        if (equalsLower(name, 'upgrade')) continue;
+        break;
+      case 10:
+        if (equalsLower(name, 'connection')) {
+          for (const part of value.split(',')) {
+            const t = part.trim().toLowerCase();
+            if (t.length > 0) (listed ??= []).push(t);
+          }
+          continue;
+        }
+        if (equalsLower(name, 'keep-alive')) continue;
+        break;
+      case 14:
+        if (equalsLower(name, 'http2-settings')) continue; // only for an h2c upgrade, refused by node:http2
+        break;
+      case 16:
+        if (equalsLower(name, 'proxy-connection')) continue;
+        break;
+      case 17:
+        if (equalsLower(name, 'transfer-encoding')) continue;
+        break;
+      default:
+        break;
+    }
+    addField(out, name.toLowerCase(), value);
+  }
+  if (listed !== null) for (const t of listed) if (t.charCodeAt(0) !== 58 /* : */) delete out[t];
+  return out;
+}
+
+/** `[name, value, …]` of an HTTP/2 head or trailers without the pseudo-headers. */
+export function withoutPseudo(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** Trailers (`[name, value, …]`) as HTTP/2 trailer fields: lower-case, no connection-specific fields. */
+export function h2Trailers(raw: readonly string[] | null): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (raw === null) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name.charCodeAt(0) === 58 || name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'te') continue;
+    addField(out, name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+function addField(out: OutgoingHttpHeaders, lower: string, value: string): void {
+  const prev = out[lower];
+  if (prev === undefined) out[lower] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[lower] = [String(prev), value];
+}
+
+/** Whether a comma-separated `value` lists `token` (any case, parameters ignored). */
+function hasToken(value: string, token: string): boolean {
+  for (const part of value.split(',')) {
+    const semi = part.indexOf(';');
+    if (equalsLower((semi < 0 ? part : part.slice(0, semi)).trim(), token)) return true;
+  }
+  return false;
+}
