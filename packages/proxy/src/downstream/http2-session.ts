@@ -63,6 +63,13 @@ export class Http2DownstreamSession implements DownstreamSession {
   /** The response was answered with `waitForTrailers`: `end` sends these (or none). */
   private waitTrailers = false;
   private trailersOut: readonly string[] | null = null;
+  /**
+   * A head written but not sent yet: it goes with the first body bytes, or alone at `end` (with
+   * END_STREAM when the response has no body, so a gRPC trailers-only answer stays one), or on
+   * the next macrotask after `flushHead` (an upstream's end-of-stream arrives within ticks).
+   */
+  private headPending: OutgoingHttpHeaders | null = null;
+  private flushQueued = false;
   private headerObject: IncomingHttpHeaders | null = null;
   /** The request asked for trailers (`te: trailers`, as gRPC clients do). */
   private wantsTrailers = false;
@@ -189,8 +196,12 @@ export class Http2DownstreamSession implements DownstreamSession {
     const headers = responseHeaders(status, rawHeaders);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
     this.waitTrailers = !noBody && (this.wantsTrailers || headers.trailer !== undefined || isGrpc(headers['content-type']));
-    if (!this.stream.destroyed) this.stream.respond(headers, { endStream: noBody, waitForTrailers: this.waitTrailers });
-    if (noBody) this.ended = true;
+    if (noBody) {
+      if (!this.stream.destroyed) this.stream.respond(headers, { endStream: true });
+      this.ended = true;
+    } else {
+      this.headPending = headers;
+    }
     this.headersSent = true;
     this.status = status;
   }
@@ -200,6 +211,7 @@ export class Http2DownstreamSession implements DownstreamSession {
     if (this.ended || stream.destroyed) return true;
     this.bytesSent += chunk.length;
     if (chunk.length === 0) return true;
+    if (this.headPending !== null) this.sendHead(false);
     if (stream.write(chunk)) return true;
     this.blockedSince = Date.now();
     this.owner.blocked(this, this.blockedSince);
@@ -207,7 +219,21 @@ export class Http2DownstreamSession implements DownstreamSession {
   }
 
   flushHead(): void {
-    // respond() queued the HEADERS frame already; node:http2 sends it on its next write.
+    if (this.headPending === null || this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(flushHeadSoon, this);
+  }
+
+  /** @internal Sends a head that no body bytes carried out (see `flushHead`). */
+  flushNow(): void {
+    this.flushQueued = false;
+    if (this.headPending !== null && !this.ended) this.sendHead(false);
+  }
+
+  private sendHead(endStream: boolean): void {
+    const headers = this.headPending as OutgoingHttpHeaders;
+    this.headPending = null;
+    if (!this.stream.destroyed) this.stream.respond(headers, { endStream, waitForTrailers: !endStream && this.waitTrailers });
   }
 
   end(trailers: readonly string[] | null): void {
@@ -216,6 +242,12 @@ export class Http2DownstreamSession implements DownstreamSession {
     this.unblock();
     const stream = this.stream;
     if (stream.destroyed) return;
+    if (this.headPending !== null) {
+      // No body byte went out: HEADERS with END_STREAM, unless there are trailers to send.
+      const bare = trailers === null || trailers.length === 0;
+      this.sendHead(bare);
+      if (bare) return;
+    }
     if (this.waitTrailers) {
       this.trailersOut = trailers;
       stream.once('wantTrailers', onWantTrailers);
@@ -404,4 +436,8 @@ function onWantTrailers(this: ServerHttp2Stream): void {
 
 function onStreamError(): void {
   // 'close' follows and tells the request.
+}
+
+function flushHeadSoon(d: Http2DownstreamSession): void {
+  d.flushNow();
 }
