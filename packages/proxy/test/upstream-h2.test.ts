@@ -423,7 +423,9 @@ test('read timeout: an h2 upstream that never answers is a 504', async () => {
   await r.body.text();
 });
 
-describe('backpressure through HTTP/2 flow control', () => {
+describe.each(DOWNSTREAMS)('backpressure through HTTP/2 flow control (%s downstream)', (downstream) => {
+  beforeEach(() => useDownstream(downstream));
+
   const TOTAL = 64 * 1024 * 1024;
   const CHUNK = Buffer.alloc(64 * 1024, 'x');
 

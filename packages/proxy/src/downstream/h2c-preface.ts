@@ -26,7 +26,7 @@ export function prefaceMatch(bytes: Uint8Array): number {
 /**
  * Reads a cleartext socket's first bytes (through `'data'`) until they tell whether the
  * connection starts with the preface, then calls `decided` with the answer and the bytes read.
- * The socket is paused; `decided` gives the bytes back (`unshift`) to whoever serves it.
+ * The socket is left flowing; `decided` gives the bytes back (`unshift`) to whoever serves it.
  */
 export function sniffPreface(socket: Socket, decided: (h2: boolean, bytes: Buffer) => void): void {
   let seen: Buffer | null = null;
@@ -37,7 +37,8 @@ export function sniffPreface(socket: Socket, decided: (h2: boolean, bytes: Buffe
     socket.removeListener('data', onData);
     socket.removeListener('close', onClose);
     socket.removeListener('error', onError);
-    socket.pause();
+    // Left flowing: node:http pauses a socket it consumed through the 'pause' event, which a
+    // socket paused already would never emit again (uploads then ran without backpressure).
     decided(m === PREFACE_WHOLE, seen);
   };
   const onClose = (): void => {

@@ -96,9 +96,14 @@ export class NodeHttpListener extends Http1Listener<TrackedSocket> {
       } else if (h2) {
         this.http2?.take(socket, bytes);
       } else {
-        socket.unshift(bytes);
+        // The bytes already went through the socket's stream (its 'data'), and the stream keeps
+        // reading ahead on its own (`maybeReadMore`), so node:http must read through the stream
+        // too: a 'data' listener added after 'connection' makes it stop consuming the handle
+        // directly. Consumed, its backpressure (stopping the handle) was undone by the stream's
+        // next read-ahead and an upload ran without any. Then the first bytes, as 'data'.
         this.server.emit('connection', socket);
-        socket.resume();
+        socket.on('data', ignoreData);
+        socket.emit('data', bytes);
       }
     });
   }
@@ -269,3 +274,6 @@ function closeSoon(socket: Socket): void {
 function destroyThis(this: Socket): void {
   this.destroy();
 }
+
+/** See `serve`: makes node:http read a sniffed socket through its stream. */
+function ignoreData(): void {}
