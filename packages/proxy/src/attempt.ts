@@ -11,6 +11,7 @@
  * step runner (`ProxyTask.wait` / `wake`), which is where re-entrancy is handled.
  */
 import { ProxyError } from '@pingora-ts/core';
+import { asksProtocolSwitch } from './downstream/request-checks';
 import { BodyFlow, type ChunkFilter, type FlowOwner, type TrailerFilter } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
@@ -91,6 +92,12 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     t.session.setUpstream(peer.address);
     if (t.downstreamFailure !== null) {
       t.attemptFailed(t.downstreamFailure);
+      return;
+    }
+    if (peer.protocol !== 'h1' && (t.downstream.method === 'CONNECT' || asksProtocolSwitch(t.downstream.rawHeaders))) {
+      // A tunnel needs a connection of its own to give up; an HTTP/2 stream has none.
+      const e = new ProxyError(`${t.downstream.method === 'CONNECT' ? 'CONNECT' : 'an Upgrade request'} needs an HTTP/1.1 upstream; ${peer.address} is asked for alpn ${peer.protocol}`, { kind: 'ConnectError', source: 'internal', retry: false });
+      this.connectFailed(e);
       return;
     }
     const idle = t.rt.upstreams.reuse(peer);

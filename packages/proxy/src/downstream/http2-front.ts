@@ -233,8 +233,14 @@ export class Http2Front {
     stream.once('close', onStreamGone);
     const list = raw ?? flatten(headers);
     if (methodOf(list) === 'CONNECT') {
-      // No tunnels (as on HTTP/1.1); extended CONNECT never gets here (not offered).
-      stream.respond({ ':status': 501 }, { endStream: true });
+      // No tunnels over HTTP/2 (a stream has no socket to give up): 405, HTTP/1.1's default
+      // answer too. Extended CONNECT never gets here (not offered).
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
+    }
+    if (authorityConflict(list)) {
+      // RFC 9113 §8.3.1: a Host naming another authority than :authority is malformed.
+      stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
       return;
     }
     this.onRequest(new Http2DownstreamSession(stream, list, conn));
@@ -327,3 +333,14 @@ function flatten(headers: http2.IncomingHttpHeaders): string[] {
   return out;
 }
 
+/** `:authority` and `Host` both present and different (case aside). */
+function authorityConflict(raw: readonly string[]): boolean {
+  let authority: string | null = null;
+  let host: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name === ':authority') authority = raw[i + 1] as string;
+    else if (name === 'host') host = raw[i + 1] as string;
+  }
+  return authority !== null && host !== null && authority.toLowerCase() !== host.toLowerCase();
+}

@@ -15,6 +15,7 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import { ProxyError } from '@pingora-ts/core';
 import { equalsLower } from '../equals-lower';
 import type { BodySink } from '../flow/body-sink';
+import { addH2Fields } from '../h2-fields';
 import { checkValue } from '../header-list';
 import type { DownstreamAccess } from '../session';
 import { clientIpOf } from './client-ip';
@@ -23,6 +24,8 @@ import { headersObject } from './headers-object';
 import { rawHeaderList } from './node-http-session';
 
 const kSession = Symbol('pingora-ts.http2Session');
+/** `destroy`'s error for a stream the proxy resets (node:http2 sends RST_STREAM INTERNAL_ERROR for it). */
+const RESET_BY_PROXY = new Error('stream reset by the proxy');
 
 interface TaggedStream extends ServerHttp2Stream {
   [kSession]: Http2DownstreamSession;
@@ -70,6 +73,8 @@ export class Http2DownstreamSession implements DownstreamSession {
    */
   private headPending: OutgoingHttpHeaders | null = null;
   private flushQueued = false;
+  /** The proxy reset the stream itself (not counted as the client's reset). */
+  private proxyReset = false;
   private headerObject: IncomingHttpHeaders | null = null;
   /** The request asked for trailers (`te: trailers`, as gRPC clients do). */
   private wantsTrailers = false;
@@ -82,7 +87,6 @@ export class Http2DownstreamSession implements DownstreamSession {
     let method = '';
     let path = '';
     let authority: string | null = null;
-    let scheme: string | null = null;
     let hasLength = false;
     let hasHost = false;
     let cookie: string | null = null;
@@ -94,7 +98,6 @@ export class Http2DownstreamSession implements DownstreamSession {
         if (name === ':method') method = value;
         else if (name === ':path') path = value;
         else if (name === ':authority') authority = value;
-        else if (name === ':scheme') scheme = value;
         continue;
       }
       switch (name.length) {
@@ -119,12 +122,14 @@ export class Http2DownstreamSession implements DownstreamSession {
       out.push(name, value);
     }
     if (cookie !== null) out.push('cookie', cookie);
-    // Host first, as an HTTP/1.1 client writes it (RFC 9113 §8.3.1: :authority wins over host).
+    // Host first, as an HTTP/1.1 client writes it; a Host that differs from :authority never gets
+    // here (refused as malformed, RFC 9113 §8.3.1).
     if (authority !== null && !hasHost) out.unshift('host', authority);
     this.method = method;
     this.target = path === '' && method === 'OPTIONS' ? '*' : path;
     this.rawHeaders = out;
-    this.scheme = scheme === 'https' ? 'https' : scheme === 'http' ? 'http' : owner.tls ? 'https' : 'http';
+    // The connection says which, as on HTTP/1.1: a client's `:scheme` is not trusted for X-Forwarded-Proto.
+    this.scheme = owner.tls ? 'https' : 'http';
     this.unframedBody = !hasLength && !stream.readableEnded && !stream.endAfterHeaders;
     (stream as TaggedStream)[kSession] = this;
     stream.on('trailers', onStreamTrailers);
@@ -233,7 +238,34 @@ export class Http2DownstreamSession implements DownstreamSession {
   private sendHead(endStream: boolean): void {
     const headers = this.headPending as OutgoingHttpHeaders;
     this.headPending = null;
-    if (!this.stream.destroyed) this.stream.respond(headers, { endStream, waitForTrailers: !endStream && this.waitTrailers });
+    if (this.stream.closed || this.stream.destroyed) return;
+    try {
+      this.stream.respond(headers, { endStream, waitForTrailers: !endStream && this.waitTrailers });
+    } catch (err) {
+      // Sent late (with the first body bytes, at the end, or after flushHead): no caller to throw to.
+      this.refused(err);
+    }
+  }
+
+  /** node:http2 refused a head or trailers the proxy passed on: this stream fails, nothing else. */
+  private refused(err: unknown): void {
+    this.ended = true;
+    this.resetByProxy(constants.NGHTTP2_INTERNAL_ERROR);
+    this.fail(ProxyError.upstream('InvalidHTTPResponse', `HTTP/2 refused the response fields: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /**
+   * RST_STREAM sent by the proxy (not the client's reset: it does not count against the client).
+   * INTERNAL_ERROR goes through `destroy`: `close(code)` first ends the writable side, and with
+   * nothing queued the client would see END_STREAM before the reset, so a body cut short by
+   * the upstream would look complete.
+   */
+  private resetByProxy(code: number): void {
+    this.proxyReset = true;
+    const stream = this.stream;
+    if (stream.closed || stream.destroyed) return;
+    if (code === constants.NGHTTP2_INTERNAL_ERROR) stream.destroy(RESET_BY_PROXY);
+    else stream.close(code);
   }
 
   end(trailers: readonly string[] | null): void {
@@ -288,7 +320,7 @@ export class Http2DownstreamSession implements DownstreamSession {
   destroy(): void {
     this.unblock();
     // RST_STREAM for this request only; the connection goes on.
-    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    this.resetByProxy(constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   /** @internal The peer's window opened again. */
@@ -300,7 +332,7 @@ export class Http2DownstreamSession implements DownstreamSession {
   /** @internal Stalled too long on the peer's window: reset the stream. */
   stalled(): void {
     this.blockedSince = 0;
-    if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+    this.resetByProxy(constants.NGHTTP2_CANCEL);
     this.fail(ProxyError.downstream('ClientGone', 'the client did not open its flow-control window in time'));
   }
 
@@ -331,7 +363,7 @@ export class Http2DownstreamSession implements DownstreamSession {
   /** @internal The stream closed. */
   closed(): void {
     this.unblock();
-    if (this.ended) return;
+    if (this.ended || this.proxyReset) return;
     this.owner.clientReset();
     this.fail(ProxyError.downstream('ClientGone', `the client reset the stream (code ${this.stream.rstCode ?? 0})`));
   }
@@ -340,16 +372,17 @@ export class Http2DownstreamSession implements DownstreamSession {
   sendTrailers(): void {
     const t = this.trailersOut;
     this.trailersOut = null;
-    const out: OutgoingHttpHeaders = {};
-    if (t !== null) {
-      for (let i = 0; i + 1 < t.length; i += 2) {
-        const name = (t[i] as string).toLowerCase();
-        if (isConnectionSpecific(name) || name.charCodeAt(0) === 58) continue;
-        addField(out, name, checkValue(name, t[i + 1] as string));
-      }
-    }
     // With no fields node:http2 ends the stream with an empty DATA frame.
-    this.stream.sendTrailers(out);
+    try {
+      const out = addH2Fields({}, t, false);
+      for (const name of Object.keys(out)) {
+        const v = out[name];
+        if (typeof v === 'string') out[name] = checkValue(name, v);
+      }
+      this.stream.sendTrailers(out);
+    } catch (err) {
+      this.refused(err);
+    }
   }
 
   private fail(err: ProxyError): void {
@@ -366,40 +399,9 @@ export class Http2DownstreamSession implements DownstreamSession {
   }
 }
 
-/** The fields node:http2 refuses (RFC 9113 §8.2.2): dropped, never thrown on. */
-function isConnectionSpecific(name: string): boolean {
-  switch (name.length) {
-    case 7:
-      return name === 'upgrade';
-    case 10:
-      return name === 'connection' || name === 'keep-alive';
-    case 16:
-      return name === 'proxy-connection';
-    case 17:
-      return name === 'transfer-encoding';
-    default:
-      return false;
-  }
-}
-
-/** `:status` and the fields, names lower-cased, repeated names as arrays, connection-specific ones dropped. */
+/** `:status` and the fields as node:http2 takes them (see `addH2Fields`). */
 function responseHeaders(status: number, raw: readonly string[]): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':status': status };
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (isConnectionSpecific(name) || name.charCodeAt(0) === 58) continue;
-    const value = raw[i + 1] as string;
-    if (name === 'te' && !equalsLower(value, 'trailers')) continue;
-    addField(out, name, value);
-  }
-  return out;
-}
-
-function addField(out: OutgoingHttpHeaders, name: string, value: string): void {
-  const prev = out[name];
-  if (prev === undefined) out[name] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else out[name] = [String(prev), value];
+  return addH2Fields({ ':status': status }, raw, false);
 }
 
 function isGrpc(v: OutgoingHttpHeaders[string]): boolean {

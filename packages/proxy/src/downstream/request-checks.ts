@@ -135,6 +135,21 @@ export function switchableUpgrade(value: string): string | null {
   return kept.length === 0 ? null : kept.join(', ');
 }
 
+/**
+ * Whether a request asks for a protocol switch a tunnel would carry: an `Upgrade` other than
+ * `h2c`, and `upgrade` listed in `Connection`. Only asked when the peer is not HTTP/1.1.
+ */
+export function asksProtocolSwitch(raw: readonly string[]): boolean {
+  let upgrade: string | null = null;
+  let connection: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 7 && equalsLower(name, 'upgrade')) upgrade = raw[i + 1] as string;
+    else if (name.length === 10 && equalsLower(name, 'connection')) connection = connection === null ? (raw[i + 1] as string) : connection + ',' + (raw[i + 1] as string);
+  }
+  return upgrade !== null && connection !== null && listsUpgrade(connection) && switchableUpgrade(upgrade) !== null;
+}
+
 /** Whether a `Connection` value lists `upgrade` (any case). */
 function listsUpgrade(value: string): boolean {
   for (const part of value.split(',')) if (equalsLower(part.trim(), 'upgrade')) return true;

@@ -8,6 +8,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { equalsLower } from '../equals-lower';
+import { addH2Field, addH2Fields } from '../h2-fields';
 import type { HttpPeer } from '../http-peer';
 import type { RequestHeader } from '../request-header';
 
@@ -62,7 +63,7 @@ export function h2RequestHeaders(request: RequestHeader, peer: HttpPeer): Outgoi
       default:
         break;
     }
-    addField(out, name.toLowerCase(), value);
+    addH2Field(out, name.toLowerCase(), value);
   }
   if (listed !== null) for (const t of listed) if (t.charCodeAt(0) !== 58 /* : */) delete out[t];
   return out;
@@ -79,23 +80,9 @@ export function withoutPseudo(raw: readonly string[]): string[] {
   return out;
 }
 
-/** Trailers (`[name, value, …]`) as HTTP/2 trailer fields: lower-case, no connection-specific fields. */
+/** Trailers (`[name, value, …]`) as HTTP/2 trailer fields (see `addH2Fields`). */
 export function h2Trailers(raw: readonly string[] | null): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  if (raw === null) return out;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (name.charCodeAt(0) === 58 || name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'te') continue;
-    addField(out, name, raw[i + 1] as string);
-  }
-  return out;
-}
-
-function addField(out: OutgoingHttpHeaders, lower: string, value: string): void {
-  const prev = out[lower];
-  if (prev === undefined) out[lower] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else out[lower] = [String(prev), value];
+  return addH2Fields({}, raw, false);
 }
 
 /** Whether a comma-separated `value` lists `token` (any case, parameters ignored). */

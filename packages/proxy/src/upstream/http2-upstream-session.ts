@@ -52,6 +52,8 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
   private over = false;
   private streamError: Error | null = null;
   private timeoutMs = 0;
+  /** The read timeout of this request: the peer's, or shorter (a `grpc-timeout`). */
+  private readTimeoutMs = 0;
   private deadline = 0;
 
   constructor(
@@ -109,7 +111,9 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
       stream.on('wantTrailers', onWantTrailers);
     }
     const o = this.peer.options;
-    this.arm(endStream ? o.readTimeoutMs : o.writeTimeoutMs);
+    const deadline = request.readTimeoutMs;
+    this.readTimeoutMs = deadline !== null && (o.readTimeoutMs === 0 || deadline < o.readTimeoutMs) ? deadline : o.readTimeoutMs;
+    this.arm(endStream ? this.readTimeoutMs : o.writeTimeoutMs);
   }
 
   write(chunk: Buffer): boolean {
@@ -125,7 +129,7 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
     this.requestDone = true;
     this.requestTrailers = trailers;
     stream.end();
-    if (!this.headSeen) this.arm(this.peer.options.readTimeoutMs);
+    if (!this.headSeen) this.arm(this.readTimeoutMs);
   }
 
   readBody(sink: BodySink): void {
@@ -151,7 +155,7 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
   resumeBody(): void {
     if (!this.paused || this.stream === null || this.sink === null) return;
     this.paused = false;
-    if (!this.responseEnded) this.arm(this.peer.options.readTimeoutMs);
+    if (!this.responseEnded) this.arm(this.readTimeoutMs);
     this.stream.resume();
   }
 
@@ -244,7 +248,12 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
   onWantTrailers(): void {
     const stream = this.stream as http2.ClientHttp2Stream;
     // No trailers: an empty DATA frame with END_STREAM (what node:http2 sends for `{}`).
-    stream.sendTrailers(h2Trailers(this.requestTrailers));
+    try {
+      stream.sendTrailers(h2Trailers(this.requestTrailers));
+    } catch (err) {
+      // Trailers node:http2 refuses (a name it allows once, repeated oddly): this stream fails.
+      this.fail(ProxyError.upstream('WriteError', `HTTP/2 refused the request trailers: ${err instanceof Error ? err.message : String(err)}`, err));
+    }
   }
 
   /** @internal */
