@@ -134,3 +134,23 @@ test('an HTTP/2 client does not choose X-Forwarded-Proto with :scheme; a Host co
   const connect = await h2request(s, { ':method': 'CONNECT', ':authority': 'a.test:443' });
   expect(connect.status).toBe(405);
 });
+
+test('a response that ends before the request body was read sends RST_STREAM(NO_ERROR) after it, freeing the stream', async () => {
+  // The upstream answers at once without reading the upload (as a 413 or an auth refusal would).
+  const up = await res.httpServer((_req, r) => r.end('early'));
+  const { url, proxy } = await startProxy(res, app(new HttpPeer(up.address)));
+  const s = h2connect(res, url);
+  const req = s.request({ ':method': 'POST', ':path': '/upload' });
+  req.write(Buffer.alloc(1000)); // the body never ends: the client would keep sending
+  let status = 0;
+  let body = '';
+  req.on('response', (h) => (status = Number(h[':status'])));
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => (body += d));
+  req.on('error', () => {});
+  await new Promise<void>((resolve) => req.on('close', () => resolve()));
+  expect(status).toBe(200);
+  expect(body).toBe('early');
+  expect(req.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+  expect(proxy.stats().activeRequests).toBe(0);
+});

@@ -191,6 +191,10 @@ export class Http2DownstreamSession implements DownstreamSession {
   stopBody(discard: boolean): void {
     this.sink = null;
     this.discarding = discard;
+    if (this.ended) {
+      this.stopUnreadBody();
+      return;
+    }
     if (!this.reading) return;
     if (discard) this.stream.resume();
     else this.stream.pause();
@@ -278,13 +282,32 @@ export class Http2DownstreamSession implements DownstreamSession {
       // No body byte went out: HEADERS with END_STREAM, unless there are trailers to send.
       const bare = trailers === null || trailers.length === 0;
       this.sendHead(bare);
-      if (bare) return;
+      if (bare) {
+        this.stopUnreadBody();
+        return;
+      }
     }
     if (this.waitTrailers) {
       this.trailersOut = trailers;
       stream.once('wantTrailers', onWantTrailers);
+      stream.end();
+      return; // stopUnreadBody after the trailers: a closed stream cannot send them
     }
     stream.end();
+    this.stopUnreadBody();
+  }
+
+  /**
+   * The response is complete but nobody reads the rest of the request body: RST_STREAM
+   * (NO_ERROR) after the response asks the client to stop sending it (RFC 9113 §8.1), so the
+   * stream gives back its concurrency slot and its window instead of waiting half-closed.
+   */
+  private stopUnreadBody(): void {
+    const stream = this.stream;
+    // Discarding (HTTP/1.1's way to keep a connection usable) is no reason to wait on HTTP/2.
+    if (this.sink !== null || stream.readableEnded || stream.closed || stream.destroyed) return;
+    this.proxyReset = true;
+    stream.close(constants.NGHTTP2_NO_ERROR); // sent once the response's last frame went out
   }
 
   respond(status: number, headers: OutgoingHttpHeaders | readonly string[] | undefined, body: string | Uint8Array | undefined): void {
@@ -304,13 +327,12 @@ export class Http2DownstreamSession implements DownstreamSession {
     if (!this.stream.destroyed) this.stream.respond(h, { endStream: empty });
     this.headersSent = true;
     this.status = status;
-    if (empty) {
-      this.ended = true;
-      return;
-    }
-    this.bytesSent += (buf as Buffer).length;
     this.ended = true;
-    if (!this.stream.destroyed) this.stream.end(buf);
+    if (!empty) {
+      this.bytesSent += (buf as Buffer).length;
+      if (!this.stream.destroyed) this.stream.end(buf);
+    }
+    this.stopUnreadBody();
   }
 
   closeAfterResponse(): void {
@@ -382,7 +404,9 @@ export class Http2DownstreamSession implements DownstreamSession {
       this.stream.sendTrailers(out);
     } catch (err) {
       this.refused(err);
+      return;
     }
+    this.stopUnreadBody();
   }
 
   private fail(err: ProxyError): void {
