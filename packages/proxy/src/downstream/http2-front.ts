@@ -213,6 +213,10 @@ export class Http2Front {
     if (this.closing) session.close();
     session.on('close', onSessionClose);
     session.on('error', onSessionError);
+    // On the session, not in onStream: a session destroyed while reading the bytes that opened a
+    // stream (a flood of invalid frames after HEADERS) no longer passes 'stream' to the server,
+    // and node 24 then emits the stream's error with no listener, which stopped the process.
+    session.on('stream', onAnyStream);
     session.on('frameError', onFrameError);
     session.on('ping', onControlFrame);
     session.on('remoteSettings', onControlFrame);
@@ -222,7 +226,6 @@ export class Http2Front {
     const session = stream.session as http2.ServerHttp2Session | undefined;
     if (session === undefined) return;
     const conn = connOf(session);
-    stream.on('error', onStreamError);
     if (stream.destroyed) {
       // Reset by the client in the same read as its HEADERS: counted, never started.
       conn.clientReset();
@@ -312,6 +315,10 @@ function onSessionIdle(session: http2.ServerHttp2Session): void {
 
 function onStreamGone(this: http2.ServerHttp2Stream): void {
   (this as unknown as Tagged)[kConn].streams--;
+}
+
+function onAnyStream(stream: http2.ServerHttp2Stream): void {
+  stream.on('error', onStreamError);
 }
 
 function onStreamError(): void {
