@@ -15,7 +15,7 @@ import type { LlhttpConnection } from './llhttp-connection';
 import { headersObject } from './headers-object';
 import { clientIpOf } from './client-ip';
 import { rawHeaderList } from './node-http-session';
-import { FRAMING_CHUNKED, FRAMING_NONE, responseHead, type ResponseFraming } from './response-head';
+import { FRAMING_CHUNKED, FRAMING_NONE, lastChunk, responseHead, type ResponseFraming } from './response-head';
 import { equalsLower } from '../equals-lower';
 
 /** Body chunks up to this size go out in one string write with what precedes them. */
@@ -287,13 +287,3 @@ function flushHeadSoon(d: LlhttpSession): void {
   d.flushNow();
 }
 
-/** The last chunk of a chunked body, with the trailer fields (their values checked as header text). */
-function lastChunk(trailers: readonly string[] | null): string {
-  if (trailers === null || trailers.length === 0) return '0\r\n\r\n';
-  let out = '0\r\n';
-  for (let i = 0; i + 1 < trailers.length; i += 2) {
-    const name = trailers[i] as string;
-    out += name + ': ' + checkValue(name, trailers[i + 1] as string) + '\r\n';
-  }
-  return out + '\r\n';
-}

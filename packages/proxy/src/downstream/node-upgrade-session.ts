@@ -21,7 +21,7 @@ import type { DownstreamEvents, DownstreamSession } from './downstream-session';
 import { headersObject } from './headers-object';
 import { rawHeaderList } from './node-http-session';
 import { originFormOf } from './request-target';
-import { FRAMING_CHUNKED, FRAMING_NONE, responseHead, type ResponseFraming } from './response-head';
+import { FRAMING_CHUNKED, FRAMING_NONE, lastChunk, responseHead, type ResponseFraming } from './response-head';
 
 const kSession = Symbol('pingora-ts.upgradeSession');
 const EMPTY = Buffer.alloc(0);
@@ -269,13 +269,3 @@ function flushSoon(s: NodeUpgradeSession): void {
 
 function ignoreError(): void {}
 
-/** The last chunk of a chunked body, with the trailer fields (their values checked as header text). */
-function lastChunk(trailers: readonly string[] | null): string {
-  if (trailers === null || trailers.length === 0) return '0\r\n\r\n';
-  let out = '0\r\n';
-  for (let i = 0; i + 1 < trailers.length; i += 2) {
-    const name = trailers[i] as string;
-    out += name + ': ' + checkValue(name, trailers[i + 1] as string) + '\r\n';
-  }
-  return out + '\r\n';
-}

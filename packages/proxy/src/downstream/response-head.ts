@@ -8,6 +8,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { equalsLower } from '../equals-lower';
+import { checkValue } from '../header-list';
 
 /** No body: HEAD, 1xx, 204, 304. */
 export const FRAMING_NONE = 0;
@@ -81,4 +82,15 @@ function hasCloseToken(value: string): boolean {
     if ((before === 44 || before === 32 || before === 9) && (after === 44 || after === 32 || after === 9)) return true;
     from = at + 1;
   }
+}
+
+/** The last chunk of a chunked body, with the trailer fields (their values checked as header text). */
+export function lastChunk(trailers: readonly string[] | null): string {
+  if (trailers === null || trailers.length === 0) return '0\r\n\r\n';
+  let out = '0\r\n';
+  for (let i = 0; i + 1 < trailers.length; i += 2) {
+    const name = trailers[i] as string;
+    out += name + ': ' + checkValue(name, trailers[i + 1] as string) + '\r\n';
+  }
+  return out + '\r\n';
 }

@@ -8,7 +8,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { equalsLower } from '../equals-lower';
-import { addH2Field, addH2Fields } from '../h2-fields';
+import { addH2Field, addH2Fields, isConnectionSpecific } from '../h2-fields';
 import type { HttpPeer } from '../http-peer';
 import type { RequestHeader } from '../request-header';
 
@@ -23,47 +23,20 @@ export function h2RequestHeaders(request: RequestHeader, peer: HttpPeer): Outgoi
   };
   let listed: string[] | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string;
+    const lower = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
-    switch (name.length) {
-      case 2:
-        if (equalsLower(name, 'te')) {
-          if (hasToken(value, 'trailers')) out.te = 'trailers';
-          continue;
-        }
-        break;
-      case 4:
-        if (equalsLower(name, 'host')) {
-          out[':authority'] = value;
-          continue;
-        }
-        break;
-      case 7:
-        if (equalsLower(name, 'upgrade')) continue;
-        break;
-      case 10:
-        if (equalsLower(name, 'connection')) {
-          for (const part of value.split(',')) {
-            const t = part.trim().toLowerCase();
-            if (t.length > 0) (listed ??= []).push(t);
-          }
-          continue;
-        }
-        if (equalsLower(name, 'keep-alive')) continue;
-        break;
-      case 14:
-        if (equalsLower(name, 'http2-settings')) continue; // only for an h2c upgrade, refused by node:http2
-        break;
-      case 16:
-        if (equalsLower(name, 'proxy-connection')) continue;
-        break;
-      case 17:
-        if (equalsLower(name, 'transfer-encoding')) continue;
-        break;
-      default:
-        break;
+    if (lower === 'host') {
+      out[':authority'] = value;
+    } else if (lower === 'te') {
+      if (hasToken(value, 'trailers')) out.te = 'trailers';
+    } else if (lower === 'connection') {
+      for (const part of value.split(',')) {
+        const t = part.trim().toLowerCase();
+        if (t.length > 0) (listed ??= []).push(t);
+      }
+    } else if (!isConnectionSpecific(lower)) {
+      addH2Field(out, lower, value);
     }
-    addH2Field(out, name.toLowerCase(), value);
   }
   if (listed !== null) for (const t of listed) if (t.charCodeAt(0) !== 58 /* : */) delete out[t];
   return out;
