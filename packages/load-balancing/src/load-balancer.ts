@@ -5,6 +5,8 @@ import { Backends, type BackendsEvents } from './backends';
 import { StaticDiscovery } from './discovery/static-discovery';
 import type { HealthCheck } from './health/health-check';
 import { SerialRunner } from './internal/serial-runner';
+import { LoadTracker } from './load/load-tracker';
+import type { LoadView, RequestObserver, RequestOutcome } from './load/request-observer';
 import { RoundRobin } from './selection/round-robin';
 import type { SelectionAlgorithm, SelectionKey, Selector } from './selection/selection-algorithm';
 import { EMPTY_ITER } from './selection/wrapping-iter';
@@ -27,6 +29,8 @@ export interface LoadBalancerOptions {
    * Default: nothing is logged.
    */
   logger?: Logger;
+  /** Counts in-flight requests and latency per backend (default: a new `LoadTracker`). */
+  loadTracker?: LoadTracker;
 }
 
 /** Events of a `LoadBalancer`: the `Backends` events, forwarded (see `BackendsEvents`). */
@@ -50,9 +54,13 @@ const READY_ONLY = (_b: Backend, healthy: boolean): boolean => healthy;
  * Events: `health` `(backend, healthy, error)` when a backend changes state, `change`
  * `(backends)` when the list changes. It never emits `error`.
  */
-export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
+export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements RequestObserver {
   /** The algorithm the selectors are built with. */
   readonly selection: SelectionAlgorithm;
+  /** In-flight requests and latency per backend, as reported through `requestStarted` / `requestEnded`. */
+  readonly load: LoadTracker;
+  /** Told of every request after `load` (passive health, metrics); add your own. */
+  readonly observers: RequestObserver[] = [];
   /** Check all backends at once (`true`) or one after the other (`false`). */
   parallelHealthCheck: boolean;
 
@@ -90,8 +98,28 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     this.updateFrequencyMs = opts.updateFrequencyMs ?? null;
     this.parallelHealthCheck = opts.parallelHealthCheck ?? false;
     this.logger = opts.logger ?? NO_LOGGER;
+    this.load = opts.loadTracker ?? new LoadTracker();
     backends.on('health', (b, healthy, error) => this.onHealth(b, healthy, error));
-    backends.on('change', (list) => this.emit('change', list));
+    backends.on('change', (list) => {
+      this.load.forget(list);
+      this.emit('change', list);
+    });
+  }
+
+  /**
+   * A request to `backend` starts: counted in flight (for `least_conn`, `p2c_ewma`) until
+   * the matching `requestEnded`. Callers that pick with `select()` and send the request
+   * themselves report here; the proxy and `BalancedDispatcher` do it for you.
+   */
+  requestStarted(backend: Backend): void {
+    this.load.requestStarted(backend);
+    for (const o of this.observers) o.requestStarted(backend);
+  }
+
+  /** The request started on `backend` ended (see `RequestObserver.requestEnded`). */
+  requestEnded(backend: Backend, outcome: RequestOutcome, latencyMs: number): void {
+    this.load.requestEnded(backend, outcome, latencyMs);
+    for (const o of this.observers) o.requestEnded(backend, outcome, latencyMs);
   }
 
   /** How often the background service runs health checks, in ms; `null`: only once, at start. */
@@ -170,8 +198,9 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     const other: Backend[] = [];
     for (const b of this.set.items()) (this.set.ready(b) ? ready : other).push(b);
     this.builtAt = this.set.generation;
-    this.readySelector = ready.length > 0 ? this.selection.build(ready) : EMPTY_SELECTOR;
-    this.otherSelector = other.length > 0 ? this.selection.build(other) : EMPTY_SELECTOR;
+    const load: LoadView = this.load;
+    this.readySelector = ready.length > 0 ? this.selection.build(ready, load) : EMPTY_SELECTOR;
+    this.otherSelector = other.length > 0 ? this.selection.build(other, load) : EMPTY_SELECTOR;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Backend } from '../backend';
+import type { LoadView } from '../load/request-observer';
 
 /**
  * What a request is balanced on: a hashing algorithm maps the same key to the same backend;
@@ -31,5 +32,6 @@ export interface Selector {
  * changes, and once more over the others for callers of `selectWith` that accept them.
  */
 export interface SelectionAlgorithm {
-  build(backends: readonly Backend[]): Selector;
+  /** `load`: live in-flight counts and latencies, for algorithms that balance on load. */
+  build(backends: readonly Backend[], load: LoadView): Selector;
 }
