@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { HttpPeer, type ProxyHttp } from '@pingora-ts/proxy';
 import { h2connect, h2request } from './h2-client';
-import { MemoryLogger, Resources, rawExchange, startProxy } from './resources';
+import { F, PREFACE, RawH2, T, frame, getBlock, settings } from './h2-frames';
+import { MemoryLogger, Resources, rawExchange, startProxy, until } from './resources';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -153,4 +154,18 @@ test('a response that ends before the request body was read sends RST_STREAM(NO_
   expect(body).toBe('early');
   expect(req.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
   expect(proxy.stats().activeRequests).toBe(0);
+});
+
+test('a request whose HEADERS ended the stream (a GET) gets its response and no RST_STREAM after it', async () => {
+  const up = await res.httpServer((_req, r) => r.end('ok'));
+  const { port } = await startProxy(res, app(new HttpPeer(up.address)));
+  const c = new RawH2(res, port);
+  await c.connected();
+  c.send(Buffer.concat([PREFACE, settings(), frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, getBlock('/a'))]));
+  await until(() => c.dataBytes >= 2, 3000, 'the first response');
+  // A second exchange on the connection: any RST_STREAM for stream 1 would have come before its answer.
+  c.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 3, getBlock('/b')));
+  await until(() => c.dataBytes >= 4, 3000, 'the second response');
+  expect(c.headers).toBe(2);
+  expect([...c.resets]).toEqual([]);
 });

@@ -305,7 +305,8 @@ export class Http2DownstreamSession implements DownstreamSession {
   private stopUnreadBody(): void {
     const stream = this.stream;
     // Discarding (HTTP/1.1's way to keep a connection usable) is no reason to wait on HTTP/2.
-    if (this.sink !== null || stream.readableEnded || stream.closed || stream.destroyed) return;
+    // A request whose HEADERS ended the stream (a GET) has nothing unread: no RST for it.
+    if (this.sink !== null || stream.endAfterHeaders || stream.readableEnded || stream.closed || stream.destroyed) return;
     this.proxyReset = true;
     stream.close(constants.NGHTTP2_NO_ERROR); // sent once the response's last frame went out
   }
