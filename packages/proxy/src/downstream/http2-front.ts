@@ -14,7 +14,7 @@ import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from '@pingora-ts/core';
 import type { RequestHandler } from './downstream-session';
-import { Http2DownstreamSession, type Http2StreamOwner } from './http2-session';
+import { Http2DownstreamSession, http2SessionOf, type Http2StreamOwner } from './http2-session';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
@@ -233,7 +233,7 @@ export class Http2Front {
     }
     conn.streams++;
     (stream as unknown as Tagged)[kConn] = conn;
-    stream.once('close', onStreamGone);
+    stream.on('close', onStreamGone);
     const list = raw ?? flatten(headers);
     if (methodOf(list) === 'CONNECT') {
       // No tunnels over HTTP/2 (a stream has no socket to give up): 405, HTTP/1.1's default
@@ -315,6 +315,7 @@ function onSessionIdle(session: http2.ServerHttp2Session): void {
 
 function onStreamGone(this: http2.ServerHttp2Stream): void {
   (this as unknown as Tagged)[kConn].streams--;
+  http2SessionOf(this)?.closed();
 }
 
 function onAnyStream(stream: http2.ServerHttp2Stream): void {

@@ -78,6 +78,7 @@ export class Http2DownstreamSession implements DownstreamSession {
   private headerObject: IncomingHttpHeaders | null = null;
   /** The request asked for trailers (`te: trailers`, as gRPC clients do). */
   private wantsTrailers = false;
+  private drainListened = false;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -132,10 +133,10 @@ export class Http2DownstreamSession implements DownstreamSession {
     this.scheme = owner.tls ? 'https' : 'http';
     this.unframedBody = !hasLength && !stream.readableEnded && !stream.endAfterHeaders;
     (stream as TaggedStream)[kSession] = this;
-    stream.on('trailers', onStreamTrailers);
-    stream.on('close', onStreamClose);
-    stream.on('error', onStreamError);
-    stream.on('drain', onStreamDrain);
+    // Few listeners per stream, each a shared function: 'close' and 'error' come through the
+    // front (`http2SessionOf`), 'drain' only once a write is blocked, 'trailers' only where a
+    // body may follow.
+    if (!stream.endAfterHeaders) stream.on('trailers', onStreamTrailers);
   }
 
   get headers(): IncomingHttpHeaders {
@@ -222,6 +223,10 @@ export class Http2DownstreamSession implements DownstreamSession {
     if (chunk.length === 0) return true;
     if (this.headPending !== null) this.sendHead(false);
     if (stream.write(chunk)) return true;
+    if (!this.drainListened) {
+      this.drainListened = true;
+      stream.on('drain', onStreamDrain);
+    }
     this.blockedSince = Date.now();
     this.owner.blocked(this, this.blockedSince);
     return false;
@@ -437,6 +442,11 @@ function sessionOf(stream: ServerHttp2Stream): Http2DownstreamSession {
   return (stream as TaggedStream)[kSession];
 }
 
+/** The request a stream carries, if one was started on it (the front routes 'close' to it). */
+export function http2SessionOf(stream: ServerHttp2Stream): Http2DownstreamSession | undefined {
+  return (stream as Partial<TaggedStream>)[kSession];
+}
+
 function onStreamData(this: ServerHttp2Stream, chunk: Buffer): void {
   sessionOf(this).bodyChunk(chunk);
 }
@@ -449,20 +459,12 @@ function onStreamTrailers(this: ServerHttp2Stream, _headers: unknown, _flags: nu
   sessionOf(this).trailers(raw ?? []);
 }
 
-function onStreamClose(this: ServerHttp2Stream): void {
-  sessionOf(this).closed();
-}
-
 function onStreamDrain(this: ServerHttp2Stream): void {
   sessionOf(this).drained();
 }
 
 function onWantTrailers(this: ServerHttp2Stream): void {
   sessionOf(this).sendTrailers();
-}
-
-function onStreamError(): void {
-  // 'close' follows and tells the request.
 }
 
 function flushHeadSoon(d: Http2DownstreamSession): void {
