@@ -25,7 +25,8 @@ export interface RequestBodyInfo {
  * The headers to send upstream for a downstream request: hop-by-hop fields and `Expect` (the
  * proxy answers `100-continue` itself) dropped, `X-Forwarded-For` appended with `clientIp`,
  * `X-Forwarded-Proto` and `X-Forwarded-Host` set. `Host` passes unchanged. `TE` passes only as
- * `te: trailers` (the proxy forwards trailers, and gRPC servers want it); other codings are dropped.
+ * `te: trailers` with `Connection: te` (the proxy forwards trailers, and gRPC servers want it);
+ * other codings are dropped.
  */
 export function forwardRequestHeaders(raw: readonly string[], clientIp: string, proto: string, info: RequestBodyInfo): string[] {
   const out: string[] = [];
@@ -35,12 +36,13 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   let chunked = false;
   let listed = false;
   let upgrade: string | null = null;
+  let trailers = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     if (isHopByHop(name)) {
       if (name.length === 7 && equalsLower(name, 'upgrade')) upgrade = upgrade === null ? value : upgrade + ', ' + value;
-      if (name.length === 2 && acceptsTrailers(value)) out.push(name, 'trailers');
+      if (name.length === 2 && acceptsTrailers(value)) trailers = true;
       continue;
     }
     switch (name.length) {
@@ -96,6 +98,9 @@ export function forwardRequestHeaders(raw: readonly string[], clientIp: string, 
   if (chunked) removeNamed(out, ['content-length']); // TE wins over CL (RFC 9112 §6.3); never forward both
   // A protocol switch is asked of the upstream as the client asked it (hop-by-hop, so re-added).
   if (switching) out.push('connection', 'upgrade', 'upgrade', upgrade as string);
+  // TE is hop-by-hop too: a sender of it lists it in Connection (RFC 9110 §10.1.4). HTTP/2
+  // upstreams get it as `te: trailers` alone (h2RequestHeaders keeps it despite the listing).
+  if (trailers) out.push('te', 'trailers', 'connection', 'te');
   out.push('x-forwarded-for', xff === null ? clientIp : xff + ', ' + clientIp, 'x-forwarded-proto', proto);
   if (host !== null) out.push('x-forwarded-host', host);
   info.hasBody = hasBody;

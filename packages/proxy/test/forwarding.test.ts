@@ -65,15 +65,31 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     );
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const h = headerMap(seen);
-    for (const hop of ['connection', 'x-conn-listed', 'keep-alive', 'proxy-connection', 'trailer', 'upgrade', 'proxy-authorization', 'transfer-encoding']) {
+    for (const hop of ['x-conn-listed', 'keep-alive', 'proxy-connection', 'trailer', 'upgrade', 'proxy-authorization', 'transfer-encoding']) {
       expect([hop, h[hop]]).toEqual([hop, undefined]);
     }
-    expect(h.te).toEqual(['trailers']); // TE passes only as "trailers" (trailers are forwarded)
+    // TE passes only as "trailers" (trailers are forwarded), listed in Connection as a sender of TE must.
+    expect(h.te).toEqual(['trailers']);
+    expect(h.connection).toEqual(['te']);
     expect(h.host).toEqual(['app.example:8080']);
     expect(h['x-forwarded-for']).toEqual(['203.0.113.7, 127.0.0.1']);
     expect(h['x-forwarded-proto']).toEqual(['http']);
     expect(h['x-forwarded-host']).toEqual(['app.example:8080']);
     expect(h['x-kept']).toEqual(['yes']);
+  });
+
+  test('request: TE: trailers listed in Connection (as an HTTP/1.1 client must) still reaches the upstream', async () => {
+    let seen: string[] = [];
+    const up = await res.httpServer((req, r) => {
+      seen = req.rawHeaders;
+      r.end('ok');
+    });
+    const { port } = await startProxy(res, to(up.address));
+    const reply = await rawExchange(res, port, 'GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nConnection: TE, close\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const h = headerMap(seen);
+    expect(h.te).toEqual(['trailers']);
+    expect(h.connection).toEqual(['te']);
   });
 
   test('response: hop-by-hop headers removed, end-to-end ones kept', async () => {

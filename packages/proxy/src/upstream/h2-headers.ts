@@ -38,7 +38,8 @@ export function h2RequestHeaders(request: RequestHeader, peer: HttpPeer): Outgoi
       addH2Field(out, lower, value);
     }
   }
-  if (listed !== null) for (const t of listed) if (t.charCodeAt(0) !== 58 /* : */) delete out[t];
+  // `te: trailers` stays although HTTP/1.1 lists TE in Connection (RFC 9113 §8.2.2 allows it).
+  if (listed !== null) for (const t of listed) if (t !== 'te' && t.charCodeAt(0) !== 58 /* : */) delete out[t];
   return out;
 }
 
