@@ -9,6 +9,10 @@
  * is closed by the pool's sweep. Sockets are made by the pool's `connect` (TLS, SNI, verify,
  * CA) and handed to `http2.connect` through `createConnection`.
  *
+ * `maxConnections` (the peer's, else the pool's) caps the sessions per peer: when that many are
+ * open and full, a caller waits for a stream slot, at most the connect timeout, then gets
+ * `ConnectionLimitReached` (503), as HTTP/1.1 callers wait for a connection.
+ *
  * `alpn: 'h2h1'` over TLS offers `[h2, http/1.1]`: when the peer picks `http/1.1`, the socket
  * becomes an HTTP/1.1 `HttpConnection` of the connection pool (`H2PoolOwner.adoptH1`) and the
  * peer is remembered as HTTP/1.1 (`prefersH1`) until its HTTP/1.1 connections are all gone.
@@ -26,6 +30,8 @@ import { TimeoutSweep, type TimeoutTarget } from './timeout-sweep';
 export interface H2PoolOwner {
   /** Turns a TLS socket on which ALPN chose `http/1.1` into a busy HTTP/1.1 connection of the pool. */
   adoptH1(peer: PeerLike, socket: Socket): HttpConnection;
+  /** Sessions per peer when the peer sets no `maxConnections` (`Infinity`: no limit). */
+  readonly maxConnections: number;
 }
 
 /** A snapshot of the HTTP/2 counters. */
@@ -72,6 +78,7 @@ export class H2Session implements TimeoutTarget {
     readonly key: string,
     private readonly idleTimeoutMs: number,
     private readonly onGone: (s: H2Session) => void,
+    private readonly onFree: (s: H2Session) => void = noop,
   ) {}
 
   /** It may carry one more stream now. */
@@ -137,6 +144,7 @@ export class H2Session implements TimeoutTarget {
       this.idleDeadline = Date.now() + this.idleTimeoutMs;
       this.session.unref(); // an idle session never keeps the process alive
     }
+    this.onFree(this);
   }
 
   /** @internal Called by the sweep: closes the session once idle for the idle timeout. */
@@ -162,10 +170,21 @@ function onStreamClose(this: http2.ClientHttp2Stream): void {
   if (s !== undefined) s.closed(this);
 }
 
+/** A caller waiting for a stream slot to a peer at its `maxConnections`. */
+interface H2Waiter {
+  readonly peer: PeerLike;
+  readonly max: number;
+  readonly resolve: (r: H2Reservation | HttpConnection) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 class H2Bucket {
   readonly sessions: H2Session[] = [];
   /** A session being opened: callers wait for it rather than open their own. */
   connecting: Promise<H2Session | HttpConnection> | null = null;
+  /** Callers waiting for a slot, first come first served. */
+  readonly waiters: H2Waiter[] = [];
 }
 
 export class H2SessionPool {
@@ -228,6 +247,8 @@ export class H2SessionPool {
       if (slot !== null) return slot;
       const key = peer.poolKey ?? peerKey(peer);
       const bucket = this.bucketFor(key);
+      const max = peer.maxConnections ?? this.owner.maxConnections;
+      if (bucket.connecting === null && bucket.sessions.length >= max) return this.waitForSlot(bucket, peer, max);
       if (bucket.connecting === null) {
         const opening = this.open(key, peer);
         bucket.connecting = opening;
@@ -245,6 +266,49 @@ export class H2SessionPool {
       if (!(other instanceof H2Session)) return this.reserve(await this.open(key, peer));
     }
   }
+
+  /** Queues a caller until a slot comes free (or a session may be opened); rejects at the connect timeout. */
+  private waitForSlot(bucket: H2Bucket, peer: PeerLike, max: number): Promise<H2Reservation | HttpConnection> {
+    const timeoutMs = peer.connectionTimeoutMs ?? this.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const waiter: H2Waiter = {
+        peer,
+        max,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const at = bucket.waiters.indexOf(waiter);
+          if (at >= 0) bucket.waiters.splice(at, 1);
+          reject(
+            ProxyError.upstream(
+              'ConnectionLimitReached',
+              `no free HTTP/2 stream to ${peer.address} within ${timeoutMs} ms (max ${max} connections)`,
+              undefined,
+              peer.address,
+            ),
+          );
+        }, timeoutMs),
+      };
+      bucket.waiters.push(waiter);
+    });
+  }
+
+  /** A slot came free on `h2`, or a session of its peer went away: serve the waiters that can go on. */
+  private readonly serveWaiters = (h2: H2Session): void => {
+    const bucket = this.buckets.get(h2.key);
+    if (bucket === undefined || bucket.waiters.length === 0) return;
+    while (bucket.waiters.length > 0) {
+      const w = bucket.waiters[0] as H2Waiter;
+      const slot = this.reuse(w.peer);
+      // No slot, but a session is being opened (wait for it) or may be: `acquire` does either.
+      const mayGo = slot === null && (bucket.connecting !== null || bucket.sessions.length < w.max);
+      if (slot === null && !mayGo) return;
+      bucket.waiters.shift();
+      clearTimeout(w.timer);
+      if (slot !== null) w.resolve(slot);
+      else this.acquire(w.peer).then(w.resolve, w.reject);
+    }
+  };
 
   private reserve(got: H2Session | HttpConnection): H2Reservation | HttpConnection {
     if (!(got instanceof H2Session)) return got;
@@ -275,6 +339,12 @@ export class H2SessionPool {
   close(force: boolean): Promise<void> {
     this.closed = true;
     this.timed.clear();
+    for (const bucket of this.buckets.values()) {
+      for (const w of bucket.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(ProxyError.internal('InternalError', 'connection pool is closed'));
+      }
+    }
     for (const s of this.all) {
       s.closing = true;
       if (force) s.session.destroy();
@@ -320,7 +390,7 @@ export class H2SessionPool {
     }
     const authority = (peer.tls ? 'https://' : 'http://') + peer.address;
     const session = http2.connect(authority, { createConnection: () => socket });
-    const h2 = new H2Session(session, key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this.forget);
+    const h2 = new H2Session(session, key, peer.idleTimeoutMs ?? this.idleTimeoutMs, this.forget, this.serveWaiters);
     session.on('error', ignoreError); // failures reach the streams and the handlers below
     try {
       await firstSettings(h2, peer, timeoutMs);
@@ -362,15 +432,20 @@ export class H2SessionPool {
     if (bucket === undefined) return;
     const at = bucket.sessions.indexOf(h2);
     if (at >= 0) bucket.sessions.splice(at, 1);
+    this.serveWaiters(h2); // one session fewer: a waiter may open another
     this.pruneIfEmpty(h2.key, bucket);
   }
 
   private pruneIfEmpty(key: string, bucket: H2Bucket): void {
-    if (bucket.sessions.length === 0 && bucket.connecting === null && this.buckets.get(key) === bucket) this.buckets.delete(key);
+    if (bucket.sessions.length === 0 && bucket.connecting === null && bucket.waiters.length === 0 && this.buckets.get(key) === bucket) {
+      this.buckets.delete(key);
+    }
   }
 }
 
 function ignoreError(): void {}
+
+function noop(): void {}
 
 /** A TLS handshake refused because the peer speaks none of the offered protocols, said clearly; else null. */
 function noCommonProtocol(err: unknown, peer: PeerLike): ProxyError | null {

@@ -36,7 +36,7 @@ export interface PeerOptions {
    * only `h2`, a backend that picks anything else is a 502; plain: h2c with prior knowledge).
    * `'h2h1'`: TLS ALPN offers `[h2, http/1.1]` and the backend's choice is used; without TLS it is `'h1'`.
    * HTTP/2 streams share one session per peer (another opens at the peer's `maxConcurrentStreams`);
-   * `maxConnections` does not apply to them.
+   * `maxConnections` caps the sessions, and a stream over them waits for a slot as above.
    */
   alpn: UpstreamAlpn;
 }
