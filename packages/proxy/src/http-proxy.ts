@@ -159,7 +159,7 @@ export class HttpProxy<Ctx> implements ListeningService {
         parser !== null
           ? new LlhttpListener(l.addr, limits, parser, this.onRequest, logger, name)
           : new NodeHttpListener(l.addr, limits, this.onRequest, logger, name);
-      listener.serveHttp2(new Http2Front(options.http2 ?? {}, limits.keepAliveTimeoutMs, this.onRequest, logger, name), l.h2c ?? true);
+      listener.serveHttp2(new Http2Front(options.http2 ?? {}, limits.keepAliveTimeoutMs, limits.requestTimeoutMs, this.onRequest, logger, name), l.h2c ?? true);
       return listener;
     });
     this.runtime = {

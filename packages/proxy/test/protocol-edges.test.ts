@@ -169,3 +169,25 @@ test('a request whose HEADERS ended the stream (a GET) gets its response and no 
   expect(c.headers).toBe(2);
   expect([...c.resets]).toEqual([]);
 });
+
+test('requestTimeoutMs bounds an HTTP/2 request body too: a stalled upload gets 408, its upstream request is dropped, the connection serves on', async () => {
+  let upstreamAborted = false;
+  const up = await res.httpServer((req, r) => {
+    req.on('data', () => {});
+    req.on('end', () => r.end('whole'));
+    req.on('close', () => (upstreamAborted = !req.complete));
+  });
+  const { url } = await startProxy(res, app(new HttpPeer(up.address)), { requestTimeoutMs: 300, headersTimeoutMs: 300 });
+  const s = h2connect(res, url);
+  const req = s.request({ ':method': 'POST', ':path': '/upload' });
+  req.write(Buffer.alloc(1000)); // and never ends
+  let status = 0;
+  req.on('response', (h) => (status = Number(h[':status'])));
+  req.on('data', () => {});
+  req.on('error', () => {});
+  await new Promise<void>((resolve) => req.on('close', () => resolve()));
+  expect(status).toBe(408);
+  await until(() => upstreamAborted, 3000, 'the upstream request to be dropped');
+  const next = await h2request(s, { ':method': 'POST', ':path': '/upload' }, 'quick');
+  expect(next.body).toBe('whole');
+});

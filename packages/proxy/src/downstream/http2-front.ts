@@ -73,6 +73,14 @@ class Http2Connection implements Http2StreamOwner {
     this.front.blocked(stream, since);
   }
 
+  bodyPending(stream: Http2DownstreamSession, pending: boolean): void {
+    this.front.bodyPending(stream, pending);
+  }
+
+  get requestTimeoutMs(): number {
+    return this.front.requestTimeoutMs;
+  }
+
   clientReset(): void {
     this.roll();
     if (++this.resets > this.front.settings.maxResetsPerSecond) this.front.calm(this.session, 'rapid stream resets', this.resets);
@@ -107,13 +115,20 @@ export class Http2Front {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly blockedSessions = new Set<Http2DownstreamSession>();
+  /** Requests whose body is still coming, with a deadline (`requestTimeoutMs`). */
+  private readonly bodySessions = new Set<Http2DownstreamSession>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private owner: Http2FrontOwner | null = null;
   private closing = false;
 
+  /**
+   * @param idleTimeoutMs a connection without streams for this long is closed
+   * @param requestTimeoutMs longest time to receive a whole request, body included (0: none)
+   */
   constructor(
     options: Http2Options,
     idleTimeoutMs: number,
+    readonly requestTimeoutMs: number,
     private readonly onRequest: RequestHandler,
     private readonly logger: Logger,
     private readonly service: string,
@@ -151,7 +166,8 @@ export class Http2Front {
   /** Starts the stall sweep; `owner` hears of closed connections. */
   start(owner: Http2FrontOwner): void {
     this.owner = owner;
-    const tick = Math.max(5, Math.min(1000, Math.floor(this.settings.stallTimeoutMs / 4)));
+    const shortest = Math.min(this.settings.stallTimeoutMs, this.requestTimeoutMs > 0 ? this.requestTimeoutMs : Infinity);
+    const tick = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
     this.sweepTimer = setInterval(this.sweep, tick);
     this.sweepTimer.unref();
   }
@@ -273,7 +289,22 @@ export class Http2Front {
     session.destroy(null as unknown as Error, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
+  /** @internal A request's body started (`pending`) or stopped coming. */
+  bodyPending(session: Http2DownstreamSession, pending: boolean): void {
+    if (pending) this.bodySessions.add(session);
+    else this.bodySessions.delete(session);
+  }
+
   private readonly sweep = (): void => {
+    if (this.bodySessions.size > 0) {
+      const now = Date.now();
+      for (const s of this.bodySessions) {
+        if (s.bodyDeadline !== 0 && s.bodyDeadline <= now) {
+          this.bodySessions.delete(s);
+          s.requestTimedOut();
+        }
+      }
+    }
     if (this.blockedSessions.size === 0) return;
     const limit = Date.now() - this.settings.stallTimeoutMs;
     for (const s of this.blockedSessions) {

@@ -38,6 +38,10 @@ export interface Http2StreamOwner {
   readonly remotePort: number | undefined;
   /** A response write is blocked on the peer's window (`since` a time) or no longer (0). */
   blocked(session: Http2DownstreamSession, since: number): void;
+  /** The request's body is still coming (watched against `requestTimeoutMs`) or no longer. */
+  bodyPending(session: Http2DownstreamSession, pending: boolean): void;
+  /** Longest time to receive a whole request, body included (0: none). */
+  readonly requestTimeoutMs: number;
   /** The client reset a stream before its response ended. */
   clientReset(): void;
 }
@@ -55,6 +59,8 @@ export class Http2DownstreamSession implements DownstreamSession {
   headersSent = false;
   /** When a blocked write began (`Date.now()`), 0 when none is. */
   blockedSince = 0;
+  /** When the request body must have arrived (`requestTimeoutMs`), 0 when it has or there is no limit. */
+  bodyDeadline = 0;
   private events: DownstreamEvents | null = null;
   private sink: BodySink | null = null;
   private discarding = false;
@@ -136,7 +142,13 @@ export class Http2DownstreamSession implements DownstreamSession {
     // Few listeners per stream, each a shared function: 'close' and 'error' come through the
     // front (`http2SessionOf`), 'drain' only once a write is blocked, 'trailers' only where a
     // body may follow.
-    if (!stream.endAfterHeaders) stream.on('trailers', onStreamTrailers);
+    if (!stream.endAfterHeaders) {
+      stream.on('trailers', onStreamTrailers);
+      if (owner.requestTimeoutMs > 0) {
+        this.bodyDeadline = Date.now() + owner.requestTimeoutMs;
+        owner.bodyPending(this, true);
+      }
+    }
   }
 
   get headers(): IncomingHttpHeaders {
@@ -372,6 +384,7 @@ export class Http2DownstreamSession implements DownstreamSession {
 
   /** @internal */
   bodyEnded(): void {
+    this.bodyOver();
     const sink = this.sink;
     if (sink === null) return;
     this.sink = null;
@@ -388,9 +401,30 @@ export class Http2DownstreamSession implements DownstreamSession {
     this.trailersIn = out;
   }
 
+  /** @internal The whole request did not arrive within `requestTimeoutMs`. */
+  requestTimedOut(): void {
+    this.bodyDeadline = 0;
+    const stream = this.stream;
+    if (stream.readableEnded || stream.closed || stream.destroyed) return;
+    const err = new ProxyError(`request not received within ${this.owner.requestTimeoutMs} ms`, { kind: 'InvalidHTTPRequest', source: 'downstream', status: 408 });
+    if (this.ended) {
+      // Answered already (the upstream did not wait for the body): only the stream is left open.
+      this.resetByProxy(constants.NGHTTP2_CANCEL);
+      return;
+    }
+    this.fail(err);
+  }
+
+  private bodyOver(): void {
+    if (this.bodyDeadline === 0) return;
+    this.bodyDeadline = 0;
+    this.owner.bodyPending(this, false);
+  }
+
   /** @internal The stream closed. */
   closed(): void {
     this.unblock();
+    this.bodyOver();
     if (this.ended || this.proxyReset) return;
     this.owner.clientReset();
     this.fail(ProxyError.downstream('ClientGone', `the client reset the stream (code ${this.stream.rstCode ?? 0})`));
