@@ -64,6 +64,11 @@ export interface ProxyErrorOptions {
   cause?: unknown;
   /** Extra words on what was being done, e.g. the peer address. */
   context?: string;
+  /**
+   * The peer certainly did not process the request (HTTP/2 REFUSED_STREAM, or a stream above a
+   * GOAWAY's last stream id): sending it again is safe whatever its method. Default false.
+   */
+  unprocessed?: boolean;
 }
 
 const kBrand = Symbol.for('pingora-ts.ProxyError');
@@ -75,6 +80,8 @@ export class ProxyError extends Error {
   /** HTTP status a proxy sends downstream for this error. */
   readonly status: number;
   readonly context: string | undefined;
+  /** The peer certainly did not process the request (see `ProxyErrorOptions.unprocessed`). */
+  readonly unprocessed: boolean;
   readonly [kBrand] = true;
 
   constructor(message: string, opts: ProxyErrorOptions) {
@@ -85,6 +92,7 @@ export class ProxyError extends Error {
     this.retry = opts.retry ?? ERROR_KINDS[opts.kind].retry;
     this.status = opts.status ?? ERROR_KINDS[opts.kind].status;
     this.context = opts.context;
+    this.unprocessed = opts.unprocessed ?? false;
   }
 
   /** An error caused by the upstream peer. */

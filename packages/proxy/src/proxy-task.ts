@@ -187,7 +187,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     if (this.session.retries >= this.rt.maxRetries || this.downstreamFailure !== null || this.downstream.headersSent) return false;
     if (!err.canRetry(a.reused)) return false;
     if (a.bodyStarted) return false; // body bytes are gone, cannot replay
-    if (a.headWritten && !IDEMPOTENT.has(this.downstream.method)) return false;
+    // A request the peer never processed (RFC 9113 §8.7) is safe to send again, whatever its method.
+    if (a.headWritten && !err.unprocessed && !IDEMPOTENT.has(this.downstream.method)) return false;
     return true;
   }
 

@@ -329,6 +329,31 @@ test('REFUSED_STREAM and GOAWAY before processing are retried (RFC 9113 8.7)', a
   expect(proxy.stats().pool.h2.newSessions).toBe(2); // the GOAWAY session is not used again
 });
 
+test('a POST refused before processing (REFUSED_STREAM) is sent again: never processed, safe whatever the method', async () => {
+  let n = 0;
+  const bodies: string[] = [];
+  const up = await h2Server((stream) => {
+    n++;
+    if (n === 1) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', () => {
+      bodies.push(body);
+      stream.respond({ ':status': 201 });
+      stream.end(`created on try ${n}`);
+    });
+  });
+  const { url } = await startProxy(res, app(peerTo(up.address, { alpn: 'h2' })));
+  const r = await client(res, url).request({ path: '/orders', method: 'POST' });
+  expect(r.statusCode).toBe(201);
+  expect(await r.body.text()).toBe('created on try 2');
+  expect(bodies).toEqual(['']);
+});
+
 test('a client that goes away cancels the upstream stream (RST_STREAM CANCEL)', async () => {
   let rstCode = -1;
   const up = await h2Server((stream) => {

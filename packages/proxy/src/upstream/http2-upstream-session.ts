@@ -309,6 +309,7 @@ export class Http2UpstreamSession implements UpstreamSession, TimeoutTarget {
           kind: 'ConnectionClosed',
           source: 'upstream',
           retry: true,
+          unprocessed: true,
           cause,
           context: where,
         });
