@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { LoadBalancer, RoundRobin } from '@pingora-ts/load-balancing';
 import { BalancedDispatcher } from '@pingora-ts/load-balancing/undici';
-import { request } from 'undici';
+import { buildConnector, errors, request } from 'undici';
 import { echo, startBackend, stopAllBackends, type HttpBackend } from './helpers/http-backends';
 import { RecordingObserver } from './helpers/recording-observer';
 import { closedPort } from './helpers/tcp-server';
@@ -9,11 +9,15 @@ import { closedPort } from './helpers/tcp-server';
 const SERVICE = 'http://service.invalid';
 const dispatchers: BalancedDispatcher[] = [];
 
-function balanced(addrs: string[], retries?: number): { lb: LoadBalancer; d: BalancedDispatcher; seen: RecordingObserver } {
+function balanced(
+  addrs: string[],
+  retries?: number,
+  connect?: buildConnector.connector,
+): { lb: LoadBalancer; d: BalancedDispatcher; seen: RecordingObserver } {
   const lb = LoadBalancer.fromBackends(addrs, { selection: new RoundRobin() });
   const seen = new RecordingObserver();
   lb.observers.push(seen);
-  const d = new BalancedDispatcher({ loadBalancer: lb, ...(retries === undefined ? {} : { retries }) });
+  const d = new BalancedDispatcher({ loadBalancer: lb, ...(retries === undefined ? {} : { retries }), ...(connect ? { connect } : {}) });
   dispatchers.push(d);
   return { lb, d, seen };
 }
@@ -152,5 +156,20 @@ describe('BalancedDispatcher failover', () => {
     await expect(send(d, 'GET')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(seen.endings()).toEqual([`${dropper.addr} reset`, `127.0.0.1:${port} connect_error`]);
     expect(inflight(lb)).toEqual([0, 0]);
+  });
+
+  it('a connect timeout is a connect_error, retried on the next backend (the `connect` option used)', async () => {
+    const good = await startBackend('good');
+    const port = await closedPort();
+    // A connector that never reaches `port` in time, as a host that drops SYNs would; the
+    // other backends get undici's own connector.
+    const real = buildConnector({});
+    const connect: buildConnector.connector = (opts, cb) => {
+      if (Number(opts.port) === port) setTimeout(() => cb(new errors.ConnectTimeoutError(), null), 20);
+      else real(opts, cb);
+    };
+    const { d, seen } = balanced([`127.0.0.1:${port}`, good.addr], undefined, connect);
+    expect(await send(d, 'POST', 'once')).toBe('good:once');
+    expect(seen.endings()).toEqual([`127.0.0.1:${port} connect_error`, `${good.addr} ok`]);
   });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { Backend, LoadBalancer, RoundRobin } from '@pingora-ts/load-balancing';
 import { BalancedDispatcher } from '@pingora-ts/load-balancing/undici';
-import { fetch, getGlobalDispatcher, interceptors, pipeline, request, setGlobalDispatcher, stream, type Dispatcher } from 'undici';
+import { fetch, getGlobalDispatcher, interceptors, pipeline, request, setGlobalDispatcher, stream, upgrade, type Dispatcher } from 'undici';
 import { startBackend, stopAllBackends, type HttpBackend } from './helpers/http-backends';
 import { RecordingObserver } from './helpers/recording-observer';
 import { waitFor } from './helpers/tcp-server';
@@ -49,8 +49,10 @@ describe('BalancedDispatcher', () => {
     for (let i = 0; i < 60; i++) {
       const { statusCode, body } = await request(`${SERVICE}/items/${i}?q=x%20y`, { dispatcher: d, headers: { 'x-test': `t${i}` } });
       expect(statusCode).toBe(200);
-      const got = (await body.json()) as { name: string; url: string; test: string };
-      expect(got).toMatchObject({ url: `/items/${i}?q=x%20y`, test: `t${i}` });
+      const got = (await body.json()) as { name: string; url: string; host: string; test: string };
+      // undici's Host is the backend's address, not the URL's.
+      const addr = { a: a.addr, b: b.addr, c: c.addr }[got.name];
+      expect(got).toMatchObject({ url: `/items/${i}?q=x%20y`, host: addr, test: `t${i}` });
       counts[got.name]!++;
     }
     // Smooth weighted round robin is exact over every 6 picks.
@@ -106,6 +108,25 @@ describe('BalancedDispatcher', () => {
       setGlobalDispatcher(previous);
     }
     expect(seen.endings()).toEqual([`${a.addr} ok`, `${a.addr} ok`]);
+    expect(inflight(lb)).toEqual([0]);
+  });
+
+  it('passes an upgraded connection on (reported ok at the 101)', async () => {
+    const a = await startBackend('a');
+    const { d, lb, seen } = balanced([a.addr]);
+    a.server.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n');
+      socket.on('data', (chunk: Buffer) => socket.end(`echo ${req.url} ${chunk.toString()}`));
+    });
+    const { socket } = await upgrade(`${SERVICE}/tunnel`, { dispatcher: d, protocol: 'echo' });
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString())).on('end', () => resolve(text)).on('error', reject);
+      socket.write('ping');
+    });
+    socket.destroy();
+    expect(reply).toBe('echo /tunnel ping');
+    expect(seen.endings()).toEqual([`${a.addr} ok`]);
     expect(inflight(lb)).toEqual([0]);
   });
 

@@ -48,7 +48,8 @@ describe('@pingora-ts/load-balancing installed alone from its packed tarball', (
     }
     tmp = mkdtempSync(join(tmpdir(), 'pingora-ts-alone-'));
     const [cmd, pre] = pnpm();
-    await Promise.all([core, pkg].map((dir) => run(cmd, [...pre, 'pack', '--pack-destination', tmp], dir)));
+    const filters = ['--filter', '@pingora-ts/core', '--filter', '@pingora-ts/load-balancing'];
+    await run(cmd, [...pre, ...filters, '-r', 'pack', '--pack-destination', tmp], join(pkg, '..', '..'));
     const tarballs = readdirSync(tmp).filter((f) => f.endsWith('.tgz')).sort();
     expect(tarballs).toEqual(['pingora-ts-core-0.1.0.tgz', 'pingora-ts-load-balancing-0.1.0.tgz']);
 

@@ -57,7 +57,13 @@ export class BalancedRequest implements AttemptOwner {
 
   /** Sends the first attempt. Returns what the pool's `dispatch` returned (`false`: busy). */
   start(): boolean {
-    const backend = this.host.loadBalancer.select(this.key, this.host.maxIterations);
+    let backend: Backend | null;
+    try {
+      backend = this.host.loadBalancer.select(this.key, this.host.maxIterations);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
     if (backend === null) {
       this.fail(ProxyError.internal('NoHealthyUpstream', `BalancedDispatcher: no healthy backend for ${describe(this.opts)}`));
       return false;

@@ -6,6 +6,7 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', '
 /** Whether a request may be sent again: `idempotent` when given, else by its method. */
 export function isIdempotent(method: string, idempotent: boolean | undefined): boolean {
   if (idempotent !== undefined) return idempotent;
+  if (typeof method !== 'string') return false;
   return IDEMPOTENT_METHODS.has(method) || IDEMPOTENT_METHODS.has(method.toUpperCase());
 }
 

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 export interface HttpBackend {
   readonly name: string;
   readonly addr: string;
+  readonly server: Server;
   /** Requests it received (counted when their head arrived). */
   readonly received: number;
   /** Connections open now. */
@@ -15,7 +16,7 @@ export interface HttpBackend {
 
 /**
  * What a backend does with a request; the default answers 200 with a JSON echo of its name,
- * method, URL, `x-test` header and body.
+ * method, URL, `host` and `x-test` headers and body.
  */
 export type BackendBehaviour = (req: IncomingMessage, res: ServerResponse, name: string) => void;
 
@@ -23,7 +24,14 @@ export const echo: BackendBehaviour = (req, res, name) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = JSON.stringify({ name, method: req.method, url: req.url, test: req.headers['x-test'] ?? null, body: Buffer.concat(chunks).toString() });
+    const body = JSON.stringify({
+      name,
+      method: req.method,
+      url: req.url,
+      host: req.headers.host,
+      test: req.headers['x-test'] ?? null,
+      body: Buffer.concat(chunks).toString(),
+    });
     res.setHeader('content-type', 'application/json');
     res.end(body);
   });
@@ -50,6 +58,7 @@ export async function startBackend(name: string, behaviour: BackendBehaviour = e
   return {
     name,
     addr: `127.0.0.1:${port}`,
+    server,
     get received() {
       return received;
     },
