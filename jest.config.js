@@ -13,6 +13,7 @@ module.exports = {
     '^@pingora-ts/(core|pool|load-balancing|proxy|observability)$': '<rootDir>/packages/$1/src/index.ts',
     // Subpath exports map to their entry file the same way (package.json "exports").
     '^@pingora-ts/core/internal$': '<rootDir>/packages/core/src/internal.ts',
+    '^@pingora-ts/load-balancing/undici$': '<rootDir>/packages/load-balancing/src/undici.ts',
   },
   testTimeout: 30000,
   maxWorkers: 2,

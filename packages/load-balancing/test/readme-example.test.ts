@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { expectReadmeEmbedsExamples, runExample } from '../../../test-support/examples';
+import { expectBalancedDispatcherRun } from './helpers/balanced-example-output';
 
 const pkg = join(__dirname, '..');
 
 describe('README example', () => {
-  it('embeds examples/client-side.mjs verbatim', () => expectReadmeEmbedsExamples(pkg));
+  it('embeds examples/client-side.mjs and examples/balanced-dispatcher.mjs verbatim', () => expectReadmeEmbedsExamples(pkg));
 
   it('runs: splits requests 1:2 by weight, and the stopped backend leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/client-side.mjs', [], [pkg, join(pkg, '..', 'core')]);
@@ -22,4 +23,10 @@ describe('README example', () => {
     expect(after.filter((l) => l.startsWith('request ')).every((l) => l.includes('-> alpha'))).toBe(true);
     expect(lines[lines.length - 1]).toBe('answers after beta stopped: alpha=3 beta=0');
   });
+
+  it('runs balanced-dispatcher.mjs: beta killed during 300 GETs, no request fails, beta leaves the rotation', async () => {
+    const stdout = await runExample(pkg, 'examples/balanced-dispatcher.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expectBalancedDispatcherRun(stdout);
+  });
 });
+
