@@ -1,8 +1,8 @@
 /**
  * The HTTP/2 attacks of 2019-2024, each sent with hand-built frames on a raw socket: what the
  * proxy answered (GOAWAY / RST_STREAM code), what it let through (requests started, bytes it
- * read before closing) and that another connection is still answered. `H2_ATTACK_REPORT=1`
- * prints the figures (docs/http2.md lists them).
+ * read before closing), the memory it held at the peak (`watchMemory`), and that another connection
+ * is answered meanwhile and afterwards. `H2_ATTACK_REPORT=1` prints the figures (docs/http2.md lists them).
  */
 import * as http2 from 'node:http2';
 import { HttpPeer, type HttpProxy } from '@pingora-ts/proxy';
@@ -33,11 +33,39 @@ async function setup(): Promise<{ proxy: HttpProxy<null>; port: number; url: str
   return { ...p, upstreamRequests: () => n };
 }
 
-/** Another client on a fresh connection is answered. */
-async function stillServes(url: string): Promise<void> {
+/** Another client on a fresh connection is answered; resolves with how long it took, in ms. */
+async function stillServes(url: string): Promise<number> {
+  const started = performance.now();
   const r = await h2request(h2connect(res, url), { ':path': '/other' });
   expect(r.body).toBe('ok');
+  return Math.round(performance.now() - started);
 }
+
+/**
+ * Samples this process's memory (heap + external buffers) every 2 ms while an attack runs:
+ * the proxy lives in the test process, so the peak over the starting point bounds what the
+ * proxy held for the attack (the attacker's own frames are small and counted too).
+ */
+function watchMemory(): { stop(): number } {
+  const used = (): number => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  const base = used();
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, used())), 2);
+  res.defer(() => clearInterval(timer)); // also when the test failed before stop()
+  return {
+    stop(): number {
+      clearInterval(timer);
+      peak = Math.max(peak, used());
+      return Math.round(((peak - base) / 1048576) * 10) / 10;
+    },
+  };
+}
+
+/** No attack may make the proxy hold more than this (node:http2's maxSessionMemory is 16 MiB). */
+const HELD_BOUND_MIB = 64;
 
 async function opened(port: number): Promise<RawH2> {
   const c = new RawH2(res, port);
@@ -49,6 +77,7 @@ async function opened(port: number): Promise<RawH2> {
 test('rapid reset (CVE-2023-44487): HEADERS + RST_STREAM pairs get GOAWAY(ENHANCE_YOUR_CALM); few requests start', async () => {
   const { port, url, proxy, upstreamRequests } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
   const started = Date.now();
   // Another client is answered while the attack runs.
   const meanwhile = stillServes(url);
@@ -67,14 +96,19 @@ test('rapid reset (CVE-2023-44487): HEADERS + RST_STREAM pairs get GOAWAY(ENHANC
   expect(c.goaway).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
   const requests = proxy.stats().requests;
   expect(requests).toBeLessThan(1000);
-  report.rapidReset = { streamsSent: sent, requestsStarted: requests, reachedUpstream: upstreamRequests(), msToGoaway: Date.now() - started, goaway: c.goaway ?? -1 };
-  await meanwhile;
+  const msToGoaway = Date.now() - started;
+  const otherClientMs = await meanwhile;
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.rapidReset = { streamsSent: sent, requestsStarted: requests, reachedUpstream: upstreamRequests(), msToGoaway, goaway: c.goaway ?? -1, heldPeakMiB, otherClientMs };
   await stillServes(url);
 });
 
 test('CONTINUATION flood (CVE-2024-27983): a header block that never ends is cut off', async () => {
   const { port, url, proxy } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
+  const meanwhile = stillServes(url);
   const started = Date.now();
   c.send(frame(T.HEADERS, 0, 1, getBlock()));
   let frames = 0;
@@ -87,27 +121,44 @@ test('CONTINUATION flood (CVE-2024-27983): a header block that never ends is cut
   }
   await until(() => c.closed, 5000, 'the connection to close');
   expect(c.goaway).not.toBeNull();
-  expect(proxy.stats().requests).toBe(0);
-  report.continuationFlood = { continuationFramesSent: frames, msToClose: Date.now() - started, goaway: c.goaway ?? -1 };
+  const msToClose = Date.now() - started;
+  const otherClientMs = await meanwhile;
+  expect(proxy.stats().requests).toBe(1); // the other client's only: the endless head never became one
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.continuationFlood = { continuationFramesSent: frames, msToClose, goaway: c.goaway ?? -1, heldPeakMiB, otherClientMs };
   await stillServes(url);
 });
 
 test('HPACK bomb: a small block that decodes to megabytes of headers is refused, nothing goes upstream', async () => {
   const { port, url, upstreamRequests } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
   // One 4000-byte entry in the dynamic table, then a block referencing it 4000 times (16 MB decoded).
   const block = Buffer.concat([getBlock(), literal('x-bomb', 'b'.repeat(4000), true), Buffer.concat(Array.from({ length: 4000 }, () => indexed(62)))]);
   c.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, block));
   await until(() => c.closed || c.resets.size > 0 || c.headers > 0, 5000, 'an answer');
   expect(c.headers === 0 || c.resets.size > 0 || c.goaway !== null).toBe(true);
   expect(upstreamRequests()).toBe(0);
-  report.hpackBomb = { encodedBytes: block.length, decodedBytes: 4000 * 4006, answer: c.goaway !== null ? `GOAWAY ${c.goaway}` : `RST_STREAM ${[...c.resets.values()].join(',')}`, reachedUpstream: upstreamRequests() };
-  await stillServes(url);
+  const reachedUpstream = upstreamRequests();
+  const otherClientMs = await stillServes(url);
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.hpackBomb = {
+    encodedBytes: block.length,
+    decodedBytes: 4000 * 4006,
+    answer: c.goaway !== null ? `GOAWAY ${c.goaway}` : `RST_STREAM ${[...c.resets.values()].join(',')}`,
+    reachedUpstream,
+    heldPeakMiB,
+    otherClientMs,
+  };
 });
 
 test('SETTINGS flood: GOAWAY(ENHANCE_YOUR_CALM)', async () => {
   const { port, url } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
+  const meanwhile = stillServes(url);
   let sent = 0;
   for (let batch = 0; batch < 100 && !c.closed; batch++) {
     c.send(Buffer.concat(Array.from({ length: 100 }, () => settings([[3, 100]]))));
@@ -117,13 +168,18 @@ test('SETTINGS flood: GOAWAY(ENHANCE_YOUR_CALM)', async () => {
   }
   await until(() => c.closed, 5000, 'the connection to close');
   expect(c.goaway).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
-  report.settingsFlood = { framesSent: sent, goaway: c.goaway ?? -1 };
+  const otherClientMs = await meanwhile;
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.settingsFlood = { framesSent: sent, goaway: c.goaway ?? -1, heldPeakMiB, otherClientMs };
   await stillServes(url);
 });
 
 test('PING flood: GOAWAY(ENHANCE_YOUR_CALM)', async () => {
   const { port, url } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
+  const meanwhile = stillServes(url);
   let sent = 0;
   for (let batch = 0; batch < 100 && !c.closed; batch++) {
     c.send(Buffer.concat(Array.from({ length: 100 }, () => frame(T.PING, 0, 0, Buffer.alloc(8)))));
@@ -133,13 +189,18 @@ test('PING flood: GOAWAY(ENHANCE_YOUR_CALM)', async () => {
   }
   await until(() => c.closed, 5000, 'the connection to close');
   expect(c.goaway).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
-  report.pingFlood = { framesSent: sent, goaway: c.goaway ?? -1 };
+  const otherClientMs = await meanwhile;
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.pingFlood = { framesSent: sent, goaway: c.goaway ?? -1, heldPeakMiB, otherClientMs };
   await stillServes(url);
 });
 
 test('empty DATA flood: the connection is closed after a bounded number of empty frames', async () => {
   const { port, url } = await setup();
   const c = await opened(port);
+  const mem = watchMemory();
+  const meanwhile = stillServes(url);
   c.send(frame(T.HEADERS, F.END_HEADERS, 1, getBlock('/upload', 'POST')));
   let sent = 0;
   for (let batch = 0; batch < 100 && !c.closed; batch++) {
@@ -149,7 +210,10 @@ test('empty DATA flood: the connection is closed after a bounded number of empty
     await sleep(2);
   }
   await until(() => c.closed, 5000, 'the connection to close');
-  report.emptyDataFlood = { framesSent: sent, goaway: c.goaway ?? -1 };
+  const otherClientMs = await meanwhile;
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.emptyDataFlood = { framesSent: sent, goaway: c.goaway ?? -1, heldPeakMiB, otherClientMs };
   expect(sent).toBeLessThan(10_000);
   await stillServes(url);
 });
@@ -158,14 +222,18 @@ test('zero-window stall: a response the client never opens a window for is reset
   const { port, url, proxy } = await setup();
   const c = new RawH2(res, port);
   await c.connected();
+  const mem = watchMemory();
   // SETTINGS_INITIAL_WINDOW_SIZE 0: no DATA may be sent, and no WINDOW_UPDATE ever comes.
   c.send(Buffer.concat([PREFACE, settings([[4, 0]]), frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, getBlock('/big'))]));
   const started = Date.now();
   await until(() => c.resets.has(1), 5000, 'RST_STREAM on the stalled stream');
   expect(c.resets.get(1)).toBe(NGHTTP2_CANCEL);
   await until(() => proxy.stats().activeRequests === 0, 3000, 'the request to end');
-  report.zeroWindowStall = { stallTimeoutMs: 300, msToReset: Date.now() - started, rstCode: c.resets.get(1) ?? -1, activeRequestsAfter: proxy.stats().activeRequests };
-  await stillServes(url);
+  const msToReset = Date.now() - started;
+  const otherClientMs = await stillServes(url);
+  const heldPeakMiB = mem.stop();
+  expect(heldPeakMiB).toBeLessThan(HELD_BOUND_MIB);
+  report.zeroWindowStall = { stallTimeoutMs: 300, msToReset, rstCode: c.resets.get(1) ?? -1, activeRequestsAfter: proxy.stats().activeRequests, heldPeakMiB, otherClientMs };
 });
 
 test('a protocol error gets RST_STREAM / GOAWAY(PROTOCOL_ERROR), never an HTTP 400 page; extended CONNECT is refused', async () => {
