@@ -1,6 +1,6 @@
 import type { Logger } from '@pingora-ts/core';
 import { Backends, DnsDiscovery, LoadBalancer, type Backend } from '../src';
-import { FakeDnsServer } from './helpers/fake-dns-server';
+import { FakeDnsServer } from '../../../test-support/fake-dns-server';
 import { waitFor } from './helpers/tcp-server';
 
 let dns: FakeDnsServer;

@@ -1,4 +1,4 @@
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { ProxyError, type Logger } from '@pingora-ts/core';
@@ -49,6 +49,8 @@ export class FileDiscovery implements ServiceDiscovery {
   readonly debounceMs: number;
   readonly fsWatch: boolean;
   private readonly logger: Logger | undefined;
+  /** The file's identity when `discover()` last read it, so the poll does not report that read's change again. */
+  private readIdentity: string | undefined;
 
   constructor(path: string, opts: FileDiscoveryOptions = {}) {
     if (typeof path !== 'string' || path.length === 0) throw config('FileDiscovery: path must be a non-empty string');
@@ -102,6 +104,7 @@ export class FileDiscovery implements ServiceDiscovery {
   async discover(): Promise<Backend[]> {
     let text: string;
     try {
+      this.readIdentity = identityOf(await stat(this.path));
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       throw config(`discovery file ${this.path}: cannot read it: ${(err as Error).message}`);
@@ -149,9 +152,8 @@ export class FileDiscovery implements ServiceDiscovery {
       if (polling) return;
       polling = true;
       try {
-        const s = await stat(this.path);
-        const id = `${s.ino}:${s.size}:${s.mtimeMs}`;
-        if (identity !== undefined && id !== identity) schedule();
+        const id = identityOf(await stat(this.path));
+        if (identity !== undefined && id !== identity && id !== this.readIdentity) schedule();
         identity = id;
       } catch {
         // Missing for now (deleted, or mid-swap): a read would fail too; the next poll sees it back.
@@ -175,6 +177,10 @@ export class FileDiscovery implements ServiceDiscovery {
       { once: true },
     );
   }
+}
+
+function identityOf(s: Stats): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
 function toBackend(entry: unknown): Backend {
