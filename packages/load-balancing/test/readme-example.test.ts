@@ -4,7 +4,7 @@ import { expectReadmeEmbedsExamples, runExample } from '../../../test-support/ex
 const pkg = join(__dirname, '..');
 
 describe('README example', () => {
-  it('embeds examples/client-side.mjs verbatim', () => expectReadmeEmbedsExamples(pkg));
+  it('embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
   it('runs: splits requests 1:2 by weight, and the stopped backend leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/client-side.mjs', [], [pkg, join(pkg, '..', 'core')]);
@@ -21,5 +21,27 @@ describe('README example', () => {
     expect(after[0]).toMatch(new RegExp(`^health: ${beta.replace(/\./g, '\\.')} is unhealthy \\(.*ECONNREFUSED`));
     expect(after.filter((l) => l.startsWith('request ')).every((l) => l.includes('-> alpha'))).toBe(true);
     expect(lines[lines.length - 1]).toBe('answers after beta stopped: alpha=3 beta=0');
+  });
+
+  it('custom discovery: follows a Consul-like catalog through its blocking queries', async () => {
+    const stdout = await runExample(pkg, 'examples/custom-discovery.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'backends: 127.0.0.1:9001 (weight 1)',
+      'backends: 127.0.0.1:9001 (weight 1), 127.0.0.1:9002 (weight 2)',
+      '3 picks: 127.0.0.1:9002=2 127.0.0.1:9001=1',
+      'backends: 127.0.0.1:9002 (weight 2)',
+    ]);
+  });
+
+  it('runtime control: a removed backend drains, its in-flight request completes; weight, disable, enable', async () => {
+    const stdout = await runExample(pkg, 'examples/runtime-control.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'alpha removed with 1 request in flight; 4 requests: beta=4',
+      'drained: alpha',
+      'in-flight request completed: alpha (slow)',
+      'alpha back, beta weight 3; 8 requests: beta=6 alpha=2',
+      'beta disabled; 4 requests: alpha=4',
+      'beta enabled; 4 requests: beta=3 alpha=1',
+    ]);
   });
 });
