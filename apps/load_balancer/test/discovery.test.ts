@@ -139,3 +139,22 @@ test('threads: 2: discovery runs once, in the primary, and its list reaches ever
   expect(broken()).toHaveLength(1);
   for (let i = 0; i < 10; i++) expect(await get(lb.url)).toBe(`upstream ${b.port}`);
 });
+
+test('-t names the discovery key and the valid values', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['discovery: { type: consul }'], /services\[0\]\.upstreams\.discovery\.type: expected one of "static", "file", "dns", got "consul"/],
+    [['discovery: { type: dns, name: api.test }'], /services\[0\]\.upstreams\.discovery\.port: missing required key/],
+    [
+      ['discovery: { type: file, path: x.yaml, name: api.test }'],
+      /services\[0\]\.upstreams\.discovery\.name: not used with type file \(valid keys: type, new_backends_healthy, path, interval_ms\)/,
+    ],
+    [[`discovery: { type: file, path: ${join(h.dir, 'none.yaml')} }`], /services\[0\]\.upstreams\.discovery\.path: discovery file .*none\.yaml: cannot read it: ENOENT/],
+    [['discovery: { type: dns, name: api.test, port: 80 }', 'backends: [127.0.0.1:1]'], /services\[0\]\.upstreams\.backends: not used with discovery type dns/],
+    [['selection: random'], /services\[0\]\.upstreams\.backends: missing required key/],
+  ];
+  const results = await Promise.all(cases.map(([upstreams], i) => h.run(['-t', '-c', h.file(`t${i}.yaml`, conf(upstreams))])));
+  results.forEach((r, i) => {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(cases[i]![1]);
+  });
+});
