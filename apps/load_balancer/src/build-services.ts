@@ -1,14 +1,16 @@
 import { readCaFile, type JsonValue, type Logger, type Service, type StateChannel } from '@pingora-ts/core';
-import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import { LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
+import { isDynamic, shareBackends, upstreamBackends } from './upstream-discovery';
 
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
- * and, when it has a health check, one background service that runs it. All services share
+ * and, when it has a health check or a file / DNS discovery, one background service that
+ * runs them (where background services run; see `shareBackends`). All services share
  * one upstream connection pool, returned too so its counters can be read.
  */
 export function buildServices(
@@ -33,8 +35,7 @@ function buildService(
   health: HealthSharing,
 ): Service[] {
   const up = svc.upstreams;
-  const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
-  const lb = LoadBalancer.fromBackends(backends, {
+  const lb = new LoadBalancer(upstreamBackends(up, health.publishes, logger), {
     selection: up.selection === 'random' ? new Random() : new RoundRobin(),
     // Health flips are logged where the checks run; workers only apply the published map.
     ...(health.publishes ? { logger } : {}),
@@ -47,7 +48,10 @@ function buildService(
     logger,
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
   });
-  if (up.health_check === undefined) return [proxy];
+  const dynamic = isDynamic(up);
+  // Before shareHealth: a new list reaches the workers before the health map that covers it.
+  if (dynamic) shareBackends(lb, `backends:${svc.name}`, `health:${svc.name}`, health);
+  if (up.health_check === undefined) return dynamic ? [proxy, lb.backgroundService(`${svc.name} discovery`)] : [proxy];
   const hc = up.health_check;
   lb.setHealthCheck(
     new TcpHealthCheck({
@@ -58,7 +62,7 @@ function buildService(
   );
   lb.healthCheckFrequencyMs = hc.interval_ms;
   shareHealth(lb, `health:${svc.name}`, health);
-  return [proxy, lb.backgroundService(`${svc.name} health check`)];
+  return [proxy, lb.backgroundService(`${svc.name} ${dynamic ? 'discovery and health check' : 'health check'}`)];
 }
 
 /**
@@ -99,11 +103,14 @@ export interface HealthSharing {
 function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
   const backends = lb.backends();
   if (publishes) {
-    lb.on('health', () => {
+    const publish = (): void => {
       const map: Record<string, JsonValue> = {};
       for (const b of backends.items()) map[b.addr] = backends.isHealthy(b);
       channel.publish(topic, map);
-    });
+    };
+    lb.on('health', publish);
+    // A discovery update brings backends whose health the workers do not know yet.
+    lb.on('change', publish);
     return;
   }
   channel.subscribe(topic, (map) => {

@@ -1,4 +1,5 @@
-import { checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
+import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
+import { FileDiscovery } from '@pingora-ts/load-balancing';
 import { z } from 'zod';
 
 /**
@@ -36,8 +37,44 @@ const upstreamTlsSchema = z.strictObject({
   ca_path: z.string().min(1).optional(),
 });
 
+/**
+ * Where the backends come from: `static` (the `backends` list), `file` (a YAML or JSON list,
+ * watched) or `dns` (A/AAAA of `name` on `port`, or SRV with `srv: true`, refreshed by TTL).
+ * One object, not a union, so a bad `type` lists the valid ones and a misspelt key gets a
+ * "did you mean"; which keys go with which type is checked by `checkDiscovery`.
+ */
+const discoverySchema = z.strictObject({
+  type: z.enum(['static', 'file', 'dns']),
+  /** A backend that joins the list takes traffic before its first health check (true, default) or after it passed. */
+  new_backends_healthy: z.boolean().optional(),
+  /** file: the backends file; a relative path is from the working directory. */
+  path: z.string().min(1).optional(),
+  /** file: how often the file is also polled, besides fs.watch (default 1000). */
+  interval_ms: z.number().int().min(10).optional(),
+  /** dns: a host name (A/AAAA), or `_service._proto.name` with `srv: true`. */
+  name: z.string().min(1).optional(),
+  /** dns: the backends' port for A/AAAA; SRV records carry their own. */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** dns: look up SRV records instead of A/AAAA (default false). */
+  srv: z.boolean().optional(),
+  /** dns: floor and ceiling of the TTL-driven refresh (default 1000 and 300000). */
+  refresh_min_ms: z.number().int().min(10).optional(),
+  refresh_max_ms: z.number().int().min(10).optional(),
+  /** dns: DNS servers (`ip` or `ip:port`); default the system's. */
+  servers: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** The keys each discovery type takes (besides `type`). */
+const DISCOVERY_KEYS: Record<DiscoveryConf['type'], readonly string[]> = {
+  static: ['new_backends_healthy'],
+  file: ['new_backends_healthy', 'path', 'interval_ms'],
+  dns: ['new_backends_healthy', 'name', 'port', 'srv', 'refresh_min_ms', 'refresh_max_ms', 'servers'],
+};
+
 const upstreamsSchema = z.strictObject({
-  backends: z.array(backendSchema).min(1, 'at least one backend is needed'),
+  /** The backends of `discovery: static` (the default). */
+  backends: z.array(backendSchema).min(1, 'at least one backend is needed').optional(),
+  discovery: discoverySchema.optional(),
   selection: z.enum(['round_robin', 'random']).default('round_robin'),
   health_check: healthCheckSchema.optional(),
   /** TCP connect timeout to a backend. */
@@ -58,7 +95,35 @@ const upstreamsSchema = z.strictObject({
    * else h2c with prior knowledge) or `h2h1` (with `tls`: ALPN offers both, h2 preferred; else h1).
    */
   alpn: z.enum(['h1', 'h2', 'h2h1']).default('h1'),
-});
+}).superRefine(checkDiscovery);
+
+/** What the discovery schema cannot say alone: which keys go with which type. */
+function checkDiscovery(up: { backends?: unknown; discovery?: DiscoveryConf | undefined }, ctx: z.RefinementCtx): void {
+  const d = up.discovery;
+  const type = d?.type ?? 'static';
+  const issue = (path: string[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+  if (type === 'static' && up.backends === undefined) {
+    issue(['backends'], 'missing required key (the backends of static discovery; or set discovery: { type: file | dns })');
+  }
+  if (type !== 'static' && up.backends !== undefined) {
+    issue(['backends'], `not used with discovery type ${type} (the ${type === 'file' ? 'file' : 'DNS answer'} lists the backends)`);
+  }
+  if (d === undefined) return;
+  const allowed = DISCOVERY_KEYS[type];
+  for (const [key, value] of Object.entries(d)) {
+    if (key !== 'type' && value !== undefined && !allowed.includes(key)) {
+      issue(['discovery', key], `not used with type ${type} (valid keys: type, ${allowed.join(', ')})`);
+    }
+  }
+  if (type === 'file' && d.path === undefined) issue(['discovery', 'path'], 'missing required key (the backends file, for type file)');
+  if (type !== 'dns') return;
+  if (d.name === undefined) issue(['discovery', 'name'], 'missing required key (the name to look up, for type dns)');
+  if (!d.srv && d.port === undefined) issue(['discovery', 'port'], "missing required key (the backends' port, 1-65535; or srv: true)");
+  if (d.srv && d.port !== undefined) issue(['discovery', 'port'], 'not used with srv: true (SRV records carry the ports)');
+  if ((d.refresh_max_ms ?? 300000) < (d.refresh_min_ms ?? 1000)) {
+    issue(['discovery', 'refresh_max_ms'], `must be at least refresh_min_ms (${d.refresh_min_ms ?? 1000})`);
+  }
+}
 
 /** Downstream HTTP/2 settings and abuse limits (HttpProxy's `http2` option); each defaults to the proxy's. */
 const http2Schema = z.strictObject({
@@ -99,6 +164,7 @@ export const lbConfSchema = serverConfSchema.extend({
 export type LbConf = z.infer<typeof lbConfSchema>;
 export type ServiceConf = LbConf['services'][number];
 export type UpstreamsConf = ServiceConf['upstreams'];
+export type DiscoveryConf = z.infer<typeof discoverySchema>;
 
 /**
  * Checks what the schema cannot: TLS files exist, parse, and each key matches its
@@ -108,6 +174,15 @@ export function validateLbConf(conf: LbConf, file: string): void {
   if (conf.ca_file !== undefined) readCaFile(conf.ca_file, { file, path: ['ca_file'] });
   conf.services.forEach((svc, i) => {
     svc.listeners.forEach((listener, j) => checkListenerConfig(listener, { file, path: ['services', i, 'listeners', j] }));
+    const d = svc.upstreams.discovery;
+    // The file must be good at start (and before a reload); later a broken one keeps the last good list.
+    if (d?.type === 'file' && d.path !== undefined) {
+      try {
+        FileDiscovery.readSync(d.path);
+      } catch (err) {
+        throw ConfError.single(file, ['services', i, 'upstreams', 'discovery', 'path'], (err as Error).message, undefined, err);
+      }
+    }
     const caPath = svc.upstreams.tls?.ca_path;
     if (caPath !== undefined) readCaFile(caPath, { file, path: ['services', i, 'upstreams', 'tls', 'ca_path'] });
   });

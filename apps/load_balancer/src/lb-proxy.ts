@@ -33,6 +33,10 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   /** `trust`: the CAs of `ca_file` and `upstreams.tls.ca_path`, read (and checked) by the caller. */
   constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, trust?: UpstreamTrust) {
     this.#lb = lb;
+    // Peers of backends that left (file or DNS discovery) are dropped, so churn does not grow the map.
+    lb.on('change', () => {
+      for (const addr of this.#peers.keys()) if (lb.backends().get(addr) === undefined) this.#peers.delete(addr);
+    });
     this.#access = access;
     this.#tls = upstreams.tls;
     const tls = upstreams.tls;

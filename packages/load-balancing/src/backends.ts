@@ -1,8 +1,28 @@
 import { EventEmitter } from 'node:events';
 import type { Backend } from './backend';
-import type { Discovery } from './discovery/discovery';
+import type { ServiceDiscovery } from './discovery/discovery';
 import { HealthStatus } from './health/health-status';
+import { ManualOverrides, withWeight } from './internal/manual-overrides';
 import { SerialRunner } from './internal/serial-runner';
+
+/** What one change of a `Backends` did (the second argument of its `change` event). */
+export interface BackendsDiff {
+  /** Backends that joined the list. */
+  readonly added: readonly Backend[];
+  /** Backends that left it (they drain: see `LoadBalancer`'s `drained` event). */
+  readonly removed: readonly Backend[];
+  /** Backends that stayed with another weight, or were enabled or disabled. */
+  readonly updated: readonly Backend[];
+}
+
+export interface BackendsOptions {
+  /**
+   * How a backend that joins the list starts: `true` (default, as Pingora) healthy, taking
+   * traffic at once; `false` unhealthy until its first health check passes (one pass is
+   * enough for a new backend, whatever `consecutiveSuccess` says).
+   */
+  newBackendsHealthy?: boolean;
+}
 
 /** Events of `Backends` (and, forwarded, of `LoadBalancer`). */
 export type BackendsEvents = {
@@ -11,32 +31,48 @@ export type BackendsEvents = {
    * failed when it became unhealthy through a health check, else `undefined`.
    */
   health: [backend: Backend, healthy: boolean, error: Error | undefined];
-  /** The list of backends changed (after `update()` or `replace()`); `backends` is the new list. */
-  change: [backends: readonly Backend[]];
+  /**
+   * The list changed (after `update()`, `replace()` or a runtime change: add, remove, weight,
+   * enable, disable); `backends` is the new list, `diff` what changed. One event per change,
+   * which also bumps `generation` once.
+   */
+  change: [backends: readonly Backend[], diff: BackendsDiff];
 };
 
 /**
  * The set of backends of one load balancer and the health of each (Pingora's `Backends`).
  *
- * The list comes from a `Discovery` and is replaced on `update()`; the health state of a
- * backend that stays (same `key`) is kept, new backends start healthy and enabled. A
- * backend can receive traffic when it is `ready`: healthy and enabled.
+ * The list comes from a `ServiceDiscovery` and is replaced on `update()`; the health state
+ * of a backend that stays (same `key`) is kept, new backends start enabled and healthy (or
+ * not: `newBackendsHealthy`). A backend can receive traffic when it is `ready`: healthy and
+ * enabled.
+ *
+ * Changes made at run time (`addBackend`, `removeBackend`, `setWeight`, `setEnabled`) are
+ * overlays on discovery's list, kept by address: they survive later discovery updates until
+ * `clearOverrides()`. So a backend disabled for maintenance stays disabled when the next DNS
+ * answer still lists it, and one added by hand stays when the next file does not list it.
  *
  * Every change of the list or of a backend's readiness bumps `generation`, which is how a
  * `LoadBalancer` knows to rebuild its selector.
  */
 export class Backends extends EventEmitter<BackendsEvents> {
   /** Where `update()` gets the list from. */
-  readonly discovery: Discovery;
+  readonly discovery: ServiceDiscovery;
+  /** How backends that join the list start (see `BackendsOptions`); read at each change. */
+  newBackendsHealthy: boolean;
   private list: readonly Backend[] = Object.freeze([]);
+  /** The last list from discovery (or `replace()`), before the manual overrides. */
+  private discovered: readonly Backend[] = [];
+  private readonly manual = new ManualOverrides();
   /** key → the backend in `list` and its health. */
   private entries = new Map<string, Entry>();
   private gen = 0;
   private readonly updater = new SerialRunner<void>(() => this.runUpdate());
 
-  constructor(discovery: Discovery) {
+  constructor(discovery: ServiceDiscovery, opts: BackendsOptions = {}) {
     super();
     this.discovery = discovery;
+    this.newBackendsHealthy = opts.newBackendsHealthy ?? true;
   }
 
   /**
@@ -54,11 +90,11 @@ export class Backends extends EventEmitter<BackendsEvents> {
   }
 
   /**
-   * Replaces the list now (what `update()` does with discovery's answer). Later duplicates
-   * of an address are dropped. Health state is kept for addresses that stay. When the new
-   * list has the same addresses and weights in the same order, nothing changes (the old
-   * `Backend` objects are kept) and this returns `false`; otherwise it emits `change` and
-   * returns `true`.
+   * Replaces the discovered list now (what `update()` does with discovery's answer), then
+   * applies the manual overrides. Later duplicates of an address are dropped. Health state
+   * is kept for addresses that stay. When the resulting list has the same addresses and
+   * weights in the same order, nothing changes (the old `Backend` objects are kept) and this
+   * returns `false`; otherwise it emits `change` once and returns `true`.
    */
   replace(backends: Iterable<Backend>): boolean {
     const next: Backend[] = [];
@@ -68,14 +104,100 @@ export class Backends extends EventEmitter<BackendsEvents> {
       seen.add(b.key);
       next.push(b);
     }
-    if (sameList(this.list, next)) return false;
-    const entries = new Map<string, Entry>();
-    for (const b of next) entries.set(b.key, { backend: b, status: this.entries.get(b.key)?.status ?? new HealthStatus() });
-    this.list = Object.freeze(next);
-    this.entries = entries;
+    this.discovered = next;
+    return this.apply([]);
+  }
+
+  /**
+   * Adds a backend by hand (or replaces the one with its address, taking its weight). It
+   * stays through discovery updates until `removeBackend` or `clearOverrides`. Returns
+   * `true` when the list changed.
+   */
+  addBackend(backend: Backend): boolean {
+    this.manual.added.set(backend.key, backend);
+    this.manual.removed.delete(backend.key);
+    this.manual.weights.delete(backend.key);
+    return this.apply([]);
+  }
+
+  /**
+   * Removes a backend by hand: it leaves selection at once (requests in flight finish) and
+   * stays out, even when discovery lists it, until `addBackend` or `clearOverrides`.
+   * Returns `true` when it was in the list.
+   */
+  removeBackend(backend: Backend | string): boolean {
+    const key = keyOf(backend);
+    this.manual.added.delete(key);
+    this.manual.removed.add(key);
+    return this.apply([]);
+  }
+
+  /**
+   * Sets a backend's weight by hand (kept through discovery updates). Throws a `ConfigError`
+   * on a weight that is not an integer in `[1, MAX_BACKEND_WEIGHT]`. Returns `true` when
+   * the weight changed; ignores backends not in the list.
+   */
+  setWeight(backend: Backend | string, weight: number): boolean {
+    const entry = this.entries.get(keyOf(backend));
+    if (!entry) return false;
+    withWeight(entry.backend, weight); // validates
+    this.manual.weights.set(entry.backend.key, weight);
+    return this.apply([]);
+  }
+
+  /**
+   * Forgets the manual changes (all, or those of one address) and goes back to what
+   * discovery says: added backends leave, removed ones come back, weights and enabled
+   * states are discovery's again. Returns `true` when anything changed.
+   */
+  clearOverrides(backend?: Backend | string): boolean {
+    const key = backend === undefined ? undefined : keyOf(backend);
+    const reenabled: Backend[] = [];
+    for (const k of key === undefined ? [...this.manual.disabled] : [key]) {
+      const entry = this.entries.get(k);
+      if (this.manual.disabled.has(k) && entry && !entry.status.enabled) {
+        entry.status.enabled = true;
+        reenabled.push(entry.backend);
+      }
+    }
+    this.manual.clear(key);
+    return this.apply(reenabled);
+  }
+
+  /**
+   * Makes the list discovery's last answer with the overrides applied; `touched` are
+   * backends whose enabled state already changed. Bumps the generation and emits `change`
+   * once when anything changed.
+   */
+  private apply(touched: readonly Backend[]): boolean {
+    const next = this.manual.apply(this.discovered);
+    const sameBackends = sameList(this.list, next);
+    if (sameBackends && touched.length === 0) return false;
+    const added: Backend[] = [];
+    const updated: Backend[] = [];
+    const removed: Backend[] = [];
+    if (!sameBackends) {
+      const entries = new Map<string, Entry>();
+      for (const b of next) {
+        const old = this.entries.get(b.key);
+        if (old === undefined) added.push(b);
+        else if (old.backend.weight !== b.weight) updated.push(b);
+        entries.set(b.key, { backend: b, status: old?.status ?? this.newStatus(b.key) });
+      }
+      for (const [key, old] of this.entries) if (!entries.has(key)) removed.push(old.backend);
+      this.list = Object.freeze(next);
+      this.entries = entries;
+    }
+    for (const b of touched) if (!updated.some((u) => u.key === b.key)) updated.push(this.entries.get(b.key)?.backend ?? b);
     this.gen++;
-    this.emit('change', this.list);
+    this.emit('change', this.list, { added, removed, updated });
     return true;
+  }
+
+  private newStatus(key: string): HealthStatus {
+    const status = new HealthStatus(this.newBackendsHealthy);
+    if (this.manual.disabled.has(key)) status.enabled = false;
+    return status;
   }
 
   /** The current backends, in discovery order (an immutable snapshot). */
@@ -116,14 +238,18 @@ export class Backends extends EventEmitter<BackendsEvents> {
 
   /**
    * Enables or disables a backend (a disabled backend is not ready, whatever its health;
-   * e.g. to drain it). Returns `true` when the state changed; ignores unknown backends.
+   * e.g. to drain it: requests in flight finish). A manual change: it is kept by address
+   * through discovery updates until `clearOverrides`. Emits `change` and returns `true`
+   * when the state changed; ignores backends not in the list.
    */
   setEnabled(backend: Backend | string, enabled: boolean): boolean {
-    const status = this.entries.get(keyOf(backend))?.status;
-    if (!status || status.enabled === enabled) return false;
-    status.enabled = enabled;
-    this.gen++;
-    return true;
+    const entry = this.entries.get(keyOf(backend));
+    if (!entry) return false;
+    if (enabled) this.manual.disabled.delete(entry.backend.key);
+    else this.manual.disabled.add(entry.backend.key);
+    if (entry.status.enabled === enabled) return false;
+    entry.status.enabled = enabled;
+    return this.apply([entry.backend]);
   }
 
   /**

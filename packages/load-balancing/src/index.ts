@@ -5,6 +5,8 @@ export * from './load/load-tracker';
 export * from './load/request-observer';
 export * from './discovery/discovery';
 export * from './discovery/static-discovery';
+export * from './discovery/file-discovery';
+export * from './discovery/dns-discovery';
 export * from './health/health-check';
 export * from './health/tcp-health-check';
 export * from './selection/selection-algorithm';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ProxyError, type BackgroundService, type Logger } from '@pingora-ts/core';
 import { Backend } from './backend';
-import { Backends, type BackendsEvents } from './backends';
+import { Backends, type BackendsDiff, type BackendsEvents } from './backends';
 import { StaticDiscovery } from './discovery/static-discovery';
 import type { HealthCheck } from './health/health-check';
 import { SerialRunner } from './internal/serial-runner';
@@ -31,10 +31,19 @@ export interface LoadBalancerOptions {
   logger?: Logger;
   /** Counts in-flight requests and latency per backend (default: a new `LoadTracker`). */
   loadTracker?: LoadTracker;
+  /**
+   * How backends that join the list start: healthy (`true`, default) or unhealthy until
+   * their first health check passes (`false`). Sets `Backends.newBackendsHealthy`.
+   */
+  newBackendsHealthy?: boolean;
 }
 
-/** Events of a `LoadBalancer`: the `Backends` events, forwarded (see `BackendsEvents`). */
-export type LoadBalancerEvents = BackendsEvents;
+/**
+ * Events of a `LoadBalancer`: the `Backends` events, forwarded (see `BackendsEvents`), and
+ * `drained` `(backend)`: a backend that left the list has no request in flight any more (at
+ * once when it had none; counted through `requestStarted` / `requestEnded`).
+ */
+export type LoadBalancerEvents = BackendsEvents & { drained: [backend: Backend] };
 
 /** Passed to the `accept` of `selectWith()`-like walks: plain `select()` takes healthy only. */
 const READY_ONLY = (_b: Backend, healthy: boolean): boolean => healthy;
@@ -72,6 +81,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   private builtAt = -1;
   private readySelector: Selector = EMPTY_SELECTOR;
   private otherSelector: Selector = EMPTY_SELECTOR;
+  /** Backends that left the list with requests in flight, by key, until they end. */
+  private readonly draining = new Map<string, Backend>();
   private readonly checker = new SerialRunner<AbortSignal | undefined>((signal) => this.checkRound(signal));
 
   /**
@@ -80,7 +91,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
    */
   static fromBackends(backends: readonly (Backend | string)[], opts: LoadBalancerOptions = {}): LoadBalancer {
     const list = backends.map((b) => (typeof b === 'string' ? new Backend(b) : b));
-    const set = new Backends(new StaticDiscovery(list));
+    const set = new Backends(new StaticDiscovery(list), opts.newBackendsHealthy === undefined ? {} : { newBackendsHealthy: opts.newBackendsHealthy });
     set.replace(list);
     return new LoadBalancer(set, opts);
   }
@@ -99,11 +110,9 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
     this.parallelHealthCheck = opts.parallelHealthCheck ?? false;
     this.logger = opts.logger ?? NO_LOGGER;
     this.load = opts.loadTracker ?? new LoadTracker();
+    if (opts.newBackendsHealthy !== undefined) backends.newBackendsHealthy = opts.newBackendsHealthy;
     backends.on('health', (b, healthy, error) => this.onHealth(b, healthy, error));
-    backends.on('change', (list) => {
-      this.load.forget(list);
-      this.emit('change', list);
-    });
+    backends.on('change', (list, diff) => this.onChange(list, diff));
   }
 
   /**
@@ -120,6 +129,52 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   requestEnded(backend: Backend, outcome: RequestOutcome, latencyMs: number): void {
     this.load.requestEnded(backend, outcome, latencyMs);
     for (const o of this.observers) o.requestEnded(backend, outcome, latencyMs);
+    if (this.draining.size !== 0 && this.load.inflight(backend) === 0 && this.draining.delete(backend.key)) {
+      this.load.forget(this.set.items());
+      this.emit('drained', backend);
+    }
+  }
+
+  /**
+   * Adds a backend at run time (or replaces the one with its address): it takes traffic
+   * from the next selection (or after its first health check, see `newBackendsHealthy`).
+   * Kept through discovery updates until `removeBackend` (see `Backends.addBackend`).
+   * Emits `change` and returns `true` when the list changed.
+   */
+  addBackend(backend: Backend | string): boolean {
+    return this.set.addBackend(typeof backend === 'string' ? new Backend(backend) : backend);
+  }
+
+  /**
+   * Removes a backend at run time: no new request goes to it, requests in flight finish
+   * (`drained` follows when the last one ends). It stays out even when discovery lists it,
+   * until `addBackend` or `backends().clearOverrides()`. Returns `true` when it was in the list.
+   */
+  removeBackend(addr: Backend | string): boolean {
+    return this.set.removeBackend(addr);
+  }
+
+  /** Lets a disabled backend take traffic again (when healthy). Returns `true` when it changed. */
+  enable(addr: Backend | string): boolean {
+    return this.set.setEnabled(addr, true);
+  }
+
+  /**
+   * Takes a backend out of selection while keeping it in the list (and health-checked):
+   * requests in flight finish. Kept through discovery updates until `enable`. Returns
+   * `true` when it changed.
+   */
+  disable(addr: Backend | string): boolean {
+    return this.set.setEnabled(addr, false);
+  }
+
+  /**
+   * Changes a backend's weight at run time (kept through discovery updates); in-flight
+   * requests and its counters are kept. Throws a `ConfigError` on a bad weight; returns
+   * `true` when the weight changed.
+   */
+  setWeight(addr: Backend | string, weight: number): boolean {
+    return this.set.setWeight(addr, weight);
   }
 
   /** How often the background service runs health checks, in ms; `null`: only once, at start. */
@@ -256,6 +311,18 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
    */
   backgroundService(name = 'load balancer'): BackgroundService {
     return new LoadBalancerService(this, name, this.logger);
+  }
+
+  private onChange(list: readonly Backend[], diff: BackendsDiff): void {
+    for (const b of diff.added) this.draining.delete(b.key);
+    const idle: Backend[] = [];
+    for (const b of diff.removed) {
+      if (this.load.inflight(b) > 0) this.draining.set(b.key, b);
+      else idle.push(b);
+    }
+    this.load.forget(list);
+    this.emit('change', list, diff);
+    for (const b of idle) this.emit('drained', b);
   }
 
   private onHealth(b: Backend, healthy: boolean, error: Error | undefined): void {

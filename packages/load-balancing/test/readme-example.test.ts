@@ -5,7 +5,7 @@ import { expectBalancedDispatcherRun } from './helpers/balanced-example-output';
 const pkg = join(__dirname, '..');
 
 describe('README example', () => {
-  it('embeds examples/client-side.mjs and examples/balanced-dispatcher.mjs verbatim', () => expectReadmeEmbedsExamples(pkg));
+  it('embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
   it('runs: splits requests 1:2 by weight, and the stopped backend leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/client-side.mjs', [], [pkg, join(pkg, '..', 'core')]);
@@ -27,6 +27,28 @@ describe('README example', () => {
   it('runs balanced-dispatcher.mjs: beta killed during 300 GETs, no request fails, beta leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/balanced-dispatcher.mjs', [], [pkg, join(pkg, '..', 'core')]);
     expectBalancedDispatcherRun(stdout);
+  });
+
+  it('custom discovery: follows a Consul-like catalog through its blocking queries', async () => {
+    const stdout = await runExample(pkg, 'examples/custom-discovery.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'backends: 127.0.0.1:9001 (weight 1)',
+      'backends: 127.0.0.1:9001 (weight 1), 127.0.0.1:9002 (weight 2)',
+      '3 picks: 127.0.0.1:9002=2 127.0.0.1:9001=1',
+      'backends: 127.0.0.1:9002 (weight 2)',
+    ]);
+  });
+
+  it('runtime control: a removed backend drains, its in-flight request completes; weight, disable, enable', async () => {
+    const stdout = await runExample(pkg, 'examples/runtime-control.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'alpha removed with 1 request in flight; 4 requests: beta=4',
+      'drained: alpha',
+      'in-flight request completed: alpha (slow)',
+      'alpha back, beta weight 3; 8 requests: beta=6 alpha=2',
+      'beta disabled; 4 requests: alpha=4',
+      'beta enabled; 4 requests: beta=3 alpha=1',
+    ]);
   });
 });
 

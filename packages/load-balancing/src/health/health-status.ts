@@ -4,12 +4,24 @@
  * consecutive-success / consecutive-failure rule lives. Internal to `Backends`.
  */
 export class HealthStatus {
-  /** Backends start healthy (as in Pingora) until checks say otherwise. */
-  healthy = true;
+  /** Backends start healthy (as in Pingora) until checks say otherwise, unless made with `false`. */
+  healthy: boolean;
   /** Disabled backends are never selected by `select()`, healthy or not. */
   enabled = true;
   /** Outcomes in a row that disagree with `healthy`. */
   private disagreeing = 0;
+  /**
+   * Started unhealthy and never checked: the first outcome decides at once, whatever the
+   * threshold (as Envoy does for a host it just learnt of), so a new backend joins after
+   * one passing check.
+   */
+  private unchecked: boolean;
+
+  /** @param healthy the state before any check: `true` (default) or `false` (wait for a check). */
+  constructor(healthy = true) {
+    this.healthy = healthy;
+    this.unchecked = !healthy;
+  }
 
   /** Healthy and enabled: may receive traffic. */
   get ready(): boolean {
@@ -22,6 +34,10 @@ export class HealthStatus {
    * Returns `true` when this outcome flipped the state.
    */
   observe(success: boolean, threshold: number): boolean {
+    if (this.unchecked) {
+      this.unchecked = false;
+      threshold = 1;
+    }
     if (success === this.healthy) {
       this.disagreeing = 0;
       return false;
@@ -36,6 +52,7 @@ export class HealthStatus {
   /** Forces the state (and forgets the count). Returns `true` when it changed. */
   set(healthy: boolean): boolean {
     this.disagreeing = 0;
+    this.unchecked = false;
     if (healthy === this.healthy) return false;
     this.healthy = healthy;
     return true;

@@ -6,9 +6,14 @@ import type { LoadBalancer } from '../load-balancer';
  *
  * `run(signal)` runs discovery (`update()`) and a health-check round at once, then each
  * again when its frequency (`updateFrequencyMs`, `healthCheckFrequencyMs`, read every time)
- * has passed since it last started; `null` means "only at start". When both are `null` it
- * returns after the first round. Steps run one after the other, never two at a time. A
- * failed discovery is logged (`error`) and the old list kept.
+ * has passed since it last started; `null` means "only at start". When both are `null` and
+ * the discovery cannot `watch`, it returns after the first round. Steps run one after the
+ * other, never two at a time. A failed discovery is logged (`error`) and the old list kept.
+ *
+ * When the discovery has `watch` (a file, DNS), it is started with the service and each
+ * `changed()` runs `update()` at the next step, without waiting for `updateFrequencyMs`.
+ * A discovery update that brings new backends is followed at once by a health-check round,
+ * so they start as their check says.
  *
  * When `signal` aborts, the wait ends at once, probes in flight are aborted (their outcome
  * is discarded) and `run` resolves; a discovery call in flight is awaited. One service runs
@@ -17,6 +22,10 @@ import type { LoadBalancer } from '../load-balancer';
 export class LoadBalancerService implements BackgroundService {
   readonly kind = 'background' as const;
   private running = false;
+  /** Set by the discovery's `changed()`: an update is due now. */
+  private updateDue = false;
+  /** Ends the current wait early (a `changed()` came). */
+  private wake: (() => void) | null = null;
 
   constructor(
     private readonly lb: LoadBalancer,
@@ -35,16 +44,29 @@ export class LoadBalancerService implements BackgroundService {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
+    const discovery = this.lb.backends().discovery;
+    const watching = typeof discovery.watch === 'function';
+    if (watching) {
+      this.updateDue = false;
+      discovery.watch!(() => {
+        this.updateDue = true;
+        this.wake?.();
+      }, signal);
+    }
     let nextUpdate = 0;
     let nextCheck = 0;
     while (!signal.aborted) {
       const now = performance.now();
-      if (nextUpdate <= now) {
+      if (nextUpdate <= now || this.updateDue) {
+        this.updateDue = false;
+        const before = this.lb.backends().items();
         try {
           await this.lb.update();
         } catch (err) {
           this.logger.error({ err, service: this.name }, `${this.name}: discovery failed, keeping the current backends`);
         }
+        // New backends are checked at once rather than at the next interval.
+        if (this.lb.backends().items() !== before) nextCheck = now;
         nextUpdate = now + (this.lb.updateFrequencyMs ?? Infinity);
         if (signal.aborted) return;
       }
@@ -52,23 +74,26 @@ export class LoadBalancerService implements BackgroundService {
         await this.lb.runHealthCheck(signal);
         nextCheck = now + (this.lb.healthCheckFrequencyMs ?? Infinity);
       }
-      if (nextUpdate === Infinity && nextCheck === Infinity) return;
+      if (nextUpdate === Infinity && nextCheck === Infinity && !watching) return;
       const wait = Math.min(nextUpdate, nextCheck) - performance.now();
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0 && !this.updateDue) await this.sleep(wait, signal);
     }
   }
-}
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.min(ms, 0x7fffffff));
-    signal.addEventListener('abort', done, { once: true });
-  });
+  /** Resolves after `ms` (forever: `Infinity`), at once when `signal` aborts or `wake()` is called. */
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      // Longest timer Node takes; an endless wait just loops around it.
+      const timer = setTimeout(done, Math.min(ms, 0x7fffffff));
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
 }
