@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Backend } from './backend';
 import type { Discovery } from './discovery/discovery';
+import type { EjectionCause } from './health/ejection-cause';
 import { HealthStatus } from './health/health-status';
 import { SerialRunner } from './internal/serial-runner';
 
@@ -13,6 +14,11 @@ export type BackendsEvents = {
   health: [backend: Backend, healthy: boolean, error: Error | undefined];
   /** The list of backends changed (after `update()` or `replace()`); `backends` is the new list. */
   change: [backends: readonly Backend[]];
+  /**
+   * Passive health ejected a backend (`ejected`, until `untilMs`, epoch ms) or let it back
+   * (`untilMs` 0); `cause` says why. See `setEjected` and `OutlierDetector`.
+   */
+  ejection: [backend: Backend, ejected: boolean, cause: EjectionCause, untilMs: number];
 };
 
 /**
@@ -20,7 +26,7 @@ export type BackendsEvents = {
  *
  * The list comes from a `Discovery` and is replaced on `update()`; the health state of a
  * backend that stays (same `key`) is kept, new backends start healthy and enabled. A
- * backend can receive traffic when it is `ready`: healthy and enabled.
+ * backend can receive traffic when it is `ready`: healthy, enabled and not ejected.
  *
  * Every change of the list or of a backend's readiness bumps `generation`, which is how a
  * `LoadBalancer` knows to rebuild its selector.
@@ -88,7 +94,7 @@ export class Backends extends EventEmitter<BackendsEvents> {
     return this.entries.get(addr)?.backend;
   }
 
-  /** Healthy and enabled, so it may receive traffic. `false` for a backend not in the list. */
+  /** Healthy, enabled and not ejected, so it may receive traffic. `false` for a backend not in the list. */
   ready(backend: Backend | string): boolean {
     return this.entries.get(keyOf(backend))?.status.ready ?? false;
   }
@@ -123,6 +129,36 @@ export class Backends extends EventEmitter<BackendsEvents> {
     if (!status || status.enabled === enabled) return false;
     status.enabled = enabled;
     this.gen++;
+    return true;
+  }
+
+  /** Whether passive health has ejected the backend. `false` when not in the list. */
+  isEjected(backend: Backend | string): boolean {
+    return (this.entries.get(keyOf(backend))?.status.ejectedUntil ?? 0) !== 0;
+  }
+
+  /** Until when (epoch ms) the backend is ejected; 0 when it is not (or not in the list). */
+  ejectedUntil(backend: Backend | string): number {
+    return this.entries.get(keyOf(backend))?.status.ejectedUntil ?? 0;
+  }
+
+  /**
+   * Ejects the backend until `untilMs` (epoch ms, > 0), or lets it back (`untilMs` 0). An
+   * ejected backend is not ready, whatever its health. Nothing here runs a timer: the caller
+   * (an `OutlierDetector`) lets it back when the time is over. Emits `ejection` and returns
+   * `true` when the backend went out or came back; changing the end of a running ejection
+   * returns `false` and emits nothing. Ignores unknown backends.
+   */
+  setEjected(backend: Backend | string, untilMs: number, cause: EjectionCause): boolean {
+    const entry = this.entries.get(keyOf(backend));
+    if (!entry) return false;
+    const status = entry.status;
+    const until = untilMs > 0 ? untilMs : 0;
+    const was = status.ejectedUntil !== 0;
+    status.ejectedUntil = until;
+    if (was === (until !== 0)) return false;
+    this.gen++;
+    this.emit('ejection', entry.backend, until !== 0, cause, until);
     return true;
   }
 

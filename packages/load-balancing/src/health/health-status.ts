@@ -1,19 +1,22 @@
 /**
- * The health of one backend: whether it is healthy, whether it is enabled, and how many
- * check outcomes in a row have disagreed with its current state. The only place where the
- * consecutive-success / consecutive-failure rule lives. Internal to `Backends`.
+ * The health of one backend: whether it is healthy, whether it is enabled, whether passive
+ * health ejected it, and how many check outcomes in a row have disagreed with its current
+ * state. The only place where the consecutive-success / consecutive-failure rule lives.
+ * Internal to `Backends`.
  */
 export class HealthStatus {
   /** Backends start healthy (as in Pingora) until checks say otherwise. */
   healthy = true;
   /** Disabled backends are never selected by `select()`, healthy or not. */
   enabled = true;
+  /** Ejected by passive health (`OutlierDetector`) until this time (epoch ms); 0: not ejected. */
+  ejectedUntil = 0;
   /** Outcomes in a row that disagree with `healthy`. */
   private disagreeing = 0;
 
-  /** Healthy and enabled: may receive traffic. */
+  /** Healthy, enabled and not ejected: may receive traffic. */
   get ready(): boolean {
-    return this.healthy && this.enabled;
+    return this.healthy && this.enabled && this.ejectedUntil === 0;
   }
 
   /**
