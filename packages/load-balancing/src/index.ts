@@ -11,6 +11,8 @@ export * from './health/tls-health-check';
 export * from './health/http-health-check';
 export { GrpcHealthCheck, type GrpcHealthCheckOptions } from './health/grpc-health-check';
 export * from './health/ejection-cause';
+export * from './health/outlier-detector';
+export { jitteredInterval, DEFAULT_HEALTH_CHECK_JITTER_PERCENT } from './health/health-check-scheduler';
 export * from './selection/selection-algorithm';
 export * from './selection/round-robin';
 export * from './selection/random';

@@ -4,11 +4,12 @@ import type { LoadBalancer } from '../load-balancer';
 /**
  * Keeps a `LoadBalancer` fresh (Pingora's `impl BackgroundService for LoadBalancer`).
  *
- * `run(signal)` runs discovery (`update()`) and a health-check round at once, then each
- * again when its frequency (`updateFrequencyMs`, `healthCheckFrequencyMs`, read every time)
- * has passed since it last started; `null` means "only at start". When both are `null` it
- * returns after the first round. Steps run one after the other, never two at a time. A
- * failed discovery is logged (`error`) and the old list kept.
+ * `run(signal)` runs discovery (`update()`) at once, then again every `updateFrequencyMs`
+ * (read every time) since it last started; `null` means "only at start". Health checks start
+ * after the first discovery: with `healthCheckFrequencyMs` set, each backend is checked on its
+ * own jittered timer (`LoadBalancer.runHealthChecks`); with `null`, one round is run. When both
+ * are `null` it returns after the first discovery and round. A failed discovery is logged
+ * (`error`) and the old list kept.
  *
  * When `signal` aborts, the wait ends at once, probes in flight are aborted (their outcome
  * is discarded) and `run` resolves; a discovery call in flight is awaited. One service runs
@@ -35,26 +36,32 @@ export class LoadBalancerService implements BackgroundService {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
-    let nextUpdate = 0;
-    let nextCheck = 0;
-    while (!signal.aborted) {
-      const now = performance.now();
-      if (nextUpdate <= now) {
+    let checks: Promise<void> | null = null;
+    try {
+      while (!signal.aborted) {
+        const started = performance.now();
         try {
           await this.lb.update();
         } catch (err) {
           this.logger.error({ err, service: this.name }, `${this.name}: discovery failed, keeping the current backends`);
         }
-        nextUpdate = now + (this.lb.updateFrequencyMs ?? Infinity);
         if (signal.aborted) return;
+        if (checks === null) {
+          if (this.lb.healthCheckFrequencyMs === null) {
+            await this.lb.runHealthCheck(signal);
+            checks = Promise.resolve();
+          } else {
+            checks = this.lb.runHealthChecks(signal);
+          }
+        }
+        const every = this.lb.updateFrequencyMs;
+        if (every === null) break;
+        const wait = started + every - performance.now();
+        if (wait > 0) await sleep(wait, signal);
       }
-      if (nextCheck <= now) {
-        await this.lb.runHealthCheck(signal);
-        nextCheck = now + (this.lb.healthCheckFrequencyMs ?? Infinity);
-      }
-      if (nextUpdate === Infinity && nextCheck === Infinity) return;
-      const wait = Math.min(nextUpdate, nextCheck) - performance.now();
-      if (wait > 0) await sleep(wait, signal);
+    } finally {
+      // The per-backend timers run until the signal aborts (they settle at once after it).
+      await checks;
     }
   }
 }
