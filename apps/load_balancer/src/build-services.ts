@@ -1,10 +1,12 @@
 import { readCaFile, type JsonValue, type Logger, type Service, type StateChannel } from '@pingora-ts/core';
-import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
+import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
+import { shareEjections } from './share-ejections';
 
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
@@ -33,13 +35,10 @@ function buildService(
   health: HealthSharing,
 ): Service[] {
   const up = svc.upstreams;
-  const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
-  const lb = LoadBalancer.fromBackends(backends, {
-    selection: up.selection === 'random' ? new Random() : new RoundRobin(),
-    // Health flips are logged where the checks run; workers only apply the published map.
-    ...(health.publishes ? { logger } : {}),
-  });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, upstreamTrust(up, conf.ca_file, caFile)), {
+  const trust = upstreamTrust(up, conf.ca_file, caFile);
+  // Health flips and ejections are logged where the checks run; workers only apply what is published.
+  const lb = buildLoadBalancer(up, { ...(trust === undefined ? {} : { trust }), ...(health.publishes ? { logger } : {}) });
+  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, trust), {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
@@ -47,16 +46,8 @@ function buildService(
     logger,
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
   });
+  if (up.passive_health !== undefined) shareEjections(lb, `ejection:${svc.name}`, health.channel);
   if (up.health_check === undefined) return [proxy];
-  const hc = up.health_check;
-  lb.setHealthCheck(
-    new TcpHealthCheck({
-      consecutiveSuccess: hc.consecutive_success,
-      consecutiveFailure: hc.consecutive_failure,
-      connectTimeoutMs: hc.timeout_ms,
-    }),
-  );
-  lb.healthCheckFrequencyMs = hc.interval_ms;
   shareHealth(lb, `health:${svc.name}`, health);
   return [proxy, lb.backgroundService(`${svc.name} health check`)];
 }
@@ -96,7 +87,7 @@ export interface HealthSharing {
  * Health checks run once, where background services run; every worker's LoadBalancer takes
  * the health map they publish, so all workers route around the same dead backends.
  */
-function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
+export function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
   const backends = lb.backends();
   if (publishes) {
     lb.on('health', () => {
