@@ -87,7 +87,7 @@ export interface HealthSharing {
  * Health checks run once, where background services run; every worker's LoadBalancer takes
  * the health map they publish, so all workers route around the same dead backends.
  */
-export function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
+function shareHealth(lb: LoadBalancer, topic: string, { channel, publishes }: HealthSharing): void {
   const backends = lb.backends();
   if (publishes) {
     lb.on('health', () => {

@@ -4,7 +4,7 @@ import { expectReadmeEmbedsExamples, runExample } from '../../../test-support/ex
 const pkg = join(__dirname, '..');
 
 describe('README example', () => {
-  it('embeds examples/client-side.mjs verbatim', () => expectReadmeEmbedsExamples(pkg));
+  it('embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
   it('runs: splits requests 1:2 by weight, and the stopped backend leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/client-side.mjs', [], [pkg, join(pkg, '..', 'core')]);
@@ -21,5 +21,26 @@ describe('README example', () => {
     expect(after[0]).toMatch(new RegExp(`^health: ${beta.replace(/\./g, '\\.')} is unhealthy \\(.*ECONNREFUSED`));
     expect(after.filter((l) => l.startsWith('request ')).every((l) => l.includes('-> alpha'))).toBe(true);
     expect(lines[lines.length - 1]).toBe('answers after beta stopped: alpha=3 beta=0');
+  });
+
+  it('runs health-checks.mjs: an HTTP check takes beta out and back, passive health ejects alpha and an active check lets it back', async () => {
+    const stdout = await runExample(pkg, 'examples/health-checks.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'beta /health answers 503',
+      'health: beta is unhealthy (HTTP health check of beta: status 503 outside 200-299)',
+      'request -> alpha 200',
+      'request -> alpha 200',
+      'health: beta is healthy',
+      'alpha answers 502 to live requests (its /health still passes)',
+      'request -> alpha 502',
+      'request -> beta 200',
+      'request -> alpha 502',
+      'request -> beta 200',
+      'request -> alpha 502',
+      'ejection: alpha ejected (consecutive_5xx)',
+      'request -> beta 200',
+      'ejection: alpha back (active_check)',
+      'request -> alpha 200',
+    ]);
   });
 });
