@@ -313,16 +313,21 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   }
 
   /**
-   * Probes `b` once and counts the outcome; never rejects. Waits for a probe of `b` already in
-   * flight, then for a free slot. @internal (the scheduler's way in)
+   * Probes `b` once and counts the outcome (rejects only when a `health` or `ejection` listener
+   * throws). Waits for a probe of `b` already in flight, then for a free slot. @internal (the
+   * scheduler's way in)
    */
   probe(b: Backend, signal: AbortSignal | undefined): Promise<void> {
     const prev = this.probing.get(b.key);
-    const p = (prev ?? Promise.resolve()).then(() => this.probeNow(b, signal));
+    const run = (): Promise<void> => this.probeNow(b, signal);
+    // After the previous probe however it ended (a throwing 'health' listener rejects it).
+    const p = prev === undefined ? run() : prev.then(run, run);
     this.probing.set(b.key, p);
-    void p.finally(() => {
+    const forget = (): void => {
       if (this.probing.get(b.key) === p) this.probing.delete(b.key);
-    });
+    };
+    // then(f, f), not finally: the derived promise must not reject unhandled.
+    p.then(forget, forget);
     return p;
   }
 

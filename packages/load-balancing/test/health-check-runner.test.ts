@@ -183,6 +183,28 @@ describe('health-check concurrency and timeouts (real servers)', () => {
     expect(aborted).toBe(1);
   });
 
+  it('a throwing health listener fails that round only: later probes of the backend still run', async () => {
+    let down = true;
+    let probes = 0;
+    const lb = LoadBalancer.fromBackends(['10.0.0.1:80'], {
+      healthCheck: {
+        async check() {
+          probes++;
+          if (down) throw new Error('down');
+        },
+        healthThreshold: () => 1,
+      },
+    });
+    lb.once('health', () => {
+      throw new Error('listener bug');
+    });
+    await expect(lb.runHealthCheck()).rejects.toThrow('listener bug');
+    down = false;
+    await lb.runHealthCheck();
+    expect(probes).toBe(2);
+    expect(lb.backends().ready('10.0.0.1:80')).toBe(true);
+  });
+
   it('validates the runner options', () => {
     expect(() => LoadBalancer.fromBackends([], { healthCheckConcurrency: 0 })).toThrow(/healthCheckConcurrency/);
     expect(() => LoadBalancer.fromBackends([], { healthCheckJitterPercent: 101 })).toThrow(/healthCheckJitterPercent/);

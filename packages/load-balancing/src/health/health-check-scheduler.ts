@@ -17,7 +17,7 @@ export function jitteredInterval(intervalMs: number, jitterPercent: number, r: n
 /** What the scheduler needs from its load balancer. */
 export interface HealthCheckSchedulerHost {
   backends(): Backends;
-  /** Probes one backend and counts the outcome (never rejects). */
+  /** Probes one backend and counts the outcome. */
   probe(backend: Backend, signal: AbortSignal): Promise<void>;
   /** The interval, read before every wait; `null` stops rescheduling. */
   readonly healthCheckFrequencyMs: number | null;
@@ -79,7 +79,8 @@ export class HealthCheckScheduler {
 
   private async fire(b: Backend, entry: { timer: ReturnType<typeof setTimeout> }, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const p = this.host.probe(b, signal);
+    // A rejection can only come from a throwing event listener: the timer goes on regardless.
+    const p = this.host.probe(b, signal).catch(noop);
     this.inFlight.add(p);
     await p;
     this.inFlight.delete(p);
@@ -94,3 +95,5 @@ export class HealthCheckScheduler {
     this.schedule(b, started + next - performance.now(), signal);
   }
 }
+
+function noop(): void {}
