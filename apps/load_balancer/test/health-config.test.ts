@@ -134,10 +134,11 @@ test('the binary runs an http health check: a backend answering 503 leaves rotat
     res.end(`upstream b`);
   });
   const lb = await h.start(
-    lbConf(h.dir, [a.addr, b.addr]).replace('      backends:', '      health_check: { type: http, path: /health, interval_ms: 100, jitter_percent: 20 }\n      backends:'),
+    // A generous timeout: a loaded machine must not fail the healthy backend's checks.
+    lbConf(h.dir, [a.addr, b.addr]).replace('      backends:', '      health_check: { type: http, path: /health, interval_ms: 100, timeout_ms: 5000, jitter_percent: 20 }\n      backends:'),
   );
   bStatus = 503;
-  await sleep(500);
+  for (let i = 0; i < 200 && !lb.stderr().includes('unhealthy'); i++) await sleep(50);
   for (let i = 0; i < 6; i++) expect((await (await request(lb.url)).body.text())).toBe(`upstream ${a.port}`);
   const lines = lb.stderr().split('\n').filter((l) => l.includes('unhealthy'));
   expect(lines).toHaveLength(1);

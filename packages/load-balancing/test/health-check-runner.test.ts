@@ -144,7 +144,7 @@ describe('health-check concurrency and timeouts (real servers)', () => {
     const ac = new AbortController();
     const done = lb.runHealthChecks(ac.signal);
     const started = Date.now();
-    while (s.counter.total < 12 + 36 && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+    while (s.counter.total < 12 + 36 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
     ac.abort();
     await done;
     expect(s.counter.total).toBeGreaterThanOrEqual(12 + 36);
@@ -153,12 +153,13 @@ describe('health-check concurrency and timeouts (real servers)', () => {
   });
 
   it('a slow backend does not hold up the others: each is checked on its own timer', async () => {
-    const slow = await slowServers(1, 400);
+    const slow = await slowServers(1, 4000);
     const fast = await slowServers(1, 0);
-    const lb = LoadBalancer.fromBackends([slow.addrs[0]!, fast.addrs[0]!], { healthCheck: new HttpHealthCheck({ timeoutMs: 2000 }), healthCheckFrequencyMs: 40 });
+    const lb = LoadBalancer.fromBackends([slow.addrs[0]!, fast.addrs[0]!], { healthCheck: new HttpHealthCheck({ timeoutMs: 5000 }), healthCheckFrequencyMs: 40 });
     const ac = new AbortController();
     const done = lb.runHealthChecks(ac.signal);
-    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    while (fast.counter.total < 3 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 10));
     ac.abort();
     await done;
     expect(slow.counter.total).toBe(1);
