@@ -1,11 +1,13 @@
 import { readCaFile, type JsonValue, type Logger, type Service, type StateChannel } from '@pingora-ts/core';
-import { LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
+import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
 import { isDynamic, shareBackends, upstreamBackends } from './upstream-discovery';
+import { shareEjections } from './share-ejections';
 
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
@@ -35,12 +37,14 @@ function buildService(
   health: HealthSharing,
 ): Service[] {
   const up = svc.upstreams;
-  const lb = new LoadBalancer(upstreamBackends(up, health.publishes, logger), {
-    selection: up.selection === 'random' ? new Random() : new RoundRobin(),
-    // Health flips are logged where the checks run; workers only apply the published map.
+  const trust = upstreamTrust(up, conf.ca_file, caFile);
+  // Health flips and ejections are logged where the checks run; workers only apply what is published.
+  const lb = buildLoadBalancer(up, {
+    backends: upstreamBackends(up, health.publishes, logger),
+    ...(trust === undefined ? {} : { trust }),
     ...(health.publishes ? { logger } : {}),
   });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, upstreamTrust(up, conf.ca_file, caFile)), {
+  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, trust), {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
@@ -51,16 +55,8 @@ function buildService(
   const dynamic = isDynamic(up);
   // Before shareHealth: a new list reaches the workers before the health map that covers it.
   if (dynamic) shareBackends(lb, `backends:${svc.name}`, `health:${svc.name}`, health);
+  if (up.passive_health !== undefined) shareEjections(lb, `ejection:${svc.name}`, health.channel);
   if (up.health_check === undefined) return dynamic ? [proxy, lb.backgroundService(`${svc.name} discovery`)] : [proxy];
-  const hc = up.health_check;
-  lb.setHealthCheck(
-    new TcpHealthCheck({
-      consecutiveSuccess: hc.consecutive_success,
-      consecutiveFailure: hc.consecutive_failure,
-      connectTimeoutMs: hc.timeout_ms,
-    }),
-  );
-  lb.healthCheckFrequencyMs = hc.interval_ms;
   shareHealth(lb, `health:${svc.name}`, health);
   return [proxy, lb.backgroundService(`${svc.name} ${dynamic ? 'discovery and health check' : 'health check'}`)];
 }

@@ -17,13 +17,81 @@ const backendSchema = z.union([
   z.strictObject({ addr: hostPort, weight: z.number().int().min(1).max(1000).default(1) }),
 ]);
 
-const healthCheckSchema = z.strictObject({
-  type: z.literal('tcp'),
-  interval_ms: z.number().int().min(10).default(1000),
-  consecutive_success: z.number().int().min(1).default(1),
-  consecutive_failure: z.number().int().min(1).default(1),
-  timeout_ms: z.number().int().min(1).default(1000),
-});
+/** Which health-check keys each `type` takes beside the common ones. */
+const HEALTH_CHECK_KEYS = {
+  path: ['http'],
+  method: ['http'],
+  host: ['http'],
+  expect_status: ['http'],
+  expect_body: ['http'],
+  sni: ['tls', 'http', 'grpc'],
+  verify: ['tls', 'http', 'grpc'],
+  grpc_service: ['grpc'],
+} as const;
+
+/** `"200-399"` or `"204"`: statuses within 100-599, low end first. */
+const STATUS_RANGE = /^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$/;
+
+/**
+ * Active health checks. One strict object for every type (so a misspelt key gets a "did you
+ * mean"); a key of another type is an error naming the types it belongs to.
+ */
+const healthCheckSchema = z
+  .strictObject({
+    /** tcp: connect; tls: connect + handshake; http: a request; grpc: grpc.health.v1.Health/Check. */
+    type: z.enum(['tcp', 'tls', 'http', 'grpc']).default('tcp'),
+    /** Each backend is checked every interval_ms ± jitter_percent %. */
+    interval_ms: z.number().int().min(10).default(1000),
+    /** Connect, handshake and answer must fit in it. */
+    timeout_ms: z.number().int().min(1).default(1000),
+    consecutive_success: z.number().int().min(1).default(1),
+    consecutive_failure: z.number().int().min(1).default(1),
+    jitter_percent: z.number().min(0).max(100).default(10),
+    /** Most probes in flight at once. */
+    concurrency: z.number().int().min(1).default(16),
+    path: z.string().regex(/^\//, 'expected a path starting with "/"').optional(),
+    method: z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method such as "GET" or "HEAD"').optional(),
+    host: z.string().min(1).optional(),
+    expect_status: z.union([z.string(), z.array(z.number().int().min(100).max(599)).min(1)]).optional(),
+    expect_body: z.string().min(1).optional(),
+    sni: z.string().min(1).optional(),
+    verify: z.boolean().optional(),
+    grpc_service: z.string().optional(),
+  })
+  .superRefine((hc, ctx) => {
+    for (const [key, types] of Object.entries(HEALTH_CHECK_KEYS) as [keyof typeof HEALTH_CHECK_KEYS, readonly string[]][]) {
+      if (hc[key] !== undefined && !types.includes(hc.type)) {
+        const list = types.map((t) => `"${t}"`).join(', ');
+        ctx.addIssue({ code: 'custom', path: [key], message: `only for type ${list}, not "${hc.type}"` });
+      }
+    }
+    const status = hc.expect_status;
+    if (typeof status === 'string') {
+      const m = STATUS_RANGE.exec(status);
+      if (m === null || Number(m[1]) > Number(m[2] ?? m[1])) {
+        ctx.addIssue({ code: 'custom', path: ['expect_status'], message: `expected a range like "200-399" (100-599, low end first) or a list of statuses, got ${JSON.stringify(status)}` });
+      }
+    }
+  });
+
+/** Passive health (outlier ejection from live traffic, after Envoy's outlier detection). */
+const passiveHealthSchema = z
+  .strictObject({
+    /** 5xx answers in a row that eject a backend; 0: off. */
+    consecutive_5xx: z.number().int().min(0).default(5),
+    /** Connect errors, timeouts and resets in a row that eject a backend; 0: off. */
+    consecutive_connect_errors: z.number().int().min(0).default(5),
+    /** The n-th ejection lasts n × base_ejection_ms, at most max_ejection_ms. */
+    base_ejection_ms: z.number().int().min(1).default(30000),
+    max_ejection_ms: z.number().int().min(1).default(300000),
+    /** Most backends ejected at once, in % of the service's backends. */
+    max_ejection_percent: z.number().min(0).max(100).default(50),
+  })
+  .superRefine((p, ctx) => {
+    if (p.max_ejection_ms < p.base_ejection_ms) {
+      ctx.addIssue({ code: 'custom', path: ['max_ejection_ms'], message: `expected at least base_ejection_ms (${p.base_ejection_ms}), got ${p.max_ejection_ms}` });
+    }
+  });
 
 /** Backends spoken to over TLS (HTTPS). */
 const upstreamTlsSchema = z.strictObject({
@@ -77,6 +145,7 @@ const upstreamsSchema = z.strictObject({
   discovery: discoverySchema.optional(),
   selection: z.enum(['round_robin', 'random']).default('round_robin'),
   health_check: healthCheckSchema.optional(),
+  passive_health: passiveHealthSchema.optional(),
   /** TCP connect timeout to a backend. */
   connection_timeout_ms: z.number().int().min(1).default(5000),
   /** Time to the response headers, and between two body chunks, before a 504. */
@@ -165,6 +234,8 @@ export type LbConf = z.infer<typeof lbConfSchema>;
 export type ServiceConf = LbConf['services'][number];
 export type UpstreamsConf = ServiceConf['upstreams'];
 export type DiscoveryConf = z.infer<typeof discoverySchema>;
+export type HealthCheckConf = NonNullable<UpstreamsConf['health_check']>;
+export type PassiveHealthConf = NonNullable<UpstreamsConf['passive_health']>;
 
 /**
  * Checks what the schema cannot: TLS files exist, parse, and each key matches its

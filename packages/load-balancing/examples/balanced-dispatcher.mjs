@@ -1,9 +1,9 @@
-// A balanced undici dispatcher: three local HTTP servers behind one LoadBalancer with health
-// checks. One server is killed while 300 GETs run 10 at a time, and not one request fails.
+// A balanced undici dispatcher: three local HTTP servers behind one LoadBalancer with HTTP
+// health checks. One server is killed while 300 GETs run 10 at a time, and not one request fails.
 // Run: node examples/balanced-dispatcher.mjs (after `pnpm build`)
 import { createServer } from 'node:http';
 import { request, setGlobalDispatcher } from 'undici';
-import { LoadBalancer, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import { HttpHealthCheck, LoadBalancer } from '@pingora-ts/load-balancing';
 import { BalancedDispatcher } from '@pingora-ts/load-balancing/undici';
 
 /** Starts an HTTP server on a free port of 127.0.0.1 that answers with its own name. */
@@ -30,7 +30,7 @@ const nameOf = (backend) => servers.find((s) => s.addr === backend.addr).name;
 
 const lb = LoadBalancer.fromBackends(
   servers.map((s) => s.addr),
-  { healthCheck: new TcpHealthCheck({ connectTimeoutMs: 500 }), healthCheckFrequencyMs: 100 },
+  { healthCheck: new HttpHealthCheck({ path: '/', timeoutMs: 500 }), healthCheckFrequencyMs: 100 },
 );
 lb.on('health', (backend, healthy) => console.log(`health: ${nameOf(backend)} is ${healthy ? 'healthy' : 'unhealthy'}`));
 // The dispatcher reports every attempt to the load balancer (least_conn, p2c_ewma and passive

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Backend } from './backend';
 import type { ServiceDiscovery } from './discovery/discovery';
+import type { EjectionCause } from './health/ejection-cause';
 import { HealthStatus } from './health/health-status';
 import { ManualOverrides, withWeight } from './internal/manual-overrides';
 import { SerialRunner } from './internal/serial-runner';
@@ -37,6 +38,11 @@ export type BackendsEvents = {
    * which also bumps `generation` once.
    */
   change: [backends: readonly Backend[], diff: BackendsDiff];
+  /**
+   * Passive health ejected a backend (`ejected`, until `untilMs`, epoch ms) or let it back
+   * (`untilMs` 0); `cause` says why. See `setEjected` and `OutlierDetector`.
+   */
+  ejection: [backend: Backend, ejected: boolean, cause: EjectionCause, untilMs: number];
 };
 
 /**
@@ -44,8 +50,8 @@ export type BackendsEvents = {
  *
  * The list comes from a `ServiceDiscovery` and is replaced on `update()`; the health state
  * of a backend that stays (same `key`) is kept, new backends start enabled and healthy (or
- * not: `newBackendsHealthy`). A backend can receive traffic when it is `ready`: healthy and
- * enabled.
+ * not: `newBackendsHealthy`). A backend can receive traffic when it is `ready`: healthy,
+ * enabled and not ejected.
  *
  * Changes made at run time (`addBackend`, `removeBackend`, `setWeight`, `setEnabled`) are
  * overlays on discovery's list, kept by address: they survive later discovery updates until
@@ -210,7 +216,7 @@ export class Backends extends EventEmitter<BackendsEvents> {
     return this.entries.get(addr)?.backend;
   }
 
-  /** Healthy and enabled, so it may receive traffic. `false` for a backend not in the list. */
+  /** Healthy, enabled and not ejected, so it may receive traffic. `false` for a backend not in the list. */
   ready(backend: Backend | string): boolean {
     return this.entries.get(keyOf(backend))?.status.ready ?? false;
   }
@@ -250,6 +256,36 @@ export class Backends extends EventEmitter<BackendsEvents> {
     if (entry.status.enabled === enabled) return false;
     entry.status.enabled = enabled;
     return this.apply([entry.backend]);
+  }
+
+  /** Whether passive health has ejected the backend. `false` when not in the list. */
+  isEjected(backend: Backend | string): boolean {
+    return (this.entries.get(keyOf(backend))?.status.ejectedUntil ?? 0) !== 0;
+  }
+
+  /** Until when (epoch ms) the backend is ejected; 0 when it is not (or not in the list). */
+  ejectedUntil(backend: Backend | string): number {
+    return this.entries.get(keyOf(backend))?.status.ejectedUntil ?? 0;
+  }
+
+  /**
+   * Ejects the backend until `untilMs` (epoch ms, > 0), or lets it back (`untilMs` 0). An
+   * ejected backend is not ready, whatever its health. Nothing here runs a timer: the caller
+   * (an `OutlierDetector`) lets it back when the time is over. Emits `ejection` and returns
+   * `true` when the backend went out or came back; changing the end of a running ejection
+   * returns `false` and emits nothing. Ignores unknown backends.
+   */
+  setEjected(backend: Backend | string, untilMs: number, cause: EjectionCause): boolean {
+    const entry = this.entries.get(keyOf(backend));
+    if (!entry) return false;
+    const status = entry.status;
+    const until = untilMs > 0 ? untilMs : 0;
+    const was = status.ejectedUntil !== 0;
+    status.ejectedUntil = until;
+    if (was === (until !== 0)) return false;
+    this.gen++;
+    this.emit('ejection', entry.backend, until !== 0, cause, until);
+    return true;
   }
 
   /**

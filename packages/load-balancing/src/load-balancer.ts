@@ -3,7 +3,11 @@ import { ProxyError, type BackgroundService, type Logger } from '@pingora-ts/cor
 import { Backend } from './backend';
 import { Backends, type BackendsDiff, type BackendsEvents } from './backends';
 import { StaticDiscovery } from './discovery/static-discovery';
+import { describeEjectionCause, type EjectionCause } from './health/ejection-cause';
 import type { HealthCheck } from './health/health-check';
+import { DEFAULT_HEALTH_CHECK_JITTER_PERCENT, HealthCheckScheduler } from './health/health-check-scheduler';
+import { OutlierDetector, type OutlierDetectorOptions } from './health/outlier-detector';
+import { Semaphore } from './internal/semaphore';
 import { SerialRunner } from './internal/serial-runner';
 import { LoadTracker } from './load/load-tracker';
 import type { LoadView, RequestObserver, RequestOutcome } from './load/request-observer';
@@ -21,11 +25,29 @@ export interface LoadBalancerOptions {
   healthCheckFrequencyMs?: number | null;
   /** How often the background service runs discovery; `null` (default): once, at start. */
   updateFrequencyMs?: number | null;
-  /** Check all backends at once (`true`) or one after the other (`false`, default). */
+  /**
+   * `runHealthCheck()` checks all backends at once (`true`, at most `healthCheckConcurrency` at
+   * a time) or one after the other (`false`, default). The background service always checks
+   * each backend on its own timer.
+   */
   parallelHealthCheck?: boolean;
+  /** Most probes in flight at once, in rounds and in the background. Default 16. */
+  healthCheckConcurrency?: number;
+  /** The background service's interval spread: each wait is `healthCheckFrequencyMs` ± this %. Default 10. */
+  healthCheckJitterPercent?: number;
+  /**
+   * A probe that has not settled after this long counts as a failure (`ReadTimedout`) and its
+   * signal aborts: a guard for checks without a timeout of their own. Default `null`: none
+   * beyond the check's own.
+   */
+  healthCheckTimeoutMs?: number | null;
+  /** Draws the jitter (tests pass their own). Default `Math.random`. */
+  jitterRandom?: () => number;
+  /** Passive health: an `OutlierDetector` with these options watches every reported request. Default: none. */
+  passiveHealth?: OutlierDetectorOptions;
   /**
    * Where health changes and discovery failures are logged: `warn` when a backend becomes
-   * unhealthy, `info` when it comes back, `error` when discovery fails in the background.
+   * unhealthy or is ejected, `info` when it comes back, `error` when discovery fails in the background.
    * Default: nothing is logged.
    */
   logger?: Logger;
@@ -61,7 +83,8 @@ const READY_ONLY = (_b: Backend, healthy: boolean): boolean => healthy;
  * `backgroundService()` (in a pingora-ts `Server`, or alone with an `AbortController`).
  *
  * Events: `health` `(backend, healthy, error)` when a backend changes state, `change`
- * `(backends)` when the list changes. It never emits `error`.
+ * `(backends)` when the list changes, `ejection` `(backend, ejected, cause, untilMs)` when
+ * passive health ejects a backend or lets it back. It never emits `error`.
  */
 export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements RequestObserver {
   /** The algorithm the selectors are built with. */
@@ -70,8 +93,12 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   readonly load: LoadTracker;
   /** Told of every request after `load` (passive health, metrics); add your own. */
   readonly observers: RequestObserver[] = [];
-  /** Check all backends at once (`true`) or one after the other (`false`). */
+  /** `runHealthCheck()` checks all backends at once (`true`) or one after the other (`false`). */
   parallelHealthCheck: boolean;
+  /** Each background wait is `healthCheckFrequencyMs` ± this % (0–100). */
+  healthCheckJitterPercent: number;
+  /** Passive health, when `passiveHealth` was given (it is also in `observers`). */
+  readonly outlierDetector: OutlierDetector | null;
 
   private readonly set: Backends;
   private readonly logger: Logger;
@@ -84,6 +111,12 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   /** Backends that left the list with requests in flight, by key, until they end. */
   private readonly draining = new Map<string, Backend>();
   private readonly checker = new SerialRunner<AbortSignal | undefined>((signal) => this.checkRound(signal));
+  /** Bounds the probes in flight (`healthCheckConcurrency`). */
+  private readonly slots: Semaphore;
+  private hcTimeout: number | null = null;
+  /** Backend key → its probe in flight (a backend is never probed twice at once). */
+  private readonly probing = new Map<string, Promise<void>>();
+  private readonly scheduler: HealthCheckScheduler;
 
   /**
    * A load balancer over a fixed list (a `StaticDiscovery`), ready to select at once.
@@ -108,11 +141,22 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
     this.healthCheckFrequencyMs = opts.healthCheckFrequencyMs ?? null;
     this.updateFrequencyMs = opts.updateFrequencyMs ?? null;
     this.parallelHealthCheck = opts.parallelHealthCheck ?? false;
+    this.slots = new Semaphore(1);
+    this.healthCheckConcurrency = opts.healthCheckConcurrency ?? 16;
+    this.healthCheckJitterPercent = opts.healthCheckJitterPercent ?? DEFAULT_HEALTH_CHECK_JITTER_PERCENT;
+    if (!(this.healthCheckJitterPercent >= 0 && this.healthCheckJitterPercent <= 100)) {
+      throw ProxyError.internal('ConfigError', `LoadBalancer: healthCheckJitterPercent must be from 0 to 100, got ${String(opts.healthCheckJitterPercent)}`);
+    }
+    this.healthCheckTimeoutMs = opts.healthCheckTimeoutMs ?? null;
+    this.scheduler = new HealthCheckScheduler(this, opts.jitterRandom ?? Math.random);
     this.logger = opts.logger ?? NO_LOGGER;
     this.load = opts.loadTracker ?? new LoadTracker();
     if (opts.newBackendsHealthy !== undefined) backends.newBackendsHealthy = opts.newBackendsHealthy;
     backends.on('health', (b, healthy, error) => this.onHealth(b, healthy, error));
     backends.on('change', (list, diff) => this.onChange(list, diff));
+    backends.on('ejection', (b, ejected, cause, untilMs) => this.onEjection(b, ejected, cause, untilMs));
+    this.outlierDetector = opts.passiveHealth === undefined ? null : new OutlierDetector(backends, opts.passiveHealth);
+    if (this.outlierDetector) this.observers.push(this.outlierDetector);
   }
 
   /**
@@ -183,6 +227,25 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   }
   set healthCheckFrequencyMs(ms: number | null) {
     this.hcFrequency = frequency('healthCheckFrequencyMs', ms);
+  }
+
+  /** Most probes in flight at once (an integer >= 1). */
+  get healthCheckConcurrency(): number {
+    return this.slots.limit;
+  }
+  set healthCheckConcurrency(n: number) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw ProxyError.internal('ConfigError', `LoadBalancer: healthCheckConcurrency must be an integer >= 1, got ${String(n)}`);
+    }
+    this.slots.limit = n;
+  }
+
+  /** A probe that has not settled after this many ms is a failure; `null`: the check's own timeout only. */
+  get healthCheckTimeoutMs(): number | null {
+    return this.hcTimeout;
+  }
+  set healthCheckTimeoutMs(ms: number | null) {
+    this.hcTimeout = frequency('healthCheckTimeoutMs', ms);
   }
 
   /** How often the background service runs discovery, in ms; `null`: only once, at start. */
@@ -268,40 +331,100 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
 
   /**
    * Checks every backend once with the health check (all at once when
-   * `parallelHealthCheck`), counts each outcome against the check's thresholds, and emits
-   * `health` for each backend that flips (the selector is rebuilt on the next selection).
-   * Does nothing without a health check. Rounds never overlap: a call made during a round
-   * waits for it and then runs its own. `signal` aborts the probes; an aborted round changes
-   * nothing.
+   * `parallelHealthCheck`, at most `healthCheckConcurrency` at a time), counts each outcome
+   * against the check's thresholds, and emits `health` for each backend that flips (the
+   * selector is rebuilt on the next selection). A passed check lets an ejected backend back.
+   * Does nothing without a health check. Rounds never overlap, nor two probes of one backend:
+   * a call made during a round waits for it and then runs its own. `signal` aborts the probes;
+   * an aborted round changes nothing.
    */
   runHealthCheck(signal?: AbortSignal): Promise<void> {
     return this.checker.run(signal);
   }
 
+  /**
+   * Checks each backend on a timer of its own until `signal` aborts: at once, then every
+   * `healthCheckFrequencyMs` ± `healthCheckJitterPercent` %, with at most
+   * `healthCheckConcurrency` probes in flight; backends that discovery adds get a timer, removed
+   * ones lose theirs. Resolves after the abort, once the probes in flight have settled. The
+   * background service runs it when `healthCheckFrequencyMs` is set.
+   */
+  runHealthChecks(signal: AbortSignal): Promise<void> {
+    return this.scheduler.run(signal);
+  }
+
   private async checkRound(signal: AbortSignal | undefined): Promise<void> {
-    const hc = this.hc;
-    if (!hc || signal?.aborted) return;
-    const checkOne = async (b: Backend): Promise<void> => {
-      let error: Error | undefined;
-      try {
-        await hc.check(b, signal);
-      } catch (err) {
-        error = err instanceof Error ? err : new Error(String(err));
-      }
-      if (signal?.aborted) return;
-      const success = error === undefined;
-      this.set.observeHealth(b, success, hc.healthThreshold(success), error);
-    };
+    if (!this.hc || signal?.aborted) return;
     const items = this.set.items();
     if (this.parallelHealthCheck) {
-      await Promise.all(items.map(checkOne));
+      await Promise.all(items.map((b) => this.probe(b, signal)));
     } else {
       for (const b of items) {
         if (signal?.aborted) return;
-        await checkOne(b);
+        await this.probe(b, signal);
       }
     }
     if (this.builtAt !== this.set.generation) this.rebuild();
+  }
+
+  /**
+   * Probes `b` once and counts the outcome (rejects only when a `health` or `ejection` listener
+   * throws). Waits for a probe of `b` already in flight, then for a free slot. @internal (the
+   * scheduler's way in)
+   */
+  probe(b: Backend, signal: AbortSignal | undefined): Promise<void> {
+    const prev = this.probing.get(b.key);
+    const run = (): Promise<void> => this.probeNow(b, signal);
+    // After the previous probe however it ended (a throwing 'health' listener rejects it).
+    const p = prev === undefined ? run() : prev.then(run, run);
+    this.probing.set(b.key, p);
+    const forget = (): void => {
+      if (this.probing.get(b.key) === p) this.probing.delete(b.key);
+    };
+    // then(f, f), not finally: the derived promise must not reject unhandled.
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async probeNow(b: Backend, signal: AbortSignal | undefined): Promise<void> {
+    const hc = this.hc;
+    if (!hc || signal?.aborted) return;
+    await this.slots.acquire();
+    try {
+      if (signal?.aborted) return;
+      // Only an ejection that began before the probe ends with it (not one that began during it).
+      const ejectedUntil = this.set.ejectedUntil(b);
+      const error = await this.checkOnce(hc, b, signal);
+      if (signal?.aborted) return;
+      const success = error === undefined;
+      this.set.observeHealth(b, success, hc.healthThreshold(success), error);
+      if (success && ejectedUntil !== 0 && this.set.ejectedUntil(b) === ejectedUntil) this.set.setEjected(b, 0, 'active_check');
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  /** Runs the check; resolves with why it failed (or `undefined`), within `healthCheckTimeoutMs` when set. */
+  private checkOnce(hc: HealthCheck, b: Backend, signal: AbortSignal | undefined): Promise<Error | undefined> {
+    const timeout = this.hcTimeout;
+    if (timeout === null) return hc.check(b, signal).then(() => undefined, toError);
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new Promise<Error | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        ac.abort();
+        resolve(ProxyError.upstream('ReadTimedout', `health check of ${b.addr} timed out after ${timeout} ms`, undefined, b.addr));
+      }, timeout);
+      void hc
+        .check(b, ac.signal)
+        .then(() => undefined, toError)
+        .then((r) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        });
+    });
   }
 
   /**
@@ -335,6 +458,20 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
     }
     this.emit('health', b, healthy, error);
   }
+
+  private onEjection(b: Backend, ejected: boolean, cause: EjectionCause, untilMs: number): void {
+    if (ejected) {
+      const ms = Math.max(0, Math.round(untilMs - Date.now()));
+      this.logger.warn({ backend: b.addr, cause, ejectedMs: ms }, `backend ${b.addr} ejected for ${ms} ms: ${describeEjectionCause(cause)}`);
+    } else {
+      this.logger.info({ backend: b.addr, cause }, `backend ${b.addr} is back from ejection: ${describeEjectionCause(cause)}`);
+    }
+    this.emit('ejection', b, ejected, cause, untilMs);
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error || ProxyError.isProxyError(err) ? (err as Error) : new Error(String(err));
 }
 
 const EMPTY_SELECTOR: Selector = { iter: () => EMPTY_ITER };

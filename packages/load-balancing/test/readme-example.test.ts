@@ -50,5 +50,26 @@ describe('README example', () => {
       'beta enabled; 4 requests: beta=3 alpha=1',
     ]);
   });
+
+  it('runs health-checks.mjs: an HTTP check takes beta out and back, passive health ejects alpha and an active check lets it back', async () => {
+    const stdout = await runExample(pkg, 'examples/health-checks.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'beta /health answers 503',
+      'health: beta is unhealthy (HTTP health check of beta: status 503 outside 200-299)',
+      'request -> alpha 200',
+      'request -> alpha 200',
+      'health: beta is healthy',
+      'alpha answers 502 to live requests (its /health still passes)',
+      'request -> alpha 502',
+      'request -> beta 200',
+      'request -> alpha 502',
+      'request -> beta 200',
+      'request -> alpha 502',
+      'ejection: alpha ejected (consecutive_5xx)',
+      'request -> beta 200',
+      'ejection: alpha back (active_check)',
+      'request -> alpha 200',
+    ]);
+  });
 });
 

@@ -56,7 +56,7 @@ test('the session hands request trailers to onBodyEnd, and sends response traile
   const server = http2.createServer();
   const got: { chunks: string[]; trailers: readonly string[] | null } = { chunks: [], trailers: null };
   server.on('stream', (stream: http2.ServerHttp2Stream, _h: http2.IncomingHttpHeaders, _f: number, raw: string[]) => {
-    const owner = { tls: false, remoteAddress: '127.0.0.1', remotePort: 1, blocked: () => {}, clientReset: () => {} };
+    const owner = { tls: false, remoteAddress: '127.0.0.1', remotePort: 1, blocked: () => {}, clientReset: () => {}, bodyPending: () => {}, requestTimeoutMs: 0 };
     const d = new Http2DownstreamSession(stream, raw, owner);
     d.setEvents({ onDownstreamDrain: () => {}, onDownstreamError: () => {} });
     d.readBody({

@@ -1,13 +1,16 @@
 /**
- * The health of one backend: whether it is healthy, whether it is enabled, and how many
- * check outcomes in a row have disagreed with its current state. The only place where the
- * consecutive-success / consecutive-failure rule lives. Internal to `Backends`.
+ * The health of one backend: whether it is healthy, whether it is enabled, whether passive
+ * health ejected it, and how many check outcomes in a row have disagreed with its current
+ * state. The only place where the consecutive-success / consecutive-failure rule lives.
+ * Internal to `Backends`.
  */
 export class HealthStatus {
   /** Backends start healthy (as in Pingora) until checks say otherwise, unless made with `false`. */
   healthy: boolean;
   /** Disabled backends are never selected by `select()`, healthy or not. */
   enabled = true;
+  /** Ejected by passive health (`OutlierDetector`) until this time (epoch ms); 0: not ejected. */
+  ejectedUntil = 0;
   /** Outcomes in a row that disagree with `healthy`. */
   private disagreeing = 0;
   /**
@@ -23,9 +26,9 @@ export class HealthStatus {
     this.unchecked = !healthy;
   }
 
-  /** Healthy and enabled: may receive traffic. */
+  /** Healthy, enabled and not ejected: may receive traffic. */
   get ready(): boolean {
-    return this.healthy && this.enabled;
+    return this.healthy && this.enabled && this.ejectedUntil === 0;
   }
 
   /**

@@ -4,16 +4,18 @@ import type { LoadBalancer } from '../load-balancer';
 /**
  * Keeps a `LoadBalancer` fresh (Pingora's `impl BackgroundService for LoadBalancer`).
  *
- * `run(signal)` runs discovery (`update()`) and a health-check round at once, then each
- * again when its frequency (`updateFrequencyMs`, `healthCheckFrequencyMs`, read every time)
- * has passed since it last started; `null` means "only at start". When both are `null` and
- * the discovery cannot `watch`, it returns after the first round. Steps run one after the
- * other, never two at a time. A failed discovery is logged (`error`) and the old list kept.
+ * `run(signal)` runs discovery (`update()`) at once, then again every `updateFrequencyMs`
+ * (read every time) since it last started; `null` means "only at start". Health checks start
+ * after the first discovery: with `healthCheckFrequencyMs` set, each backend is checked on its
+ * own jittered timer (`LoadBalancer.runHealthChecks`, which follows the list as it changes);
+ * with `null`, one round is run. When both are `null` and the discovery cannot `watch`, it
+ * returns after the first discovery and round. A failed discovery is logged (`error`) and the
+ * old list kept.
  *
  * When the discovery has `watch` (a file, DNS), it is started with the service and each
- * `changed()` runs `update()` at the next step, without waiting for `updateFrequencyMs`.
- * A discovery update that brings new backends is followed at once by a health-check round,
- * so they start as their check says.
+ * `changed()` runs `update()` at once, without waiting for `updateFrequencyMs`. Without
+ * per-backend timers, an update that changes the list is followed at once by a health-check
+ * round, so new backends start as their check says.
  *
  * When `signal` aborts, the wait ends at once, probes in flight are aborted (their outcome
  * is discarded) and `run` resolves; a discovery call in flight is awaited. One service runs
@@ -53,30 +55,42 @@ export class LoadBalancerService implements BackgroundService {
         this.wake?.();
       }, signal);
     }
+    let checks: Promise<void> | null = null;
     let nextUpdate = 0;
-    let nextCheck = 0;
-    while (!signal.aborted) {
-      const now = performance.now();
-      if (nextUpdate <= now || this.updateDue) {
-        this.updateDue = false;
-        const before = this.lb.backends().items();
-        try {
-          await this.lb.update();
-        } catch (err) {
-          this.logger.error({ err, service: this.name }, `${this.name}: discovery failed, keeping the current backends`);
+    try {
+      while (!signal.aborted) {
+        const now = performance.now();
+        let changed = false;
+        if (nextUpdate <= now || this.updateDue) {
+          this.updateDue = false;
+          const before = this.lb.backends().items();
+          try {
+            await this.lb.update();
+          } catch (err) {
+            this.logger.error({ err, service: this.name }, `${this.name}: discovery failed, keeping the current backends`);
+          }
+          changed = this.lb.backends().items() !== before;
+          nextUpdate = now + (this.lb.updateFrequencyMs ?? Infinity);
+          if (signal.aborted) return;
         }
-        // New backends are checked at once rather than at the next interval.
-        if (this.lb.backends().items() !== before) nextCheck = now;
-        nextUpdate = now + (this.lb.updateFrequencyMs ?? Infinity);
-        if (signal.aborted) return;
+        if (checks === null) {
+          if (this.lb.healthCheckFrequencyMs === null) {
+            await this.lb.runHealthCheck(signal);
+            checks = Promise.resolve();
+          } else {
+            checks = this.lb.runHealthChecks(signal);
+          }
+        } else if (changed && this.lb.healthCheckFrequencyMs === null) {
+          // New backends are checked at once (per-backend timers do that by themselves).
+          await this.lb.runHealthCheck(signal);
+        }
+        if (nextUpdate === Infinity && !watching) break;
+        const wait = nextUpdate - performance.now();
+        if (wait > 0 && !this.updateDue) await this.sleep(wait, signal);
       }
-      if (nextCheck <= now) {
-        await this.lb.runHealthCheck(signal);
-        nextCheck = now + (this.lb.healthCheckFrequencyMs ?? Infinity);
-      }
-      if (nextUpdate === Infinity && nextCheck === Infinity && !watching) return;
-      const wait = Math.min(nextUpdate, nextCheck) - performance.now();
-      if (wait > 0 && !this.updateDue) await this.sleep(wait, signal);
+    } finally {
+      // The per-backend timers run until the signal aborts (they settle at once after it).
+      await checks;
     }
   }
 
