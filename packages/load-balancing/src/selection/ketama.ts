@@ -1,0 +1,104 @@
+import { ProxyError } from '@pingora-ts/core';
+import type { Backend } from '../backend';
+import { CRC32_INIT, crc32, crc32Byte, crc32Final, crc32Update } from '../internal/crc32';
+import { RingIter } from './ring-iter';
+import type { BackendIter, SelectionAlgorithm, SelectionKey, Selector } from './selection-algorithm';
+import { EMPTY_ITER } from './wrapping-iter';
+
+/** Points on the ring per unit of weight (nginx's and Pingora's). */
+export const KETAMA_POINTS_PER_WEIGHT = 160;
+
+/** The most points a ring may hold (sum of weights × 160); about 2^24, 128 MiB while building. */
+const MAX_POINTS = 1 << 24;
+
+/**
+ * Ketama consistent hashing, a port of nginx's `hash $key consistent`
+ * (`ngx_http_upstream_hash_module.c`) and so of Pingora's `pingora-ketama`: the same key goes
+ * to the same backend as nginx would send it, for the same servers and weights.
+ *
+ * Each backend gets `160 × weight` points on a ring of 32-bit numbers: point `j` is the
+ * CRC-32 of `host`, a zero byte, `port` and the previous point's four bytes (little-endian;
+ * `0` for the first), where `host` and `port` are the backend's `addr` split at its last `:`
+ * as nginx splits the `server` text. A key goes to the owner of the first point at or after
+ * the CRC-32 of its UTF-8 bytes, wrapping to the first point. Equal points keep the one of the
+ * backend listed first. When a backend leaves, only its keys move (to the next point's owner);
+ * a new backend takes about `1/N` of the keys.
+ *
+ * Candidates after the pick are the next distinct backends on the ring, as nginx's retries
+ * walk it. IPv6 backends hash as nginx writes them (`[::1]` and `8080`); Pingora hashes the
+ * address without brackets, so for IPv6 only nginx agrees.
+ */
+export class Ketama implements SelectionAlgorithm {
+  build(backends: readonly Backend[]): Selector {
+    return new KetamaSelector(backends);
+  }
+}
+
+class KetamaSelector implements Selector {
+  private readonly backends: readonly Backend[];
+  /** Point hashes, ascending. */
+  private readonly hashes: Uint32Array;
+  /** `owners[i]`: index in `backends` of the point `hashes[i]`. */
+  private readonly owners: Int32Array;
+
+  constructor(backends: readonly Backend[]) {
+    this.backends = backends.slice();
+    let total = 0;
+    for (const b of this.backends) total += b.weight * KETAMA_POINTS_PER_WEIGHT;
+    if (total > MAX_POINTS) {
+      throw ProxyError.internal('ConfigError', `Ketama: weights add up to ${total} ring points, more than ${MAX_POINTS}; use smaller weights`);
+    }
+    // Each point packed as hash * 2^21 + backend index, so a numeric sort orders by hash,
+    // then by list order (the order nginx adds the points in).
+    const packed = new Float64Array(total);
+    let at = 0;
+    for (let i = 0; i < this.backends.length; i++) {
+      const b = this.backends[i]!;
+      const colon = b.addr.lastIndexOf(':');
+      let base = crc32Update(CRC32_INIT, b.addr.slice(0, colon));
+      base = crc32Byte(base, 0);
+      base = crc32Update(base, b.addr.slice(colon + 1));
+      let prev = 0;
+      const points = b.weight * KETAMA_POINTS_PER_WEIGHT;
+      for (let j = 0; j < points; j++) {
+        let h = crc32Byte(base, prev & 0xff);
+        h = crc32Byte(h, (prev >>> 8) & 0xff);
+        h = crc32Byte(h, (prev >>> 16) & 0xff);
+        h = crc32Byte(h, prev >>> 24);
+        prev = crc32Final(h);
+        packed[at++] = prev * 0x200000 + i;
+      }
+    }
+    packed.sort();
+    // Drop repeated hashes, keeping the first (nginx does the same after its sort).
+    const hashes = new Uint32Array(total);
+    const owners = new Int32Array(total);
+    let n = 0;
+    for (let k = 0; k < total; k++) {
+      const v = packed[k]!;
+      const h = Math.floor(v / 0x200000);
+      if (n > 0 && hashes[n - 1] === h) continue;
+      hashes[n] = h;
+      owners[n] = v - h * 0x200000;
+      n++;
+    }
+    this.hashes = hashes.subarray(0, n);
+    this.owners = owners.subarray(0, n);
+  }
+
+  iter(key: SelectionKey): BackendIter {
+    const hashes = this.hashes;
+    const n = hashes.length;
+    if (n === 0) return EMPTY_ITER;
+    const h = crc32(key);
+    // First point >= h (ngx_http_upstream_find_chash_point), wrapping past the last.
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (hashes[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return new RingIter(this.backends, this.owners, lo === n ? 0 : lo);
+  }
+}
