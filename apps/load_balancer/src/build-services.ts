@@ -1,10 +1,11 @@
 import { readCaFile, type JsonValue, type Logger, type Service, type StateChannel } from '@pingora-ts/core';
-import { Backend, LoadBalancer, Random, RoundRobin, TcpHealthCheck } from '@pingora-ts/load-balancing';
+import { Backend, LoadBalancer, TcpHealthCheck } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
+import { selectionFor } from './selection-for';
 
 /**
  * Turns the config into services: per configured service, one `HttpProxy` listening service
@@ -35,7 +36,7 @@ function buildService(
   const up = svc.upstreams;
   const backends = up.backends.map((b) => (typeof b === 'string' ? new Backend(b) : new Backend(b.addr, b.weight)));
   const lb = LoadBalancer.fromBackends(backends, {
-    selection: up.selection === 'random' ? new Random() : new RoundRobin(),
+    selection: selectionFor(up.selection),
     // Health flips are logged where the checks run; workers only apply the published map.
     ...(health.publishes ? { logger } : {}),
   });
