@@ -8,7 +8,7 @@ import { EMPTY_ITER } from './wrapping-iter';
 /** Points on the ring per unit of weight (nginx's and Pingora's). */
 export const KETAMA_POINTS_PER_WEIGHT = 160;
 
-/** The most points a ring may hold (sum of weights × 160); about 2^24, 128 MiB while building. */
+/** The most points a ring may hold (sum of weights × 160): 2^24, 256 MiB while building. */
 const MAX_POINTS = 1 << 24;
 
 /**
@@ -48,9 +48,8 @@ class KetamaSelector implements Selector {
     if (total > MAX_POINTS) {
       throw ProxyError.internal('ConfigError', `Ketama: weights add up to ${total} ring points, more than ${MAX_POINTS}; use smaller weights`);
     }
-    // Each point packed as hash * 2^21 + backend index, so a numeric sort orders by hash,
-    // then by list order (the order nginx adds the points in).
-    const packed = new Float64Array(total);
+    const hashes = new Uint32Array(total);
+    const owners = new Int32Array(total);
     let at = 0;
     for (let i = 0; i < this.backends.length; i++) {
       const b = this.backends[i]!;
@@ -66,20 +65,21 @@ class KetamaSelector implements Selector {
         h = crc32Byte(h, (prev >>> 16) & 0xff);
         h = crc32Byte(h, prev >>> 24);
         prev = crc32Final(h);
-        packed[at++] = prev * 0x200000 + i;
+        hashes[at] = prev;
+        owners[at] = i;
+        at++;
       }
     }
-    packed.sort();
+    // A stable sort by hash (two 16-bit radix passes, O(points)): equal hashes keep list
+    // order, the order nginx adds the points in.
+    radixSort(hashes, owners);
     // Drop repeated hashes, keeping the first (nginx does the same after its sort).
-    const hashes = new Uint32Array(total);
-    const owners = new Int32Array(total);
     let n = 0;
     for (let k = 0; k < total; k++) {
-      const v = packed[k]!;
-      const h = Math.floor(v / 0x200000);
+      const h = hashes[k]!;
       if (n > 0 && hashes[n - 1] === h) continue;
       hashes[n] = h;
-      owners[n] = v - h * 0x200000;
+      owners[n] = owners[k]!;
       n++;
     }
     this.hashes = hashes.subarray(0, n);
@@ -100,5 +100,36 @@ class KetamaSelector implements Selector {
       else hi = mid;
     }
     return new RingIter(this.backends, this.owners, lo === n ? 0 : lo);
+  }
+}
+
+/**
+ * Sorts `keys` ascending, and `values` alongside, stably and in place: LSD radix sort on two
+ * 16-bit digits (the second pass writes back into the arrays given).
+ */
+function radixSort(keys: Uint32Array, values: Int32Array): void {
+  const n = keys.length;
+  const tmpKeys = new Uint32Array(n);
+  const tmpValues = new Int32Array(n);
+  const count = new Uint32Array(0x10000);
+  radixPass(keys, values, tmpKeys, tmpValues, 0, count);
+  radixPass(tmpKeys, tmpValues, keys, values, 16, count);
+}
+
+function radixPass(fromKeys: Uint32Array, fromValues: Int32Array, toKeys: Uint32Array, toValues: Int32Array, shift: number, count: Uint32Array): void {
+  const n = fromKeys.length;
+  count.fill(0);
+  for (let i = 0; i < n; i++) count[(fromKeys[i]! >>> shift) & 0xffff]!++;
+  let sum = 0;
+  for (let d = 0; d < 0x10000; d++) {
+    const c = count[d]!;
+    count[d] = sum;
+    sum += c;
+  }
+  for (let i = 0; i < n; i++) {
+    const key = fromKeys[i]!;
+    const to = count[(key >>> shift) & 0xffff]!++;
+    toKeys[to] = key;
+    toValues[to] = fromValues[i]!;
   }
 }

@@ -11,7 +11,8 @@ import { EMPTY_ITER } from './wrapping-iter';
  * idle backends share the traffic instead of the first one taking it all. The key is ignored.
  *
  * Candidates after the pick are the other backends from least to most loaded (sorted when a
- * retry asks for them). A selection scans every backend: O(n).
+ * retry asks for them). A selection scans the backends from where the last one stopped until
+ * it meets an idle one: O(1) while some are idle, O(n) when all are busy (as nginx's scan).
  */
 export class LeastConn implements SelectionAlgorithm {
   build(backends: readonly Backend[], load: LoadView): Selector {
@@ -44,6 +45,9 @@ class LeastConnSelector implements Selector {
       if (l < bestLoad) {
         bestLoad = l;
         best = i;
+        // Nothing beats an idle backend, and ties go to the first one from `start`: the same
+        // pick as a full scan, in O(1) while some backend is idle.
+        if (l === 0) break;
       }
       if (++i === n) i = 0;
     }
