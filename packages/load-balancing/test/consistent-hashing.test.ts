@@ -143,3 +143,28 @@ describe('Maglev', () => {
     expect(seen.size).toBe(20);
   });
 });
+
+describe('Ketama rebuilds over a subset of its last list by filtering its ring', () => {
+  /** The selector's ring, read for the comparison. */
+  const ring = (s: unknown) => {
+    const r = s as { hashes: Uint32Array; owners: Int32Array; backends: readonly Backend[] };
+    return { hashes: Array.from(r.hashes), owners: Array.from(r.owners, (o) => r.backends[o]!.addr) };
+  };
+
+  it('gives the same ring as a fresh build, colliding points included', () => {
+    // 2,000 backends of weights 1-3: about 640,000 points, so some 32-bit hashes repeat.
+    const all = Array.from({ length: 2000 }, (_, i) => new Backend(`10.1.${i >> 8}.${i & 255}:80`, 1 + (i % 3)));
+    const ketama = new Ketama();
+    const full = ring(ketama.build(all));
+    const distinct = full.hashes.length;
+    expect(distinct).toBeLessThan(all.reduce((s, b) => s + b.weight * 160, 0)); // there were collisions
+    for (const keep of [(i: number) => i % 2 === 0, (i: number) => i % 7 !== 3, (i: number) => i < 5]) {
+      const subset = all.filter((_, i) => keep(i));
+      expect(ring(ketama.build(subset))).toEqual(ring(new Ketama().build(subset)));
+    }
+    // The whole list again, and a list that is not a subset (reordered): still what a fresh build gives.
+    expect(ring(ketama.build(all))).toEqual(full);
+    const reordered = [all[1]!, all[0]!, ...all.slice(2, 50)];
+    expect(ring(ketama.build(reordered))).toEqual(ring(new Ketama().build(reordered)));
+  });
+});

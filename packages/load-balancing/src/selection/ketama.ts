@@ -29,61 +29,108 @@ const MAX_POINTS = 1 << 24;
  * address without brackets, so for IPv6 only nginx agrees.
  */
 export class Ketama implements SelectionAlgorithm {
+  /**
+   * The sorted ring (repeated hashes kept) of the last list that was not a subset of the one
+   * before: a selector over a subset of it (backends that went down, or those that stay up)
+   * is filtered from it in O(points) instead of hashing and sorting again.
+   */
+  private full: SortedPoints | null = null;
+
   build(backends: readonly Backend[]): Selector {
-    return new KetamaSelector(backends);
+    const list = backends.slice();
+    const map = this.full === null ? null : subsequenceMap(this.full.backends, list);
+    if (map === null) this.full = sortedPoints(list);
+    return new KetamaSelector(list, this.full as SortedPoints, map);
   }
 }
 
+/** Every point of a list of backends, sorted by hash (stable: list order among equal hashes). */
+interface SortedPoints {
+  readonly backends: readonly Backend[];
+  readonly hashes: Uint32Array;
+  readonly owners: Int32Array;
+}
+
+function sortedPoints(backends: readonly Backend[]): SortedPoints {
+  let total = 0;
+  for (const b of backends) total += b.weight * KETAMA_POINTS_PER_WEIGHT;
+  if (total > MAX_POINTS) {
+    throw ProxyError.internal('ConfigError', `Ketama: weights add up to ${total} ring points, more than ${MAX_POINTS}; use smaller weights`);
+  }
+  const hashes = new Uint32Array(total);
+  const owners = new Int32Array(total);
+  let at = 0;
+  for (let i = 0; i < backends.length; i++) {
+    const b = backends[i]!;
+    const colon = b.addr.lastIndexOf(':');
+    let base = crc32Update(CRC32_INIT, b.addr.slice(0, colon));
+    base = crc32Byte(base, 0);
+    base = crc32Update(base, b.addr.slice(colon + 1));
+    let prev = 0;
+    const points = b.weight * KETAMA_POINTS_PER_WEIGHT;
+    for (let j = 0; j < points; j++) {
+      let h = crc32Byte(base, prev & 0xff);
+      h = crc32Byte(h, (prev >>> 8) & 0xff);
+      h = crc32Byte(h, (prev >>> 16) & 0xff);
+      h = crc32Byte(h, prev >>> 24);
+      prev = crc32Final(h);
+      hashes[at] = prev;
+      owners[at] = i;
+      at++;
+    }
+  }
+  // A stable sort by hash (two 16-bit radix passes, O(points)): equal hashes keep list
+  // order, the order nginx adds the points in.
+  radixSort(hashes, owners);
+  return { backends, hashes, owners };
+}
+
+/**
+ * When `list` is `full` with some backends left out (same addresses and weights, same
+ * order), the index in `list` of each backend of `full` (-1: left out); else `null`.
+ */
+function subsequenceMap(full: readonly Backend[], list: readonly Backend[]): Int32Array | null {
+  const map = new Int32Array(full.length).fill(-1);
+  let j = 0;
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i]!;
+    while (j < full.length && full[j]!.key !== b.key) j++;
+    if (j === full.length || full[j]!.weight !== b.weight) return null;
+    map[j++] = i;
+  }
+  return map;
+}
+
 class KetamaSelector implements Selector {
-  private readonly backends: readonly Backend[];
-  /** Point hashes, ascending. */
+  /** Point hashes, ascending, each once. */
   private readonly hashes: Uint32Array;
   /** `owners[i]`: index in `backends` of the point `hashes[i]`. */
   private readonly owners: Int32Array;
 
-  constructor(backends: readonly Backend[]) {
-    this.backends = backends.slice();
-    let total = 0;
-    for (const b of this.backends) total += b.weight * KETAMA_POINTS_PER_WEIGHT;
-    if (total > MAX_POINTS) {
-      throw ProxyError.internal('ConfigError', `Ketama: weights add up to ${total} ring points, more than ${MAX_POINTS}; use smaller weights`);
-    }
+  /** `map`: index in `backends` of each backend of `points.backends` (-1: not in it); `null`: the same list. */
+  constructor(
+    private readonly backends: readonly Backend[],
+    points: SortedPoints,
+    map: Int32Array | null,
+  ) {
+    const total = points.hashes.length;
     const hashes = new Uint32Array(total);
     const owners = new Int32Array(total);
-    let at = 0;
-    for (let i = 0; i < this.backends.length; i++) {
-      const b = this.backends[i]!;
-      const colon = b.addr.lastIndexOf(':');
-      let base = crc32Update(CRC32_INIT, b.addr.slice(0, colon));
-      base = crc32Byte(base, 0);
-      base = crc32Update(base, b.addr.slice(colon + 1));
-      let prev = 0;
-      const points = b.weight * KETAMA_POINTS_PER_WEIGHT;
-      for (let j = 0; j < points; j++) {
-        let h = crc32Byte(base, prev & 0xff);
-        h = crc32Byte(h, (prev >>> 8) & 0xff);
-        h = crc32Byte(h, (prev >>> 16) & 0xff);
-        h = crc32Byte(h, prev >>> 24);
-        prev = crc32Final(h);
-        hashes[at] = prev;
-        owners[at] = i;
-        at++;
-      }
-    }
-    // A stable sort by hash (two 16-bit radix passes, O(points)): equal hashes keep list
-    // order, the order nginx adds the points in.
-    radixSort(hashes, owners);
-    // Drop repeated hashes, keeping the first (nginx does the same after its sort).
+    // Keep the points of these backends, and of repeated hashes the first (as nginx does).
     let n = 0;
     for (let k = 0; k < total; k++) {
-      const h = hashes[k]!;
+      const owner = map === null ? points.owners[k]! : map[points.owners[k]!]!;
+      if (owner < 0) continue;
+      const h = points.hashes[k]!;
       if (n > 0 && hashes[n - 1] === h) continue;
       hashes[n] = h;
-      owners[n] = owners[k]!;
+      owners[n] = owner;
       n++;
     }
-    this.hashes = hashes.subarray(0, n);
-    this.owners = owners.subarray(0, n);
+    // A ring much smaller than the full one gets arrays of its own size.
+    const small = n < total * 0.75;
+    this.hashes = small ? hashes.slice(0, n) : hashes.subarray(0, n);
+    this.owners = small ? owners.slice(0, n) : owners.subarray(0, n);
   }
 
   iter(key: SelectionKey): BackendIter {
