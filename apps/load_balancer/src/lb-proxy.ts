@@ -1,5 +1,5 @@
 import { ProxyError } from '@pingora-ts/core';
-import { LoadBalancer, RoundRobin, type Backend } from '@pingora-ts/load-balancing';
+import { LoadBalancer, RoundRobin, type Backend, type RequestOutcome } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { HttpPeer, type ProxyHttp, type ResponseHeader, type Session } from '@pingora-ts/proxy';
 import { HashKey } from './hash-key';
@@ -120,12 +120,12 @@ export class LbProxy implements ProxyHttp<LbCtx> {
 
   errorWhileProxy(_peer: HttpPeer, _session: Session, e: ProxyError, ctx: LbCtx, clientReused: boolean): ProxyError {
     if (e.retry === 'reused-only') e.retry = clientReused; // the proxy's default
-    if (ctx.current !== null) this.#ended(ctx, outcomeOf(e, ctx.headMs < 0 ? -1 : ctx.headStatus));
+    if (ctx.current !== null) this.#ended(ctx, outcomeOf(e, ctx.headMs < 0 ? -1 : ctx.headStatus, clientReused));
     return e;
   }
 
   /** Reports the end of `ctx.current`'s attempt, once. */
-  #ended(ctx: LbCtx, outcome: Parameters<LoadBalancer['requestEnded']>[1]): void {
+  #ended(ctx: LbCtx, outcome: RequestOutcome): void {
     const backend = ctx.current as Backend;
     ctx.current = null;
     this.#lb.requestEnded(backend, outcome, ctx.headMs >= 0 ? ctx.headMs : performance.now() - ctx.startedAt);

@@ -12,10 +12,13 @@ export function statusOutcome(status: number): RequestOutcome {
  * `ReadTimedout`, `ConnectionLimitReached` → `timeout`; a connection that broke or an invalid
  * response → `reset`). An error of the client's or our own (the client left, a hook threw)
  * says nothing against the backend: the outcome is then its response head's status (`status`,
- * -1 when none came), so `ok` before a head.
+ * -1 when none came), so `ok` before a head. Neither does a pooled keep-alive connection
+ * (`reused`) that the backend had closed before any answer (`ConnectionClosed`, `WriteError`):
+ * the usual race with its idle timeout, which the proxy retries on a fresh connection.
  */
-export function outcomeOf(e: ProxyError, status: number): RequestOutcome {
+export function outcomeOf(e: ProxyError, status: number, reused = false): RequestOutcome {
   if (e.source !== 'upstream') return statusOutcome(status);
+  if (reused && status < 0 && (e.kind === 'ConnectionClosed' || e.kind === 'WriteError')) return 'ok';
   switch (e.kind) {
     case 'ConnectRefused':
     case 'ConnectError':
