@@ -1,15 +1,16 @@
 // node bench/selection.mjs [--quick]: selections per second of each load-balancing algorithm
 // (CPU only, no peers, a few seconds), written to results/selection.md and results/selection.json.
 import { writeFileSync } from 'node:fs';
-import { arch, cpus } from 'node:os';
+import { arch, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { measureSelections, selectionTable } from './lib/measure-selections.mjs';
 import { NOTES } from './scenarios/selection.mjs';
 
 const quick = process.argv.includes('--quick');
+const loadBefore = loadavg()[0];
 const rows = await measureSelections({ roundMs: quick ? 100 : 500, log: (m) => console.log(m) });
 const table = selectionTable(rows);
-const machine = `${cpus()[0]?.model ?? 'unknown CPU'} (${arch()}), Node ${process.version}`;
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'} (${arch()}), Node ${process.version}, load average ${loadBefore.toFixed(1)} at the start`;
 const md = [
   '# Load-balancing selections per second',
   '',
