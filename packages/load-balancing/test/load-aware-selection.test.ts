@@ -86,6 +86,19 @@ describe('LeastConn', () => {
     expect(lb.select('', 1)).toBe(backends[2]);
   });
 
+  it('shares idle backends by weight: requests that end at once split as the weights', () => {
+    const backends = list([1, 3, 2]);
+    const lb = LoadBalancer.fromBackends(backends, { selection: new LeastConn() });
+    const counts = new Map<Backend, number>();
+    for (let i = 0; i < 600; i++) {
+      const b = lb.select('', 1)!;
+      lb.requestStarted(b);
+      lb.requestEnded(b, 'ok', 1);
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+    expect(backends.map((b) => counts.get(b))).toEqual([100, 300, 200]);
+  });
+
   it('after the pick, yields the others from least to most loaded', () => {
     const backends = list([1, 1, 1, 2]);
     const lb = LoadBalancer.fromBackends(backends, { selection: new LeastConn() });

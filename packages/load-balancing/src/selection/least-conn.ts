@@ -7,8 +7,9 @@ import { EMPTY_ITER } from './wrapping-iter';
  * Least connections, weighted (nginx's `least_conn`, Envoy's least request with all backends
  * scanned): picks the backend with the fewest requests in flight per unit of weight
  * (`load.inflight(b) / weight`), as reported to the `LoadBalancer` through
- * `requestStarted` / `requestEnded`. Among equally loaded backends the choice rotates, so
- * idle backends share the traffic instead of the first one taking it all. The key is ignored.
+ * `requestStarted` / `requestEnded`. Among equally loaded backends the choice rotates by
+ * weight (a backend keeps the turn for `weight` picks in a row), so idle backends share the
+ * traffic by their weights instead of the first one taking it all. The key is ignored.
  *
  * Candidates after the pick are the other backends from least to most loaded (sorted when a
  * retry asks for them). A selection scans the backends from where the last one stopped until
@@ -24,6 +25,8 @@ class LeastConnSelector implements Selector {
   private readonly backends: readonly Backend[];
   /** Where the next scan starts: ties go to the first one found from here, so they rotate. */
   private start = 0;
+  /** Picks the backend at `start` had in a row; it keeps the turn for `weight` of them. */
+  private turns = 0;
 
   constructor(
     backends: readonly Backend[],
@@ -51,7 +54,14 @@ class LeastConnSelector implements Selector {
       }
       if (++i === n) i = 0;
     }
-    this.start = best + 1 === n ? 0 : best + 1;
+    if (best !== this.start) {
+      this.start = best;
+      this.turns = 0;
+    }
+    if (++this.turns >= backends[best]!.weight) {
+      this.start = best + 1 === n ? 0 : best + 1;
+      this.turns = 0;
+    }
     return new LeastLoadedIter(backends, best, this.load);
   }
 }
