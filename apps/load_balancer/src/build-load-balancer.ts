@@ -4,8 +4,6 @@ import {
   GrpcHealthCheck,
   HttpHealthCheck,
   LoadBalancer,
-  Random,
-  RoundRobin,
   TcpHealthCheck,
   TlsHealthCheck,
   type Backends,
@@ -14,6 +12,7 @@ import {
 } from '@pingora-ts/load-balancing';
 import type { HealthCheckConf, UpstreamsConf } from './lb-conf';
 import type { UpstreamTrust } from './lb-proxy';
+import { selectionFor } from './selection-for';
 import { upstreamBackends } from './upstream-discovery';
 
 /**
@@ -28,7 +27,7 @@ export function buildLoadBalancer(up: UpstreamsConf, opts: { logger?: Logger; tr
   const backends = opts.backends ?? upstreamBackends(up, true, opts.logger ?? silentLogger);
   const p = up.passive_health;
   const lb = new LoadBalancer(backends, {
-    selection: up.selection === 'random' ? new Random() : new RoundRobin(),
+    selection: selectionFor(up.selection),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(p === undefined
       ? {}

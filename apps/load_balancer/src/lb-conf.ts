@@ -1,6 +1,7 @@
 import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
 import { FileDiscovery } from '@pingora-ts/load-balancing';
 import { z } from 'zod';
+import { HASH_KEY_FORMS, isHashKey } from './hash-key';
 
 /**
  * The load balancer's config: Pingora's server keys plus `services`. Every object is strict,
@@ -139,11 +140,22 @@ const DISCOVERY_KEYS: Record<DiscoveryConf['type'], readonly string[]> = {
   dns: ['new_backends_healthy', 'name', 'port', 'srv', 'refresh_min_ms', 'refresh_max_ms', 'servers'],
 };
 
+/** Every `upstreams.selection`. */
+export const SELECTIONS = ['round_robin', 'random', 'fnv', 'ketama', 'maglev', 'least_conn', 'p2c_ewma'] as const;
+/** The selections that hash `upstreams.hash_key`. */
+export const HASHING_SELECTIONS: ReadonlySet<string> = new Set(['fnv', 'ketama', 'maglev']);
+
 const upstreamsSchema = z.strictObject({
   /** The backends of `discovery: static` (the default). */
   backends: z.array(backendSchema).min(1, 'at least one backend is needed').optional(),
   discovery: discoverySchema.optional(),
-  selection: z.enum(['round_robin', 'random']).default('round_robin'),
+  /** How a backend is picked (see the README): `fnv`, `ketama` and `maglev` hash `hash_key`. */
+  selection: z.enum(SELECTIONS).default('round_robin'),
+  /** What the hashing selections hash (default `uri`); a request without it goes round robin. */
+  hash_key: z
+    .string()
+    .refine(isHashKey, { error: (iss) => `invalid hash_key ${JSON.stringify(iss.input)}: expected ${HASH_KEY_FORMS}` })
+    .optional(),
   health_check: healthCheckSchema.optional(),
   passive_health: passiveHealthSchema.optional(),
   /** TCP connect timeout to a backend. */

@@ -1,8 +1,10 @@
 import { ProxyError } from '@pingora-ts/core';
-import type { Backend, LoadBalancer } from '@pingora-ts/load-balancing';
+import { LoadBalancer, RoundRobin, type Backend, type RequestOutcome } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
-import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
-import type { UpstreamsConf } from './lb-conf';
+import { HttpPeer, type ProxyHttp, type ResponseHeader, type Session } from '@pingora-ts/proxy';
+import { HashKey } from './hash-key';
+import { HASHING_SELECTIONS, type UpstreamsConf } from './lb-conf';
+import { outcomeOf, statusOutcome } from './request-outcome';
 
 /** Extra CAs trusted by a service's TLS upstreams (`ca_file` and `ca_path`), and a name for them in the pool key. */
 export interface UpstreamTrust {
@@ -10,20 +12,40 @@ export interface UpstreamTrust {
   key: string;
 }
 
-/** Per-request state: the backends this request has tried, so a retry goes elsewhere. */
+/** Per-request state: the backends tried (a retry goes elsewhere) and the attempt in flight. */
 export interface LbCtx {
   tried: Backend[];
+  /** The backend of the attempt reported started and not yet ended, or `null`. */
+  current: Backend | null;
+  /** When `current`'s attempt started (`performance.now()`). */
+  startedAt: number;
+  /** Time from the start to its response head in ms, or -1 before the head. */
+  headMs: number;
+  /** Status of that response head. */
+  headStatus: number;
 }
 
 /** How many candidates one selection may look at before giving up. */
 const MAX_ITERATIONS = 256;
 
 /**
- * The quick-start load balancer's `ProxyHttp`: round robin (or random) over healthy
- * backends, a retry goes to a backend not tried yet, one access log line per request.
+ * The quick-start load balancer's `ProxyHttp`: the configured selection over healthy
+ * backends (a hashing one falls back to round robin for a request without its key), a retry
+ * goes to a backend not tried yet, one access log line per request.
+ *
+ * Each attempt is reported to the load balancer (`least_conn`, `p2c_ewma`, passive health):
+ * `requestStarted` in `upstreamPeer`, and exactly one `requestEnded` when the attempt ends
+ * (in `failToConnect`, `errorWhileProxy`, or `logging` for the attempt that finished the
+ * request, or in the next `upstreamPeer` if an attempt ended through none of them). Its
+ * outcome: the response head's status (`ok` / `http_5xx`), else the error's kind (see
+ * `outcomeOf`); its latency runs to the response head, or to the failure.
  */
 export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #lb: LoadBalancer;
+  /** Round robin over the same backends, for requests without the hash key (else `#lb`). */
+  readonly #fallback: LoadBalancer;
+  /** What the selection hashes; `null` when it does not hash (no key is read). */
+  readonly #hashKey: HashKey | null;
   readonly #access: AccessLogger;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
   readonly #tls: UpstreamsConf['tls'];
@@ -37,6 +59,9 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     lb.on('change', () => {
       for (const addr of this.#peers.keys()) if (lb.backends().get(addr) === undefined) this.#peers.delete(addr);
     });
+    this.#hashKey = HASHING_SELECTIONS.has(upstreams.selection) ? new HashKey(upstreams.hash_key ?? 'uri') : null;
+    // Same backends, health and load counters; only the algorithm differs.
+    this.#fallback = this.#hashKey === null ? lb : new LoadBalancer(lb.backends(), { selection: new RoundRobin(), loadTracker: lb.load });
     this.#access = access;
     this.#tls = upstreams.tls;
     const tls = upstreams.tls;
@@ -53,14 +78,23 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   }
 
   newCtx(): LbCtx {
-    return { tried: [] };
+    return { tried: [], current: null, startedAt: 0, headMs: -1, headStatus: 0 };
   }
 
-  upstreamPeer(_session: Session, ctx: LbCtx): HttpPeer {
+  upstreamPeer(session: Session, ctx: LbCtx): HttpPeer {
+    // An attempt that ended through no hook (the client left before it connected).
+    if (ctx.current !== null) this.#ended(ctx, 'ok');
+    let lb = this.#lb;
+    let key = '';
+    if (this.#hashKey !== null) {
+      const k = this.#hashKey.of(session);
+      if (k === null) lb = this.#fallback;
+      else key = k;
+    }
     const tried = ctx.tried;
     const backend =
-      (tried.length === 0 ? null : this.#lb.selectWith('', MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b))) ??
-      this.#lb.select('', MAX_ITERATIONS);
+      (tried.length === 0 ? null : lb.selectWith(key, MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b))) ??
+      lb.select(key, MAX_ITERATIONS);
     if (backend === null) throw ProxyError.upstream('NoHealthyUpstream', 'no healthy backend');
     tried.push(backend);
     let peer = this.#peers.get(backend.addr);
@@ -68,10 +102,44 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);
       this.#peers.set(backend.addr, peer);
     }
+    ctx.current = backend;
+    ctx.startedAt = performance.now();
+    ctx.headMs = -1;
+    this.#lb.requestStarted(backend);
     return peer;
   }
 
-  logging(session: Session, e: ProxyError | null): void {
+  failToConnect(_session: Session, _peer: HttpPeer, ctx: LbCtx, e: ProxyError): ProxyError {
+    if (ctx.current !== null) this.#ended(ctx, outcomeOf(e, -1));
+    return e;
+  }
+
+  upstreamResponseFilter(_session: Session, response: ResponseHeader, ctx: LbCtx): void {
+    // The outcome is known at the head; the attempt stays in flight until its body is through.
+    if (ctx.current !== null && ctx.headMs < 0) {
+      ctx.headMs = performance.now() - ctx.startedAt;
+      ctx.headStatus = response.status;
+    }
+  }
+
+  errorWhileProxy(_peer: HttpPeer, _session: Session, e: ProxyError, ctx: LbCtx, clientReused: boolean): ProxyError {
+    if (e.retry === 'reused-only') e.retry = clientReused; // the proxy's default
+    if (ctx.current !== null) this.#ended(ctx, outcomeOf(e, ctx.headMs < 0 ? -1 : ctx.headStatus, clientReused));
+    return e;
+  }
+
+  /** Reports the end of `ctx.current`'s attempt, once. */
+  #ended(ctx: LbCtx, outcome: RequestOutcome): void {
+    const backend = ctx.current as Backend;
+    ctx.current = null;
+    this.#lb.requestEnded(backend, outcome, ctx.headMs >= 0 ? ctx.headMs : performance.now() - ctx.startedAt);
+  }
+
+  logging(session: Session, e: ProxyError | null, ctx: LbCtx): void {
+    if (ctx.current !== null) {
+      const status = ctx.headMs < 0 ? -1 : ctx.headStatus;
+      this.#ended(ctx, e === null ? statusOutcome(status) : outcomeOf(e, status));
+    }
     if (!this.#access.enabled) return;
     const upstream = session.upstream;
     const tunnel = session.tunnel;

@@ -18,4 +18,9 @@ export { jitteredInterval, DEFAULT_HEALTH_CHECK_JITTER_PERCENT } from './health/
 export * from './selection/selection-algorithm';
 export * from './selection/round-robin';
 export * from './selection/random';
+export * from './selection/fnv';
+export * from './selection/ketama';
+export * from './selection/maglev';
+export * from './selection/least-conn';
+export * from './selection/p2c-ewma';
 export * from './services/load-balancer-service';

@@ -7,6 +7,15 @@ const pkg = join(__dirname, '..');
 describe('README example', () => {
   it('embeds every example verbatim', () => expectReadmeEmbedsExamples(pkg));
 
+  it('runs examples/selection.mjs: Ketama moves only the keys of the backend that left, LeastConn avoids the busy one', async () => {
+    const stdout = await runExample(pkg, 'examples/selection.mjs', [], [pkg, join(pkg, '..', 'core')]);
+    const lines = stdout.trim().split('\n');
+    expect(lines.slice(0, 4)).toEqual(['ann -> 10.0.0.3:8080', 'bob -> 10.0.0.3:8080', 'cyd -> 10.0.0.2:8080', 'dan -> 10.0.0.1:8080']);
+    expect(lines[4]).toBe('10.0.0.2 left: 3143 of 10000 keys moved, 3143 of them its own');
+    expect(lines.slice(5, 9).every((l) => !l.includes('10.0.0.1:'))).toBe(true);
+    expect(lines.slice(9)).toEqual(['in flight on 10.0.0.1:8080: 1', 'in flight on 10.0.0.1:8080 after it ended: 0']);
+  });
+
   it('runs: splits requests 1:2 by weight, and the stopped backend leaves the rotation', async () => {
     const stdout = await runExample(pkg, 'examples/client-side.mjs', [], [pkg, join(pkg, '..', 'core')]);
     const lines = stdout.trim().split('\n');
