@@ -12,7 +12,14 @@ import { pingoraTsLibrary } from './pingora-ts-library.mjs';
 export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingoraTs({ threads: 1, accessLog: true }), pingoraTs({ threads: 2, accessLog: true })];
 
 /** Peers that run only when `--peers` names them (comparisons of pingora-ts with itself). */
-export const optionalPeers = [pingoraTsLibrary('llhttp'), pingoraTsLibrary('node:http')];
+export const optionalPeers = [
+  pingoraTsLibrary('llhttp'),
+  pingoraTsLibrary('node:http'),
+  // The selection algorithms over three backends (issue 12: ketama and least_conn within 5 % of round robin).
+  ...['round_robin', 'ketama', 'least_conn', 'maglev', 'p2c_ewma'].map((selection) =>
+    pingoraTs({ threads: 1, accessLog: true, selection, name: `pingora-ts-${selection.replace('_', '-')}` }),
+  ),
+];
 
 /** The peer every ratio is relative to. */
 export const REFERENCE = 'nginx';

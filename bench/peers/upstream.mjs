@@ -1,4 +1,5 @@
-// The one upstream every peer forwards to: nginx on CPU 0 answering
+// The one upstream every peer forwards to (on 127.0.0.1, and 127.0.0.2 / .3 for peers that
+// balance over three backends): nginx on CPU 0 answering
 //   GET  /        200 "hello\n"  (small response)
 //   GET  /64k     a 64 KiB file
 //   POST /upload  200 "ok\n" once the whole body is read (a sink for uploads)
@@ -18,6 +19,9 @@ export function startUpstream(group, { dir, port, cpus }) {
     `  upstream upstream_self { server 127.0.0.1:${port}; keepalive 16; }`,
     '  server {',
     `    listen 127.0.0.1:${port} backlog=4096;`,
+    // The same server on two more loopback addresses: three "backends" for the selection peers.
+    `    listen 127.0.0.2:${port} backlog=4096;`,
+    `    listen 127.0.0.3:${port} backlog=4096;`,
     '    client_max_body_size 0;',
     '    client_body_buffer_size 2m;',
     `    location = / { return 200 "hello\\n"; }`,
