@@ -95,3 +95,23 @@ describe('RoundRobin', () => {
     expect([c.get(list[0]!), c.get(list[1]!), c.get(list[2]!)]).toEqual([100, 200, undefined]);
   });
 });
+
+describe('RoundRobin with equal weights', () => {
+  it('picks exactly what the smooth algorithm picks (plain rotation), whatever the shared weight', () => {
+    for (const w of [1, 7]) {
+      const list = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3', '127.0.0.1:4'].map((a) => new Backend(a, w));
+      // Smooth WRR with equal weights: the scores rise together and a tie goes to the first.
+      const selector = new RoundRobin().build(list);
+      const picks = Array.from({ length: 12 }, () => selector.iter('').next()?.addr);
+      expect(picks).toEqual([...list, ...list, ...list].map((b) => b.addr));
+    }
+  });
+
+  it('keeps the smooth order when weights differ but sum to a multiple of the first (2, 1, 3)', () => {
+    const list = [new Backend('127.0.0.1:1', 2), new Backend('127.0.0.1:2', 1), new Backend('127.0.0.1:3', 3)];
+    const selector = new RoundRobin().build(list);
+    const picks = Array.from({ length: 6 }, () => selector.iter('').next()?.addr.slice(-1));
+    // current += w; pick max (first on ties); winner -= 6
+    expect(picks).toEqual(['3', '1', '2', '3', '1', '3']);
+  });
+});

@@ -15,6 +15,9 @@ import { EMPTY_ITER, WrappingIter } from './wrapping-iter';
  * rotation without shifting its share onto its neighbour: the healthy ones keep their exact
  * proportions. After the pick, `iter()` yields the other backends in list order (for
  * retries); those do not move the rotation.
+ *
+ * When every weight is the same, the smooth algorithm is plain rotation in list order, so the
+ * selector rotates an index instead (O(1) a pick rather than O(n): 10,000 equal backends).
  */
 export class RoundRobin implements SelectionAlgorithm {
   build(backends: readonly Backend[]): Selector {
@@ -28,6 +31,8 @@ class RoundRobinSelector implements Selector {
   /** Running scores; sums of integers well below 2^53, so exact. */
   private readonly current: Float64Array;
   private readonly total: number;
+  /** All weights are equal: the next index of a plain rotation; -1 otherwise. */
+  private next = -1;
 
   constructor(backends: readonly Backend[]) {
     this.backends = backends.slice();
@@ -41,6 +46,9 @@ class RoundRobinSelector implements Selector {
       total += w;
     }
     this.total = total;
+    let equal = n > 0;
+    for (let i = 1; i < n && equal; i++) equal = this.weights[i] === this.weights[0];
+    if (equal) this.next = 0;
   }
 
   iter(): BackendIter {
@@ -51,6 +59,11 @@ class RoundRobinSelector implements Selector {
 
   /** One step of smooth weighted round robin; the whole step runs without yielding. */
   private pick(): number {
+    if (this.next >= 0) {
+      const i = this.next;
+      this.next = i + 1 === this.weights.length ? 0 : i + 1;
+      return i;
+    }
     const { weights, current } = this;
     let best = 0;
     let bestScore = -Infinity;
