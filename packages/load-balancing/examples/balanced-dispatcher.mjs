@@ -30,7 +30,8 @@ const nameOf = (backend) => servers.find((s) => s.addr === backend.addr).name;
 
 const lb = LoadBalancer.fromBackends(
   servers.map((s) => s.addr),
-  { healthCheck: new HttpHealthCheck({ path: '/', timeoutMs: 500 }), healthCheckFrequencyMs: 100 },
+  // Two failures in a row, not one: a probe slowed by a busy machine does not take a backend out.
+  { healthCheck: new HttpHealthCheck({ path: '/', timeoutMs: 2000, consecutiveFailure: 2 }), healthCheckFrequencyMs: 100 },
 );
 lb.on('health', (backend, healthy) => console.log(`health: ${nameOf(backend)} is ${healthy ? 'healthy' : 'unhealthy'}`));
 // The dispatcher reports every attempt to the load balancer (least_conn, p2c_ewma and passive
