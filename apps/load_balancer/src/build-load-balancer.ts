@@ -4,13 +4,14 @@ import {
   GrpcHealthCheck,
   HttpHealthCheck,
   LoadBalancer,
+  RoundRobin,
   TcpHealthCheck,
   TlsHealthCheck,
   type Backends,
   type HealthCheck,
   type StatusRange,
 } from '@pingora-ts/load-balancing';
-import type { HealthCheckConf, UpstreamsConf } from './lb-conf';
+import { HASHING_SELECTIONS, type HealthCheckConf, type UpstreamsConf } from './lb-conf';
 import type { UpstreamTrust } from './lb-proxy';
 import { selectionFor } from './selection-for';
 import { upstreamBackends } from './upstream-discovery';
@@ -28,6 +29,8 @@ export function buildLoadBalancer(up: UpstreamsConf, opts: { logger?: Logger; tr
   const p = up.passive_health;
   const lb = new LoadBalancer(backends, {
     selection: selectionFor(up.selection),
+    // A request without the hash key is not sent to one backend: round robin picks for it.
+    ...(HASHING_SELECTIONS.has(up.selection) ? { keylessSelection: new RoundRobin() } : {}),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(p === undefined
       ? {}

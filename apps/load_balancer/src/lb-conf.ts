@@ -176,7 +176,24 @@ const upstreamsSchema = z.strictObject({
    * else h2c with prior knowledge) or `h2h1` (with `tls`: ALPN offers both, h2 preferred; else h1).
    */
   alpn: z.enum(['h1', 'h2', 'h2h1']).default('h1'),
-}).superRefine(checkDiscovery);
+}).superRefine(checkDiscovery).superRefine(checkSelection);
+
+/** Keys that only mean something with others. */
+function checkSelection(
+  up: { selection: string; hash_key?: string | undefined; health_check?: unknown; discovery?: DiscoveryConf | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (up.hash_key !== undefined && !HASHING_SELECTIONS.has(up.selection)) {
+    ctx.addIssue({ code: 'custom', path: ['hash_key'], message: `only used by selection fnv, ketama or maglev, not ${up.selection}` });
+  }
+  if (up.discovery?.new_backends_healthy === false && up.health_check === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['discovery', 'new_backends_healthy'],
+      message: 'false needs upstreams.health_check (without one, no backend would ever become healthy)',
+    });
+  }
+}
 
 /** What the discovery schema cannot say alone: which keys go with which type. */
 function checkDiscovery(up: { backends?: unknown; discovery?: DiscoveryConf | undefined }, ctx: z.RefinementCtx): void {

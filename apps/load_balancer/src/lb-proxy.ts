@@ -1,5 +1,5 @@
 import { ProxyError } from '@pingora-ts/core';
-import { LoadBalancer, RoundRobin, type Backend, type RequestOutcome } from '@pingora-ts/load-balancing';
+import type { Backend, LoadBalancer, RequestOutcome } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { HttpPeer, type ProxyHttp, type ResponseHeader, type Session } from '@pingora-ts/proxy';
 import { HashKey } from './hash-key';
@@ -14,7 +14,8 @@ export interface UpstreamTrust {
 
 /** Per-request state: the backends tried (a retry goes elsewhere) and the attempt in flight. */
 export interface LbCtx {
-  tried: Backend[];
+  /** Keys of the backends tried (a discovery update may replace the `Backend` objects meanwhile). */
+  tried: string[];
   /** The backend of the attempt reported started and not yet ended, or `null`. */
   current: Backend | null;
   /** When `current`'s attempt started (`performance.now()`). */
@@ -30,8 +31,9 @@ const MAX_ITERATIONS = 256;
 
 /**
  * The quick-start load balancer's `ProxyHttp`: the configured selection over healthy
- * backends (a hashing one falls back to round robin for a request without its key), a retry
- * goes to a backend not tried yet, one access log line per request.
+ * backends (a request without the hash key selects with an empty key, which the load
+ * balancer built by `buildLoadBalancer` sends round robin), a retry goes to a backend not
+ * tried yet, one access log line per request.
  *
  * Each attempt is reported to the load balancer (`least_conn`, `p2c_ewma`, passive health):
  * `requestStarted` in `upstreamPeer`, and exactly one `requestEnded` when the attempt ends
@@ -42,8 +44,6 @@ const MAX_ITERATIONS = 256;
  */
 export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #lb: LoadBalancer;
-  /** Round robin over the same backends, for requests without the hash key (else `#lb`). */
-  readonly #fallback: LoadBalancer;
   /** What the selection hashes; `null` when it does not hash (no key is read). */
   readonly #hashKey: HashKey | null;
   readonly #access: AccessLogger;
@@ -60,8 +60,6 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       for (const addr of this.#peers.keys()) if (lb.backends().get(addr) === undefined) this.#peers.delete(addr);
     });
     this.#hashKey = HASHING_SELECTIONS.has(upstreams.selection) ? new HashKey(upstreams.hash_key ?? 'uri') : null;
-    // Same backends, health and load counters; only the algorithm differs.
-    this.#fallback = this.#hashKey === null ? lb : new LoadBalancer(lb.backends(), { selection: new RoundRobin(), loadTracker: lb.load });
     this.#access = access;
     this.#tls = upstreams.tls;
     const tls = upstreams.tls;
@@ -84,19 +82,15 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   upstreamPeer(session: Session, ctx: LbCtx): HttpPeer {
     // An attempt that ended through no hook (the client left before it connected).
     if (ctx.current !== null) this.#ended(ctx, 'ok');
-    let lb = this.#lb;
-    let key = '';
-    if (this.#hashKey !== null) {
-      const k = this.#hashKey.of(session);
-      if (k === null) lb = this.#fallback;
-      else key = k;
-    }
+    const lb = this.#lb;
+    // No key (or an empty one): the empty key, which the keyless selection serves.
+    const key = this.#hashKey === null ? '' : (this.#hashKey.of(session) ?? '');
     const tried = ctx.tried;
     const backend =
-      (tried.length === 0 ? null : lb.selectWith(key, MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b))) ??
+      (tried.length === 0 ? null : lb.selectWith(key, MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b.key))) ??
       lb.select(key, MAX_ITERATIONS);
     if (backend === null) throw ProxyError.upstream('NoHealthyUpstream', 'no healthy backend');
-    tried.push(backend);
+    tried.push(backend.key);
     let peer = this.#peers.get(backend.addr);
     if (peer === undefined) {
       peer = new HttpPeer(backend.addr, this.#tls !== undefined, this.#tls?.sni ?? '', this.#peerOptions);

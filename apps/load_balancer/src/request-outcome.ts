@@ -9,15 +9,16 @@ export function statusOutcome(status: number): RequestOutcome {
 /**
  * How an attempt that failed with `e` ended, for the load balancer: an error of the backend's
  * making by its kind (`ConnectRefused` / `ConnectError` → `connect_error`; `ConnectTimedout`,
- * `ReadTimedout`, `ConnectionLimitReached` → `timeout`; a connection that broke or an invalid
- * response → `reset`). An error of the client's or our own (the client left, a hook threw)
- * says nothing against the backend: the outcome is then its response head's status (`status`,
+ * `ReadTimedout` → `timeout`; a connection that broke or an invalid response → `reset`). An
+ * error of the client's or our own (the client left, a hook threw, our own `max_connections`
+ * cap reached: `ConnectionLimitReached`, which would otherwise eject healthy backends in a
+ * burst) says nothing against the backend: the outcome is then its response head's status (`status`,
  * -1 when none came), so `ok` before a head. Neither does a pooled keep-alive connection
  * (`reused`) that the backend had closed before any answer (`ConnectionClosed`, `WriteError`):
  * the usual race with its idle timeout, which the proxy retries on a fresh connection.
  */
 export function outcomeOf(e: ProxyError, status: number, reused = false): RequestOutcome {
-  if (e.source !== 'upstream') return statusOutcome(status);
+  if (e.source !== 'upstream' || e.kind === 'ConnectionLimitReached') return statusOutcome(status);
   if (reused && status < 0 && (e.kind === 'ConnectionClosed' || e.kind === 'WriteError')) return 'ok';
   switch (e.kind) {
     case 'ConnectRefused':
@@ -25,7 +26,6 @@ export function outcomeOf(e: ProxyError, status: number, reused = false): Reques
       return 'connect_error';
     case 'ConnectTimedout':
     case 'ReadTimedout':
-    case 'ConnectionLimitReached':
       return 'timeout';
     default:
       return 'reset';

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Backend, LoadBalancer, type RequestObserver, type RequestOutcome } from '@pingora-ts/load-balancing';
+import type { Backend, LoadBalancer, RequestObserver, RequestOutcome } from '@pingora-ts/load-balancing';
 import { AccessLogger } from '@pingora-ts/observability';
 import { HttpProxy } from '@pingora-ts/proxy';
 import { Agent, request } from 'undici';
 import { Resources, until } from '../../../test-support/resources';
 import { lbConfSchema } from '../src/lb-conf';
 import { LbProxy } from '../src/lb-proxy';
-import { selectionFor } from '../src/selection-for';
+import { buildLoadBalancer } from '../src/build-load-balancer';
 
 /** Every report the load balancer received, in order. */
 class Recorder implements RequestObserver {
@@ -36,10 +36,7 @@ async function startLb(addrs: string[], upstreams: Record<string, unknown> = {})
     services: [{ name: 'web', listeners: [{ addr: '127.0.0.1:0' }], upstreams: { backends: addrs, ...upstreams } }],
   });
   const up = conf.services[0]!.upstreams;
-  const lb = LoadBalancer.fromBackends(
-    addrs.map((a) => new Backend(a)),
-    { selection: selectionFor(up.selection) },
-  );
+  const lb = buildLoadBalancer(up); // as the app builds it (a hashing selection gets its keyless round robin)
   const rec = new Recorder();
   lb.observers.push(rec);
   const proxy = new HttpProxy('web', new LbProxy(lb, up, new AccessLogger({ path: false })), {

@@ -17,6 +17,12 @@ const withUpstreams = (extra: string) => lbConf(h.dir, ['127.0.0.1:1']).replace(
 test.each([
   ['selection', '      selection: least_busy', /services\[0\]\.upstreams\.selection: expected one of "round_robin", "random", "fnv", "ketama", "maglev", "least_conn", "p2c_ewma", got "least_busy"/],
   ['hash_key', '      selection: ketama\n      hash_key: header', /services\[0\]\.upstreams\.hash_key.*"header".*uri, path, client_ip, header:NAME, cookie:NAME or query:NAME/],
+  ['hash_key', '      selection: least_conn\n      hash_key: uri', /services\[0\]\.upstreams\.hash_key: only used by selection fnv, ketama or maglev, not least_conn/],
+  [
+    'discovery.new_backends_healthy',
+    '      discovery: { type: static, new_backends_healthy: false }',
+    /services\[0\]\.upstreams\.discovery\.new_backends_healthy: false needs upstreams\.health_check/,
+  ],
 ])('-t names a bad %s and its valid values in one line', async (_key, extra, expected) => {
   const conf = h.file('bad.yaml', withUpstreams(extra));
   const r = await h.run(['-t', '-c', conf]);
@@ -27,7 +33,8 @@ test.each([
 });
 
 test.each(['fnv', 'ketama', 'maglev', 'least_conn', 'p2c_ewma'])('-t accepts selection: %s', async (selection) => {
-  const conf = h.file('ok.yaml', withUpstreams(`      selection: ${selection}\n      hash_key: cookie:sid`));
+  const hashing = ['fnv', 'ketama', 'maglev'].includes(selection);
+  const conf = h.file('ok.yaml', withUpstreams(`      selection: ${selection}${hashing ? '\n      hash_key: cookie:sid' : ''}`));
   const r = await h.run(['-t', '-c', conf]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

@@ -19,6 +19,12 @@ import { LoadBalancerService } from './services/load-balancer-service';
 export interface LoadBalancerOptions {
   /** How to pick among ready backends. Default: a new `RoundRobin`. */
   selection?: SelectionAlgorithm;
+  /**
+   * How to pick for a selection with an empty key (`''` or no bytes): a hashing `selection`
+   * has nothing to hash then, and every such request would go to one backend. E.g. a
+   * `RoundRobin` beside a `Ketama`. Default: none (`selection` picks for every key).
+   */
+  keylessSelection?: SelectionAlgorithm;
   /** The probe `runHealthCheck()` uses; none by default (every backend stays healthy). */
   healthCheck?: HealthCheck | null;
   /** How often the background service runs health checks; `null` (default): once, at start. */
@@ -106,8 +112,9 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   private hcFrequency: number | null = null;
   private updFrequency: number | null = null;
   private builtAt = -1;
-  private readySelector: Selector = EMPTY_SELECTOR;
-  private otherSelector: Selector = EMPTY_SELECTOR;
+  /** The selectors of `selection`, and of `keylessSelection` (or null), for the current generation. */
+  private primary: Selectors;
+  private readonly keyless: Selectors | null;
   /** Backends that left the list with requests in flight, by key, until they end. */
   private readonly draining = new Map<string, Backend>();
   private readonly checker = new SerialRunner<AbortSignal | undefined>((signal) => this.checkRound(signal));
@@ -137,6 +144,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
     super();
     this.set = backends;
     this.selection = opts.selection ?? new RoundRobin();
+    this.primary = new Selectors(this.selection);
+    this.keyless = opts.keylessSelection === undefined ? null : new Selectors(opts.keylessSelection);
     this.hc = opts.healthCheck ?? null;
     this.healthCheckFrequencyMs = opts.healthCheckFrequencyMs ?? null;
     this.updateFrequencyMs = opts.updateFrequencyMs ?? null;
@@ -291,34 +300,43 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
 
   private walk(key: SelectionKey, maxIterations: number, accept: (b: Backend, healthy: boolean) => boolean, others: boolean): Backend | null {
     if (this.builtAt !== this.set.generation) this.rebuild();
+    const sel = this.keyless !== null && key.length === 0 ? this.keyless : this.primary;
+    const set = this.set;
+    const load: LoadView = this.load;
     let left = maxIterations;
-    const ready = this.readySelector.iter(key);
+    // Ready backends first, in the algorithm's order; with `overAll` the one selector holds all,
+    // and the others come from a second walk over it.
+    let it = sel.ready(load).iter(key);
     while (left > 0) {
-      const b = ready.next();
+      const b = it.next();
       if (b === null) break;
+      const ready = set.ready(b);
+      if (!ready && sel.overAll) continue; // skipped, not looked at: the others' walk comes later
       left--;
-      if (accept(b, this.set.ready(b))) return b;
+      if (accept(b, ready)) return b;
     }
     if (!others) return null;
-    const rest = this.otherSelector.iter(key);
+    it = sel.overAll ? sel.ready(load).iter(key) : sel.other(load).iter(key);
     while (left > 0) {
-      const b = rest.next();
+      const b = it.next();
       if (b === null) break;
+      const ready = set.ready(b);
+      if (sel.overAll && ready) continue; // seen in the first walk
       left--;
-      if (accept(b, this.set.ready(b))) return b;
+      if (accept(b, ready)) return b;
     }
     return null;
   }
 
-  /** Builds the selectors over the current ready / not ready split. */
+  /** Splits the list into ready / not ready for the selectors, which build lazily. */
   private rebuild(): void {
     const ready: Backend[] = [];
     const other: Backend[] = [];
-    for (const b of this.set.items()) (this.set.ready(b) ? ready : other).push(b);
+    const all = this.set.items();
+    for (const b of all) (this.set.ready(b) ? ready : other).push(b);
     this.builtAt = this.set.generation;
-    const load: LoadView = this.load;
-    this.readySelector = ready.length > 0 ? this.selection.build(ready, load) : EMPTY_SELECTOR;
-    this.otherSelector = other.length > 0 ? this.selection.build(other, load) : EMPTY_SELECTOR;
+    this.primary.reset(all, ready, other);
+    this.keyless?.reset(all, ready, other);
   }
 
   /**
@@ -428,9 +446,10 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> implements Re
   }
 
   /**
-   * A background service that runs `update()` and `runHealthCheck()` at once, then every
-   * `updateFrequencyMs` / `healthCheckFrequencyMs`, until its signal aborts. See
-   * `LoadBalancerService`.
+   * A background service that runs `update()` at once and every `updateFrequencyMs` (and on
+   * each change a watching discovery reports), and the health checks: each backend on its own
+   * jittered timer with `healthCheckFrequencyMs`, else one round at start. Until its signal
+   * aborts; see `LoadBalancerService`.
    */
   backgroundService(name = 'load balancer'): BackgroundService {
     return new LoadBalancerService(this, name, this.logger);
@@ -475,6 +494,39 @@ function toError(err: unknown): Error {
 }
 
 const EMPTY_SELECTOR: Selector = { iter: () => EMPTY_ITER };
+
+/**
+ * One algorithm's selectors over the current split, each built on first use: the ones over
+ * the backends not ready are needed only when a `selectWith` walks past every ready one.
+ */
+class Selectors {
+  readonly overAll: boolean;
+  private readyList: readonly Backend[] = [];
+  private otherList: readonly Backend[] = [];
+  private readySel: Selector | null = EMPTY_SELECTOR;
+  private otherSel: Selector | null = EMPTY_SELECTOR;
+
+  constructor(private readonly algorithm: SelectionAlgorithm) {
+    this.overAll = algorithm.overAll === true;
+  }
+
+  reset(all: readonly Backend[], ready: readonly Backend[], other: readonly Backend[]): void {
+    this.readyList = this.overAll ? all : ready;
+    this.otherList = this.overAll ? [] : other;
+    this.readySel = null;
+    this.otherSel = null;
+  }
+
+  /** Over the ready backends (over all of them with `overAll`). */
+  ready(load: LoadView): Selector {
+    return (this.readySel ??= this.readyList.length > 0 ? this.algorithm.build(this.readyList, load) : EMPTY_SELECTOR);
+  }
+
+  /** Over the backends not ready (none with `overAll`). */
+  other(load: LoadView): Selector {
+    return (this.otherSel ??= this.otherList.length > 0 ? this.algorithm.build(this.otherList, load) : EMPTY_SELECTOR);
+  }
+}
 
 const noop = (): void => {};
 /** Logs nothing (core's `silentLogger`, kept local so no runtime import is needed for it). */

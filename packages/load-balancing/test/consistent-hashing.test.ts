@@ -59,11 +59,12 @@ describe.each([
 });
 
 describe.each([
-  ['FnvHash', () => new FnvHash()],
-  ['Ketama', () => new Ketama()],
-  ['Maglev', () => new Maglev({ tableSize: 1009 })],
-])('%s', (_name, make) => {
-  it('maps a key to the same backend across rebuilds, and after a backend goes down and comes back', () => {
+  // The share of other backends' keys that may move while one backend is down.
+  ['FnvHash', () => new FnvHash(), 0],
+  ['Ketama', () => new Ketama(), 0],
+  ['Maglev', () => new Maglev({ tableSize: 1009 }), 0.05],
+])('%s', (_name, make, othersMoved) => {
+  it('maps a key to the same backend across rebuilds, and while a backend is down moves (about) only its keys', () => {
     const backends = list(5);
     const lb = LoadBalancer.fromBackends(backends, { selection: make() });
     const first = KEYS.slice(0, 2000).map((k) => lb.select(k, 1)!.addr);
@@ -72,6 +73,8 @@ describe.each([
     lb.backends().setHealth(backends[2]!, false);
     const down = KEYS.slice(0, 2000).map((k) => lb.select(k, 1)!.addr);
     expect(down).not.toContain(backends[2]!.addr);
+    const others = first.map((a, i) => [a, down[i]]).filter(([a]) => a !== backends[2]!.addr);
+    expect(others.filter(([a, b]) => a !== b).length).toBeLessThanOrEqual(Math.ceil(others.length * othersMoved));
     lb.backends().setHealth(backends[2]!, true);
     expect(KEYS.slice(0, 2000).map((k) => lb.select(k, 1)!.addr)).toEqual(first);
   });

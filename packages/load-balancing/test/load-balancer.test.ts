@@ -1,5 +1,5 @@
 import type { Logger } from '@pingora-ts/core';
-import { Backend, Backends, LoadBalancer, Random, StaticDiscovery, type HealthCheck } from '@pingora-ts/load-balancing';
+import { Backend, Backends, Ketama, LoadBalancer, Random, RoundRobin, StaticDiscovery, type HealthCheck } from '@pingora-ts/load-balancing';
 
 const A = '10.0.0.1:80';
 const B = '10.0.0.2:80';
@@ -256,5 +256,18 @@ describe('LoadBalancer.update (discovery)', () => {
     expect(d.remove(A)).toBe(false);
     d.set([new Backend(C)]);
     expect((await d.discover()).map((b) => b.addr)).toEqual([C]);
+  });
+});
+
+describe('keylessSelection', () => {
+  it('picks for an empty key (round robin beside a hash), the hash for every other key', () => {
+    const backends = ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80'].map((a) => new Backend(a));
+    const lb = LoadBalancer.fromBackends(backends, { selection: new Ketama(), keylessSelection: new RoundRobin() });
+    expect(Array.from({ length: 6 }, () => lb.select('', 4)!.addr)).toEqual([...backends, ...backends].map((b) => b.addr));
+    const k = lb.select('user-42', 4)!.addr;
+    expect(Array.from({ length: 5 }, () => lb.select('user-42', 4)!.addr)).toEqual([k, k, k, k, k]);
+    // Without it, an empty key is hashed like any other: always the same backend.
+    const plain = LoadBalancer.fromBackends(backends, { selection: new Ketama() });
+    expect(new Set(Array.from({ length: 6 }, () => plain.select('', 4)!.addr)).size).toBe(1);
   });
 });

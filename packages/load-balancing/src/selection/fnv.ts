@@ -9,11 +9,16 @@ import { EMPTY_ITER, WrappingIter } from './wrapping-iter';
  * `weight` times, heaviest first (as Pingora's `Weighted` sorts it; equal weights keep list
  * order). The same key always goes to the same backend while the list stays the same, but
  * any change of the list moves most keys: use `Ketama` or `Maglev` when backends come and go.
+ * Health does not change the list: the balancer builds it over every backend and skips one
+ * that is not ready, so only that backend's keys move while it is down.
  *
  * Candidates after the pick are the backends after it in that order, wrapping, each once
  * (Pingora rehashes for its fallbacks instead, which may repeat a backend).
  */
 export class FnvHash implements SelectionAlgorithm {
+  /** Built over every backend: one going down moves only its own keys (to the next candidates). */
+  readonly overAll = true;
+
   build(backends: readonly Backend[]): Selector {
     return new FnvSelector(backends);
   }

@@ -28,10 +28,18 @@ export interface Selector {
 
 /**
  * A selection algorithm: a factory of `Selector`s. `LoadBalancer` calls `build()` with the
- * backends that are ready (healthy and enabled), in discovery order, every time that set
- * changes, and once more over the others for callers of `selectWith` that accept them.
+ * backends that are ready (healthy, enabled, not ejected), in discovery order, every time
+ * that set changes, and over the others when a caller of `selectWith` gets that far (or
+ * once over all of them, with `overAll`).
  */
 export interface SelectionAlgorithm {
   /** `load`: live in-flight counts and latencies, for algorithms that balance on load. */
   build(backends: readonly Backend[], load: LoadView): Selector;
+  /**
+   * Build once over every backend, ready or not, and let the balancer skip those not ready as
+   * candidates come (Pingora's way). For modulo hashing (`FnvHash`), where a list one backend
+   * shorter would move most keys when a single backend's health flips. Default false: built
+   * over the ready backends only.
+   */
+  readonly overAll?: boolean;
 }
