@@ -10,7 +10,6 @@ test.each([
   ['ConnectError', 'connect_error'],
   ['ConnectTimedout', 'timeout'],
   ['ReadTimedout', 'timeout'],
-  ['ConnectionLimitReached', 'timeout'],
   ['ConnectionClosed', 'reset'],
   ['WriteError', 'reset'],
   ['ReadError', 'reset'],
@@ -25,6 +24,8 @@ test('the client leaving or a hook throwing is not held against the backend', ()
   expect(outcomeOf(ProxyError.downstream('ClientGone', 'gone'), -1)).toBe('ok');
   expect(outcomeOf(ProxyError.downstream('ClientGone', 'gone'), 503)).toBe('http_5xx');
   expect(outcomeOf(ProxyError.internal('InternalError', 'hook threw'), 200)).toBe('ok');
+  // Our own max_connections cap: a burst over it must not eject a healthy backend.
+  expect(outcomeOf(ProxyError.upstream('ConnectionLimitReached', 'cap'), -1)).toBe('ok');
 });
 
 test('a pooled connection the backend had closed before answering is the keep-alive race, not a failure', () => {
