@@ -63,9 +63,11 @@ export function healthCheckOf(hc: HealthCheckConf, up: UpstreamsConf, trust?: Up
   const common = { consecutiveSuccess: hc.consecutive_success, consecutiveFailure: hc.consecutive_failure };
   const tls = up.tls;
   const sni = hc.sni ?? (tls !== undefined && tls.sni !== '' ? tls.sni : undefined);
-  const verify = hc.verify ?? (tls === undefined ? true : tls.verify_cert && tls.verify_hostname);
+  // As the proxy does: verify_hostname false still checks the chain (unless verify_cert is false too).
+  const verify = hc.verify ?? (tls === undefined ? true : tls.verify_cert);
   const secure = {
     verify,
+    ...(hc.verify === undefined && tls !== undefined && !tls.verify_hostname ? { verifyHostname: false } : {}),
     ...(sni === undefined ? {} : { sni }),
     ...(trust === undefined ? {} : { ca: [...rootCertificates, trust.pem] }),
   };

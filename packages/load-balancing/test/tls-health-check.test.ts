@@ -67,6 +67,13 @@ describe('TlsHealthCheck', () => {
     expect(err.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|other\.test/);
   });
 
+  it('with verifyHostname false, passes a trusted certificate naming another server but still fails an untrusted one', async () => {
+    const s = await tlsServer();
+    await new TlsHealthCheck({ ca: cert, sni: 'other.test', verifyHostname: false }).check(new Backend(s.addr));
+    const err = await failure(new TlsHealthCheck({ sni: 'other.test', verifyHostname: false }).check(new Backend(s.addr)));
+    expect(err.message).toMatch(/self[- ]signed/i);
+  });
+
   it('with alpn, needs the backend to pick an offered protocol', async () => {
     const h2 = await tlsServer({ ALPNProtocols: ['h2', 'http/1.1'] });
     await new TlsHealthCheck({ ca: cert, alpn: ['h2'] }).check(new Backend(h2.addr));

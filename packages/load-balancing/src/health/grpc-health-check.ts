@@ -1,7 +1,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { ProxyError } from '@pingora-ts/core';
 import type { Backend } from '../backend';
-import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, type CaOption } from '../internal/check-support';
+import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, skipIdentity, type CaOption } from '../internal/check-support';
 import type { HealthCheck } from './health-check';
 
 export interface GrpcHealthCheckOptions {
@@ -19,6 +19,8 @@ export interface GrpcHealthCheckOptions {
   sni?: string;
   /** With `tls`: check the certificate (default `true`). */
   verify?: boolean;
+  /** With `verify`: also check that the certificate names the server (default `true`); `false` checks the chain only. */
+  verifyHostname?: boolean;
   /** With `tls`: CAs to trust instead of Node's defaults (PEM). */
   ca?: CaOption;
 }
@@ -172,6 +174,7 @@ export class GrpcHealthCheck implements HealthCheck {
     const ca = caList(o.ca);
     const options: SecureClientSessionOptions = {
       rejectUnauthorized: o.verify ?? true,
+      ...(o.verifyHostname === false ? { checkServerIdentity: skipIdentity } : {}),
       ...(servername === undefined ? {} : { servername }),
       ...(ca === undefined ? {} : { ca }),
     };

@@ -5,7 +5,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { ProxyError } from '@pingora-ts/core';
 import type { Backend } from '../backend';
-import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, type CaOption } from '../internal/check-support';
+import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, skipIdentity, type CaOption } from '../internal/check-support';
 import type { HealthCheck } from './health-check';
 
 /** Statuses from `min` to `max`, both included. */
@@ -41,6 +41,8 @@ export interface HttpHealthCheckOptions {
   sni?: string;
   /** With `tls`: check the certificate (default `true`). */
   verify?: boolean;
+  /** With `verify`: also check that the certificate names the server (default `true`); `false` checks the chain only. */
+  verifyHostname?: boolean;
   /** With `tls`: CAs to trust instead of Node's defaults (PEM). */
   ca?: CaOption;
 }
@@ -179,6 +181,7 @@ export class HttpHealthCheck implements HealthCheck {
     const req = httpsRequest({
       ...options,
       rejectUnauthorized: o.verify ?? true,
+      ...(o.verifyHostname === false ? { checkServerIdentity: skipIdentity } : {}),
       // `servername: ''` turns SNI off (node:https would otherwise send the IP from `host`).
       servername: servername ?? '',
       ...(this.ca === undefined ? {} : { ca: this.ca }),

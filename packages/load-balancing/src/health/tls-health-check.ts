@@ -1,7 +1,7 @@
 import { connect, type TLSSocket } from 'node:tls';
 import { ProxyError } from '@pingora-ts/core';
 import type { Backend } from '../backend';
-import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, type CaOption } from '../internal/check-support';
+import { abortedError, caList, connectErrorKind, connectErrorText, positiveInt, positiveMs, serverName, skipIdentity, type CaOption } from '../internal/check-support';
 import type { HealthCheck } from './health-check';
 
 export interface TlsHealthCheckOptions {
@@ -15,6 +15,8 @@ export interface TlsHealthCheckOptions {
   sni?: string;
   /** Check the certificate chain and name (default `true`): a backend with a bad certificate is unhealthy. */
   verify?: boolean;
+  /** With `verify`: also check that the certificate names the server (default `true`); `false` checks the chain only. */
+  verifyHostname?: boolean;
   /** CAs to trust instead of Node's defaults (PEM), e.g. an internal CA. */
   ca?: CaOption;
   /** ALPN protocols to offer (e.g. `['h2']`); when set, the backend must pick one of them. */
@@ -37,6 +39,7 @@ export class TlsHealthCheck implements HealthCheck {
   readonly timeoutMs: number;
   readonly sni: string | undefined;
   readonly verify: boolean;
+  readonly verifyHostname: boolean;
   readonly alpn: readonly string[] | undefined;
   private readonly ca: (string | Buffer)[] | undefined;
 
@@ -46,6 +49,7 @@ export class TlsHealthCheck implements HealthCheck {
     this.timeoutMs = positiveMs('TlsHealthCheck', 'timeoutMs', opts.timeoutMs ?? 1000);
     this.sni = opts.sni;
     this.verify = opts.verify ?? true;
+    this.verifyHostname = opts.verifyHostname ?? true;
     this.ca = caList(opts.ca);
     this.alpn = opts.alpn && opts.alpn.length > 0 ? [...opts.alpn] : undefined;
   }
@@ -65,6 +69,7 @@ export class TlsHealthCheck implements HealthCheck {
         host: backend.host,
         port: backend.port,
         rejectUnauthorized: this.verify,
+        ...(this.verifyHostname ? {} : { checkServerIdentity: skipIdentity }),
         ...(servername === undefined ? {} : { servername }),
         ...(this.ca === undefined ? {} : { ca: this.ca }),
         ...(this.alpn === undefined ? {} : { ALPNProtocols: [...this.alpn] }),
