@@ -51,10 +51,9 @@ export function parseByteRange(value: string, size: number): RangeDecision {
     end = size - 1;
   } else {
     start = Number(first);
-    end = last === '' ? size - 1 : Number(last);
-    if (end < start) return FULL; // invalid range-spec: ignored
+    if (last !== '' && Number(last) < start) return FULL; // invalid range-spec: ignored
     if (start >= size) return unsatisfiable(size);
-    end = Math.min(end, size - 1);
+    end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   }
   return { status: 206, start, end, contentRange: `bytes ${start}-${end}/${size}` };
 }
