@@ -40,6 +40,11 @@ export interface CacheMeta {
   noStale: boolean;
   /** `s-maxage` (implies `proxy-revalidate`): served stale only within its own `stale-*` directives. */
   sharedRevalidate: boolean;
+  /**
+   * `public`, `s-maxage` or `must-revalidate`: the origin allows a shared cache to answer
+   * requests with `Authorization` from it (RFC 9111 §3.5); without, such requests revalidate.
+   */
+  authorizedReuse: boolean;
   /** The lower-case, sorted `Vary` names it was selected by. */
   vary: readonly string[];
 }
@@ -107,6 +112,7 @@ export function buildCacheMeta(
     noCache,
     noStale,
     sharedRevalidate,
+    authorizedReuse: resCc.public || resCc.sMaxAge !== null || resCc.mustRevalidate,
     vary: parseVary(fields).names,
   };
 }

@@ -28,3 +28,12 @@ export interface CacheResponse {
 export function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE';
 }
+
+/**
+ * The default of `requestCacheFilter`: `GET` and `HEAD` use the cache (a `HEAD` is served from
+ * the stored `GET`); every other method bypasses it (and an unsafe one invalidates, see
+ * `invalidatedPrimaryKeys`).
+ */
+export function isCacheableMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}

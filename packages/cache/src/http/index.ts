@@ -4,7 +4,7 @@ export { parseHttpDate, formatHttpDate } from './http-date';
 export type { CacheControl } from './cache-control';
 export { parseCacheControl, cacheControlOf, deltaSeconds, DELTA_SECONDS_MAX, EMPTY_CACHE_CONTROL } from './cache-control';
 export type { CacheRequest, CacheResponse } from './cache-request';
-export { isSafeMethod } from './cache-request';
+export { isSafeMethod, isCacheableMethod } from './cache-request';
 export type { HttpCachePolicyOptions, ResolvedPolicyOptions } from './http-cache-options';
 export { resolvePolicyOptions, DEFAULT_POLICY_OPTIONS } from './http-cache-options';
 export type { NotStorableReason, Storability } from './storable';

@@ -31,7 +31,9 @@ export function requestCacheControl(requestHeaders: HeaderFields): CacheControl 
 
 /** How the stored `meta` may be used for a request with `requestHeaders` at `now` (ms). */
 export function storedResponseUse(meta: CacheMeta, requestHeaders: HeaderFields, now: number, reqCc: CacheControl = requestCacheControl(requestHeaders)): StoredResponseUse {
-  const use = decide(meta, reqCc, now);
+  // A request with credentials is answered from the cache only when the origin said a shared
+  // cache may (§3.5); otherwise the origin checks them (a 304 still serves the stored body).
+  const use = !meta.authorizedReuse && fieldValue(requestHeaders, 'authorization') !== undefined ? 'revalidate' : decide(meta, reqCc, now);
   return use === 'revalidate' && reqCc.onlyIfCached ? 'gateway-timeout' : use;
 }
 

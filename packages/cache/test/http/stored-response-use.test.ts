@@ -63,6 +63,14 @@ describe('using a stored response (RFC 9111 §4.2, §5.2.1; RFC 5861)', () => {
     expect(staleIfErrorAllowed(metaOf(res(cc('no-cache, stale-if-error=120'))), [], s(1))).toBe(false);
   });
 
+  it('answers a request with Authorization from the cache only when the response allows it (§3.5)', () => {
+    const auth = ['Authorization', 'Basic eDp5'];
+    expect(storedResponseUse(m60, auth, s(1))).toBe('revalidate');
+    for (const allow of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) {
+      expect(storedResponseUse(metaOf(res(cc(allow))), auth, s(1))).toBe('fresh');
+    }
+  });
+
   it('answers only-if-cached with a 504 when it cannot serve the stored one (§5.2.1.7)', () => {
     expect(storedResponseUse(m60, cc('only-if-cached'), s(1))).toBe('fresh');
     expect(storedResponseUse(m60, cc('only-if-cached'), s(61))).toBe('gateway-timeout');
