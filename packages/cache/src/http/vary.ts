@@ -57,12 +57,42 @@ export function varianceKey(names: readonly string[], requestHeaders: HeaderFiel
   return key;
 }
 
+/** Items trimmed, empty items dropped, runs of spaces/tabs inside an item folded to one space. */
 function normaliseValue(v: string): string {
+  if (isNormal(v)) return v;
   let out = '';
-  for (const part of v.split(',')) {
-    const t = part.trim().replace(/[ \t]+/g, ' ');
-    if (t.length === 0) continue;
-    out = out.length === 0 ? t : `${out},${t}`;
+  let space = false;
+  let itemStart = true;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      if (!itemStart) space = true;
+    } else if (c === 44) {
+      space = false;
+      if (!itemStart) {
+        out += ',';
+        itemStart = true;
+      }
+    } else {
+      if (space) out += ' ';
+      space = false;
+      itemStart = false;
+      out += v[i];
+    }
   }
-  return out;
+  return out.endsWith(',') ? out.slice(0, -1) : out;
+}
+
+/** True when `v` is already normal (the common case, e.g. `gzip,br` or `en`): no copy then. */
+function isNormal(v: string): boolean {
+  if (v.length === 0) return true;
+  let prev = 44; // as if after a comma: a leading comma or space is not normal
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 9) return false;
+    if (c === 32 && (prev === 32 || prev === 44)) return false;
+    if (c === 44 && (prev === 44 || prev === 32)) return false;
+    prev = c;
+  }
+  return prev !== 44 && prev !== 32;
 }

@@ -50,6 +50,12 @@ describe('Vary and secondary keys (RFC 9111 §4.1)', () => {
     expect(a).toBe(b);
   });
 
+  it('normalises list values: items trimmed, empty items dropped, inner spaces folded', () => {
+    const k = (v: string) => varianceKey(['x-list'], ['X-List', v]);
+    expect(k('a,b c')).toBe('x-list=a,b c\n');
+    for (const v of [' a ,  b   c ', 'a,,b \t c,', ',a, b  c', 'a ,b\tc']) expect(k(v)).toBe('x-list=a,b c\n');
+  });
+
   it('keeps an absent field apart from an empty one and from other values', () => {
     const names = ['accept-encoding'];
     const absent = varianceKey(names, []);
