@@ -128,6 +128,18 @@ describe('MemoryHttpStorage', () => {
     expect(s.entries).toBeLessThanOrEqual(4);
   });
 
+  it('lets concurrent fills go over the bound while they run, then evicts back under it', async () => {
+    const s = new MemoryHttpStorage({ maxSizeBytes: 2000, maxObjectBytes: 1000 });
+    const writers = await Promise.all(Array.from({ length: 5 }, (_, i) => s.put(key(`f${i}`), META)));
+    for (const w of writers) expect(await w!.write(Buffer.alloc(900))).toBe(true);
+    expect(s.sizeBytes).toBeGreaterThan(2000);
+    for (const w of writers) await w!.finish();
+    expect(s.sizeBytes).toBeLessThanOrEqual(2000);
+    expect(s.entries).toBeGreaterThanOrEqual(1);
+    // The most recently finished one is stored.
+    expect(await s.get(key('f4'))).not.toBeNull();
+  });
+
   it('purges one variant or every variant of a URL, and a fill purged meanwhile is not stored', async () => {
     const s = new MemoryHttpStorage();
     await store(s, key('p', 'a=1\n'), 'one');
