@@ -1,0 +1,309 @@
+/**
+ * The in-memory `HttpCacheStorage` (the default store).
+ *
+ * - Bounded by bytes (`maxSizeBytes`, bodies plus a per-entry overhead for the head): when full
+ *   it evicts the least recently used complete entries; it never fails a request.
+ * - Objects above `maxObjectBytes` pass through uncached: `put` declines them when their length
+ *   is known, and a fill that grows past it is dropped from the store (its writer then resolves
+ *   `false`; readers that already joined still get the whole body).
+ * - One fill, many readers: `get` returns a fill in progress, whose reader streams what was
+ *   written so far and then the rest as it arrives. A reader that goes away does not touch the
+ *   fill; an aborted fill is removed and its readers get an error, never a truncated body.
+ * - Fills in progress are not evictable, so the total may go over `maxSizeBytes` while they run
+ *   (by at most `maxObjectBytes` per concurrent fill); eviction brings it back when they end.
+ *
+ * A `Map` in insertion order is the LRU list (a hit moves its entry to the end): the store
+ * needs entries whose size grows while they fill and that are pinned until done, which
+ * `lru-cache`'s fixed-size, always-evictable entries do not give.
+ */
+import type { CacheKey } from './cache-key';
+import type { CacheMeta } from './cache-meta';
+import type { BodyReader, BodyWriter, CacheHit, HttpCacheStorage, PrimaryEntry } from './storage';
+
+export interface MemoryHttpStorageOptions {
+  /** Total bytes kept (bodies and heads). Default 64 MiB. */
+  maxSizeBytes?: number;
+  /** Largest body stored; larger ones pass through uncached. Default 8 MiB, at most `maxSizeBytes`. */
+  maxObjectBytes?: number;
+}
+
+/** Bytes counted per entry on top of its body, for the head and bookkeeping. */
+const ENTRY_OVERHEAD = 256;
+
+const TRUE = Promise.resolve(true);
+const FALSE = Promise.resolve(false);
+const NULL = Promise.resolve(null);
+
+type State = 'filling' | 'done' | 'aborted';
+
+class Entry {
+  state: State = 'filling';
+  chunks: Buffer[] = [];
+  bodyBytes = 0;
+  /** Counted in the store's total (false once evicted, purged, aborted or too large). */
+  indexed = true;
+  readers = 0;
+  private wakers: (() => void)[] = [];
+
+  constructor(
+    readonly primary: string,
+    readonly slotKey: string,
+    public meta: CacheMeta,
+    readonly overhead: number,
+  ) {}
+
+  get bytes(): number {
+    return this.bodyBytes + this.overhead;
+  }
+
+  /** Resolves at the next write, finish or abort. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.wakers.push(resolve));
+  }
+
+  wake(): void {
+    if (this.wakers.length === 0) return;
+    const w = this.wakers;
+    this.wakers = [];
+    for (const f of w) f();
+  }
+}
+
+interface Slot {
+  current: Entry | null;
+  pending: Entry | null;
+}
+
+interface Primary {
+  vary: readonly string[];
+  slots: Map<string, Slot>;
+}
+
+class MemoryBodyReader implements BodyReader {
+  private index = 0;
+  private closed = false;
+
+  constructor(private readonly entry: Entry) {
+    entry.readers++;
+  }
+
+  // Not an async function: a chunk already there costs one resolved promise, no state machine.
+  read(): Promise<Buffer | null> {
+    const e = this.entry;
+    if (this.closed) return NULL;
+    if (this.index < e.chunks.length) return Promise.resolve(e.chunks[this.index++] as Buffer);
+    if (e.state === 'done') {
+      this.close();
+      return NULL;
+    }
+    if (e.state === 'aborted') {
+      this.close();
+      return Promise.reject(new Error('cache fill aborted: the stored body is incomplete'));
+    }
+    return e.changed().then(() => this.read());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.entry.readers--;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    try {
+      for (let c = await this.read(); c !== null; c = await this.read()) yield c;
+    } finally {
+      this.close();
+    }
+  }
+}
+
+export class MemoryHttpStorage implements HttpCacheStorage {
+  readonly maxSizeBytes: number;
+  readonly maxObjectBytes: number;
+  private readonly primaries = new Map<string, Primary>();
+  /** Complete entries, least recently used first. */
+  private readonly lru = new Set<Entry>();
+  private total = 0;
+  private evictions = 0;
+
+  constructor(options: MemoryHttpStorageOptions = {}) {
+    this.maxSizeBytes = positiveInteger(options.maxSizeBytes ?? 64 * 1024 * 1024, 'maxSizeBytes');
+    this.maxObjectBytes = positiveInteger(options.maxObjectBytes ?? Math.min(8 * 1024 * 1024, this.maxSizeBytes), 'maxObjectBytes');
+    if (this.maxObjectBytes > this.maxSizeBytes) {
+      throw new TypeError(`cache option "maxObjectBytes" (${this.maxObjectBytes}) must not exceed "maxSizeBytes" (${this.maxSizeBytes})`);
+    }
+  }
+
+  /** Bytes held now (bodies and heads of stored and filling entries). */
+  get sizeBytes(): number {
+    return this.total;
+  }
+
+  /** Complete entries stored. */
+  get entries(): number {
+    return this.lru.size;
+  }
+
+  /** Entries evicted to make room so far. */
+  get evictionCount(): number {
+    return this.evictions;
+  }
+
+  lookup(primary: string): Promise<PrimaryEntry | null> {
+    const p = this.primaries.get(primary);
+    if (p === undefined) return NULL;
+    return Promise.resolve({ vary: p.vary, variants: p.slots.size });
+  }
+
+  get(key: CacheKey): Promise<CacheHit | null> {
+    const slot = this.primaries.get(key.primary)?.slots.get(key.variance ?? '');
+    if (slot === undefined) return NULL;
+    const entry = slot.pending ?? slot.current;
+    if (entry === null) return NULL;
+    if (entry.state === 'done') {
+      // Touch: move to the most recently used end.
+      this.lru.delete(entry);
+      this.lru.add(entry);
+    }
+    return Promise.resolve({ meta: entry.meta, body: new MemoryBodyReader(entry), size: entry.state === 'done' ? entry.bodyBytes : null });
+  }
+
+  put(key: CacheKey, meta: CacheMeta, expectedBytes: number | null = null): Promise<BodyWriter | null> {
+    if (expectedBytes !== null && expectedBytes > this.maxObjectBytes) return NULL;
+    const slotKey = key.variance ?? '';
+    let p = this.primaries.get(key.primary);
+    if (p === undefined) {
+      p = { vary: meta.vary, slots: new Map() };
+      this.primaries.set(key.primary, p);
+    }
+    p.vary = meta.vary;
+    let slot = p.slots.get(slotKey);
+    if (slot === undefined) {
+      slot = { current: null, pending: null };
+      p.slots.set(slotKey, slot);
+    }
+    // A newer fill of the same variant replaces an older one still running (its readers keep it).
+    if (slot.pending !== null) this.unindex(slot.pending);
+    const entry = new Entry(key.primary, slotKey, meta, ENTRY_OVERHEAD + headBytes(meta));
+    slot.pending = entry;
+    this.total += entry.overhead;
+    this.evict();
+    return Promise.resolve(this.writer(entry));
+  }
+
+  updateMeta(key: CacheKey, meta: CacheMeta): Promise<boolean> {
+    const slot = this.primaries.get(key.primary)?.slots.get(key.variance ?? '');
+    const entry = slot?.current ?? null;
+    if (entry === null) return FALSE;
+    entry.meta = meta;
+    return TRUE;
+  }
+
+  purge(target: CacheKey | string): Promise<boolean> {
+    if (typeof target === 'string') {
+      const p = this.primaries.get(target);
+      if (p === undefined) return FALSE;
+      for (const slot of [...p.slots.values()]) this.dropSlot(slot);
+      return TRUE;
+    }
+    const slot = this.primaries.get(target.primary)?.slots.get(target.variance ?? '');
+    if (slot === undefined) return FALSE;
+    this.dropSlot(slot);
+    return TRUE;
+  }
+
+  private dropSlot(slot: Slot): void {
+    if (slot.pending !== null) this.unindex(slot.pending);
+    if (slot.current !== null) this.unindex(slot.current);
+  }
+
+  private writer(entry: Entry): BodyWriter {
+    return {
+      write: (chunk: Buffer): Promise<boolean> => {
+        if (entry.state !== 'filling') return FALSE;
+        if (!entry.indexed) {
+          // Dropped from the store: keep feeding readers that joined, if any.
+          if (entry.readers > 0) {
+            entry.chunks.push(chunk);
+            entry.bodyBytes += chunk.length;
+            entry.wake();
+          }
+          return FALSE;
+        }
+        entry.chunks.push(chunk);
+        entry.bodyBytes += chunk.length;
+        this.total += chunk.length;
+        entry.wake();
+        if (entry.bodyBytes > this.maxObjectBytes) {
+          this.unindex(entry);
+          return FALSE;
+        }
+        this.evict();
+        return TRUE;
+      },
+      finish: (): Promise<boolean> => {
+        if (entry.state !== 'filling') return FALSE;
+        entry.state = 'done';
+        entry.wake();
+        if (!entry.indexed) return FALSE;
+        const slot = this.slotOf(entry);
+        if (slot === undefined || slot.pending !== entry) return FALSE;
+        if (slot.current !== null) this.unindex(slot.current);
+        slot.pending = null;
+        slot.current = entry;
+        this.lru.add(entry);
+        this.evict();
+        return Promise.resolve(entry.indexed);
+      },
+      abort: (): void => {
+        if (entry.state !== 'filling') return;
+        entry.state = 'aborted';
+        entry.wake();
+        this.unindex(entry);
+      },
+    };
+  }
+
+  private slotOf(entry: Entry): Slot | undefined {
+    return this.primaries.get(entry.primary)?.slots.get(entry.slotKey);
+  }
+
+  /** Takes `entry` out of the index and the byte count (readers holding it keep reading). */
+  private unindex(entry: Entry): void {
+    if (!entry.indexed) return;
+    entry.indexed = false;
+    this.total -= entry.bytes;
+    this.lru.delete(entry);
+    const p = this.primaries.get(entry.primary);
+    const slot = p?.slots.get(entry.slotKey);
+    if (p === undefined || slot === undefined) return;
+    if (slot.current === entry) slot.current = null;
+    if (slot.pending === entry) slot.pending = null;
+    if (slot.current === null && slot.pending === null) {
+      p.slots.delete(entry.slotKey);
+      if (p.slots.size === 0) this.primaries.delete(entry.primary);
+    }
+  }
+
+  /** Evicts least recently used complete entries until the total fits. */
+  private evict(): void {
+    if (this.total <= this.maxSizeBytes) return;
+    for (const entry of this.lru) {
+      if (this.total <= this.maxSizeBytes) break;
+      this.unindex(entry);
+      this.evictions++;
+    }
+  }
+}
+
+function headBytes(meta: CacheMeta): number {
+  let n = 0;
+  for (const s of meta.headers) n += s.length;
+  return n;
+}
+
+function positiveInteger(v: number, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TypeError(`cache option "${name}" must be a positive integer, got ${String(v)}`);
+  return v;
+}

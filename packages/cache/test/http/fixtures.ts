@@ -1,0 +1,24 @@
+import type { CacheMeta, CacheRequest, CacheResponse, FetchTiming, HttpCachePolicyOptions } from '../../src/http';
+import { formatHttpDate, responseCacheable } from '../../src/http';
+
+/** A fixed "now" so dates in headers are exact. */
+export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+
+export function req(headers: string[] = [], method = 'GET', path = '/a?b=1'): CacheRequest {
+  return { method, scheme: 'https', authority: 'example.com', path, headers };
+}
+
+export function res(headers: string[] = [], status = 200): CacheResponse {
+  return { status, headers: ['Date', formatHttpDate(T0), ...headers] };
+}
+
+export const AT_T0: FetchTiming = { requestTime: T0, responseTime: T0 };
+
+/** The meta of a response that must be storable (fails the test otherwise). */
+export function metaOf(response: CacheResponse, request: CacheRequest = req(), timing: FetchTiming = AT_T0, options: HttpCachePolicyOptions = {}): CacheMeta {
+  const r = responseCacheable(request, response, timing, options);
+  if (!r.cacheable) throw new Error(`expected storable, got ${r.reason}`);
+  return r.meta;
+}
+
+export const s = (seconds: number): number => T0 + seconds * 1000;
