@@ -10,7 +10,7 @@ module.exports = {
   // .mjs too: bench/ is plain ESM JavaScript, compiled to CommonJS for jest like the .ts files.
   transform: { '^.+\\.(t|j)sx?$': swc, '^.+\\.mjs$': swc },
   moduleNameMapper: {
-    '^@pingora-ts/(core|pool|load-balancing|proxy|observability)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@pingora-ts/(core|pool|load-balancing|proxy|cache|observability)$': '<rootDir>/packages/$1/src/index.ts',
     // Subpath exports map to their entry file the same way (package.json "exports").
     '^@pingora-ts/core/internal$': '<rootDir>/packages/core/src/internal.ts',
     '^@pingora-ts/load-balancing/undici$': '<rootDir>/packages/load-balancing/src/undici.ts',
