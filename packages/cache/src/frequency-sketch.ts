@@ -5,8 +5,8 @@ const MAX_COUNT = 15;
 
 /**
  * TinyLFU's count-min sketch: how often a key was seen lately, approximately. Four rows of
- * 4-bit counters (two per byte), so a hot key saturates at 15 and a key costs one byte of
- * sketch per slot of capacity. After `10 × width` increments every counter is halved, so
+ * `width` 4-bit counters (two per byte, so `2 × width` bytes in all), and a hot key saturates
+ * at 15. After `10 × width` increments every counter is halved, so
  * popularity fades and a key that was hot an hour ago does not hold its place forever.
  * Increments are conservative (only the smallest counters grow), which keeps the estimate of
  * cold keys close to the truth where the admission decision is made.
@@ -14,6 +14,7 @@ const MAX_COUNT = 15;
 export class FrequencySketch {
   private table: Uint8Array;
   private mask: number;
+  private blockMask: number;
   private additions = 0;
   private sampleSize: number;
   private readonly index = new Int32Array(DEPTH);
@@ -22,6 +23,7 @@ export class FrequencySketch {
     const width = FrequencySketch.widthFor(expectedEntries);
     this.table = new Uint8Array((width * DEPTH) >>> 1);
     this.mask = width - 1;
+    this.blockMask = (width >>> 4) - 1;
     this.sampleSize = 10 * width;
   }
 
@@ -41,15 +43,18 @@ export class FrequencySketch {
     if (width <= this.width) return;
     this.table = new Uint8Array((width * DEPTH) >>> 1);
     this.mask = width - 1;
+    this.blockMask = (width >>> 4) - 1;
     this.sampleSize = 10 * width;
     this.additions = 0;
   }
 
   private locate(hash: number): void {
     const h1 = mix32(hash);
-    const h2 = mix32(h1 ^ 0x9e3779b9) | 1;
-    const width = this.mask + 1;
-    for (let i = 0; i < DEPTH; i++) this.index[i] = i * width + ((h1 + Math.imul(i, h2)) & this.mask);
+    const h2 = mix32(h1 ^ 0x9e3779b9);
+    // All four counters of a key lie in one 64-counter (32-byte) block, one 16-counter row
+    // each: one cache line per get instead of four, which matters once the table outgrows L2.
+    const block = (h1 & this.blockMask) << 6;
+    for (let i = 0; i < DEPTH; i++) this.index[i] = block + (i << 4) + ((h2 >>> (i << 3)) & 15);
   }
 
   private counter(slot: number): number {

@@ -117,9 +117,9 @@ export class MemoryCache<K, V> {
     this.maxEntries = maxEntries ?? Infinity;
     this.maxBytes = maxBytes ?? Infinity;
     this.windowEntries = Number.isFinite(this.maxEntries) ? Math.max(1, Math.floor(this.maxEntries * ratio)) : Infinity;
-    this.mainEntries = this.maxEntries - this.windowEntries;
+    this.mainEntries = Number.isFinite(this.maxEntries) ? this.maxEntries - this.windowEntries : Infinity;
     this.windowBytes = this.maxBytes * ratio;
-    this.mainBytes = this.maxBytes - this.windowBytes;
+    this.mainBytes = Number.isFinite(this.maxBytes) ? this.maxBytes - this.windowBytes : Infinity;
     this.sketch = new FrequencySketch(SKETCH_SLOTS_PER_ENTRY * (Number.isFinite(this.maxEntries) ? this.maxEntries : (expected ?? 1024)));
   }
 
