@@ -143,7 +143,7 @@ export class MemoryCache<K, V> {
     return e.value;
   }
 
-  /** Whether `key` holds a live value; counts nothing and does not touch its recency. */
+  /** Whether `key` holds a live value; counts no hit or miss and does not touch its recency. */
   has(key: K): boolean {
     const e = this.map.get(key);
     if (e === undefined) return false;
@@ -158,8 +158,8 @@ export class MemoryCache<K, V> {
   /**
    * Stores `value` under `key` for `ttlMs` (or the cache's default). Returns whether it was
    * stored: false for a TTL of 0, or a value that `sizeOf` cannot size or that is larger than
-   * `maxBytes` (any older value of the key is removed then). A new entry may still lose the
-   * admission contest later, when it leaves the window.
+   * `maxBytes` (any older value of the key is removed then), or a large entry that lost the
+   * admission contest at once. A new entry may still lose it later, when it leaves the window.
    * @throws ProxyError (`ConfigError`) when `ttlMs` is not a number >= 0.
    */
   set(key: K, value: V, options?: SetOptions): boolean {
@@ -189,7 +189,8 @@ export class MemoryCache<K, V> {
     if (this.map.size * SKETCH_SLOTS_PER_ENTRY > this.sketch.width) this.sketch.ensureCapacity(this.map.size * SKETCH_SLOTS_PER_ENTRY);
     this.window.push(e);
     this.drainWindow();
-    return true;
+    // An entry larger than the window's share of maxBytes competes for the main space at once.
+    return this.map.get(key) === e;
   }
 
   /** Removes `key`; returns whether it was there. */

@@ -270,6 +270,18 @@ describe('MemoryCache: admission', () => {
     expect(s.misses).toBe(100_000 - memHits);
   });
 
+  it('a large new entry competes at once: set says whether it got in', () => {
+    const c = new MemoryCache<string, string>({ maxBytes: 1_000, sizeOf: (v) => v.length });
+    for (let i = 0; i < 10; i++) c.set(`small/${i}`, 'x'.repeat(90));
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 10; i++) expect(c.get(`small/${i}`)).toBeDefined();
+    expect(c.set('big', 'x'.repeat(500))).toBe(false);
+    expect(c.stats().admissionRejected).toBe(1);
+    for (let i = 0; i < 5; i++) expect(c.get('big')).toBeUndefined();
+    expect(c.set('big', 'x'.repeat(500))).toBe(true);
+    expect(c.get('big')).toHaveLength(500);
+    expect(c.bytes).toBeLessThanOrEqual(1_000);
+  });
+
   it('lets a new key in once it is seen more often than the victim', () => {
     const c = new MemoryCache<string, number>({ maxEntries: 100 });
     for (let i = 0; i < 100; i++) c.set(`old/${i}`, i);

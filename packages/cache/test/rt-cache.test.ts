@@ -134,6 +134,8 @@ describe('RTCache: TTL and refresh-ahead', () => {
     expect(await cache.get('own', () => withTtl(100, 50))).toBe(100);
     expect(await cache.get('opt', lookup, { ttlMs: 10 })).toBe(2);
     expect(await cache.get('zero', () => withTtl(7, 0))).toBe(7);
+    expect(await cache.get('bad ttl', () => withTtl(5, NaN))).toBe(5); // returned, not cached
+    expect(await cache.get('bad ttl', () => 6)).toBe(6);
     clock.advance(10);
     expect(await cache.get('opt', lookup)).toBe(3);
     expect(await cache.get('own', () => 0)).toBe(100);
@@ -175,6 +177,25 @@ describe('RTCache: TTL and refresh-ahead', () => {
     expect(await cache.get('k', () => 'v2')).toBe('v1');
     await sleep(0);
     expect(await cache.get('k', () => 'v3')).toBe('v2');
+  });
+});
+
+describe('RTCache: bounds and faults', () => {
+  it('bounds by bytes through sizeOf; a value sizeOf cannot size is returned, not cached', async () => {
+    const cache = new RTCache<string, string>({
+      maxBytes: 1_000,
+      sizeOf: (v) => {
+        if (v === 'unsizable') throw new Error('sizeOf failed');
+        return v.length;
+      },
+    });
+    for (let i = 0; i < 50; i++) await cache.get(`k${i}`, () => 'x'.repeat(100));
+    expect(cache.stats().cache.bytes).toBeLessThanOrEqual(1_000);
+    let lookups = 0;
+    const odd = (): string => (lookups++, 'unsizable');
+    expect(await cache.get('odd', odd)).toBe('unsizable');
+    expect(await cache.get('odd', odd)).toBe('unsizable');
+    expect(lookups).toBe(2);
   });
 });
 
