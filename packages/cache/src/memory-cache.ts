@@ -123,7 +123,12 @@ export class MemoryCache<K, V> {
     this.sketch = new FrequencySketch(SKETCH_SLOTS_PER_ENTRY * (Number.isFinite(this.maxEntries) ? this.maxEntries : (expected ?? 1024)));
   }
 
-  /** The value of `key`, or `undefined` when it is absent or expired. Counts a hit or a miss. */
+  /**
+   * The value of `key`, or `undefined` when it is absent or expired. Counts a hit or a miss,
+   * and the key in the frequency sketch, except on a hit of an entry that already has all its
+   * uses: the hottest keys are read again and again between two passes of the CLOCK hand, and
+   * counting them more would only saturate counters, at the cost of a memory access per get.
+   */
   get(key: K): V | undefined {
     const e = this.map.get(key);
     if (e === undefined) {
@@ -131,14 +136,17 @@ export class MemoryCache<K, V> {
       this.sketch.increment(hashKey(key));
       return undefined;
     }
-    this.sketch.increment(e.hash);
     if (e.expiresAt !== Infinity && this.now() >= e.expiresAt) {
+      this.sketch.increment(e.hash);
       this.expirations++;
       this.misses++;
       this.unlink(e, 'expired');
       return undefined;
     }
-    if (e.uses < USES_CAP) e.uses++;
+    if (e.uses < USES_CAP) {
+      e.uses++;
+      this.sketch.increment(e.hash);
+    }
     this.hits++;
     return e.value;
   }
