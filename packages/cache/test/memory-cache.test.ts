@@ -1,22 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import { MemoryCache, type EvictionReason } from '@pingora-ts/cache';
+import { seeded as prng } from '../../../test-support/seeded';
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 1_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
   return { now: () => t, advance: (ms) => (t += ms) };
-}
-
-/** mulberry32, so the traces are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('MemoryCache: get, set, delete, has, clear', () => {

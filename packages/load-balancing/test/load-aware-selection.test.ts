@@ -1,5 +1,5 @@
 import { Backend, LeastConn, LoadBalancer, LoadTracker, P2cEwma, Random, RoundRobin } from '@pingora-ts/load-balancing';
-import { seeded } from './helpers/seeded';
+import { seeded } from '../../../test-support/seeded';
 
 function list(weights: number[]): Backend[] {
   return weights.map((w, i) => new Backend(`10.0.0.${i + 1}:80`, w));

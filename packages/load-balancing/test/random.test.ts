@@ -1,16 +1,5 @@
 import { Backend, Random } from '@pingora-ts/load-balancing';
-
-/** A small deterministic PRNG (mulberry32), so the test is stable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../../../test-support/seeded';
 
 describe('Random', () => {
   const list = [new Backend('10.0.0.1:80', 1), new Backend('10.0.0.2:80', 3)];
