@@ -35,7 +35,15 @@ export function shareEjections(lb: LoadBalancer, prefix: string, channel: StateC
     }
   };
   subscribe(backends.items());
-  lb.on('change', subscribe);
+  lb.on('change', (list, diff) => {
+    // A backend that left stops listening (DNS churn must not pile up listeners); one that
+    // comes back subscribes again and gets the topic's latest value.
+    for (const b of diff.removed) {
+      subscribed.get(b.addr)?.();
+      subscribed.delete(b.addr);
+    }
+    subscribe(list);
+  });
   lb.on('ejection', (b, _ejected, cause, untilMs) => {
     if (applying || cause === 'expired') return;
     channel.publish(`${prefix}:${b.addr}`, { until: untilMs, cause });
