@@ -82,7 +82,7 @@ export class Harness {
     let stdout = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`load balancer did not start: ${stderr}`)), 10000);
+      const timer = setTimeout(() => reject(new Error(`load balancer did not start: ${stderr}`)), 20_000); // a bound for a loaded CI machine, not a speed test
       child.stderr?.on('data', (d: Buffer) => {
         stderr += d.toString();
         const line = stderr.split('\n').find((l) => l.includes('"msg":"listening"'));
