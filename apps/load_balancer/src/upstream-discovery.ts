@@ -23,9 +23,19 @@ export function upstreamBackends(up: UpstreamsConf, runsDiscovery: boolean, logg
     return backends;
   }
   let discovery: ServiceDiscovery;
+  let first: Backend[] = [];
   if (!runsDiscovery) discovery = new StaticDiscovery();
   // path / name are there: checkDiscovery in lb-conf.ts requires them.
-  else if (d.type === 'file') discovery = new FileDiscovery(d.path!, { pollIntervalMs: d.interval_ms ?? 1000, logger });
+  else if (d.type === 'file') {
+    discovery = new FileDiscovery(d.path!, { pollIntervalMs: d.interval_ms ?? 1000, logger });
+    // Read once before the listeners open, so the first requests find the list (-t checked
+    // the file; if it broke since, start empty: the background service logs why and retries).
+    try {
+      first = FileDiscovery.readSync(d.path!);
+    } catch {
+      first = [];
+    }
+  }
   else {
     discovery = new DnsDiscovery({
       name: d.name!,
@@ -37,7 +47,9 @@ export function upstreamBackends(up: UpstreamsConf, runsDiscovery: boolean, logg
       ...(d.servers === undefined ? {} : { servers: d.servers }),
     });
   }
-  return new Backends(discovery, opts);
+  const backends = new Backends(discovery, opts);
+  if (first.length > 0) backends.replace(first);
+  return backends;
 }
 
 /**
@@ -52,7 +64,10 @@ export function upstreamBackends(up: UpstreamsConf, runsDiscovery: boolean, logg
 export function shareBackends(lb: LoadBalancer, topic: string, healthTopic: string, { channel, publishes }: HealthSharing): void {
   const backends = lb.backends();
   if (publishes) {
-    lb.on('change', (list) => channel.publish(topic, list.map((b): JsonValue => ({ addr: b.addr, weight: b.weight }))));
+    const publish = (list: readonly Backend[]): void => channel.publish(topic, list.map((b): JsonValue => ({ addr: b.addr, weight: b.weight })));
+    // A list read before the start (a file) is published now: discovery's first answer is the same list, no change.
+    if (backends.items().length > 0) publish(backends.items());
+    lb.on('change', publish);
     return;
   }
   channel.subscribe(topic, (payload) => {

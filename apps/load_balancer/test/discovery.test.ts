@@ -57,10 +57,10 @@ async function until(url: string, body: string, n: number, timeoutMs = 15_000): 
 
 test('file discovery: a change is picked up, a broken file keeps the last list (logged), in-flight requests to a removed backend complete', async () => {
   let held: ServerResponse | null = null;
-  // Holds the first response open; later ones (before the change is seen) answer at once.
+  // Holds the first /hold response open; the others answer at once.
   const slow = await h.upstream(0, (req, res) => {
     req.resume();
-    if (held !== null) return void res.end('slow');
+    if (req.url !== '/hold' || held !== null) return void res.end('slow');
     held = res;
     res.writeHead(200);
     res.write('slow part 1, ');
@@ -70,8 +70,10 @@ test('file discovery: a change is picked up, a broken file keeps the last list (
   swap(file, `- ${slow.addr}\n`);
   const lb = await h.start(conf([`discovery: { type: file, path: ${file}, interval_ms: 100 }`]));
 
+  // The file was read before the listener opened: the first request finds the backend.
+  expect(await get(lb.url)).toBe('slow');
   // A request in flight on the backend about to be removed.
-  const inflight = request(lb.url, { reset: true });
+  const inflight = request(`${lb.url}/hold`, { reset: true });
   // Generous bounds: a loaded CI machine runs other suites meanwhile; each loop ends as soon as it can.
   for (let i = 0; i < 1000 && held === null; i++) await sleep(10);
   expect(held).not.toBeNull();
