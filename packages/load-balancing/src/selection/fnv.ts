@@ -1,6 +1,7 @@
 import type { Backend } from '../backend';
 import { fnv1a64Mod } from '../internal/fnv1a64';
 import type { BackendIter, SelectionAlgorithm, SelectionKey, Selector } from './selection-algorithm';
+import { weightedIndex } from './weighted-index';
 import { EMPTY_ITER, WrappingIter } from './wrapping-iter';
 
 /**
@@ -43,15 +44,7 @@ class FnvSelector implements Selector {
   iter(key: SelectionKey): BackendIter {
     const n = this.backends.length;
     if (n === 0) return EMPTY_ITER;
-    const point = fnv1a64Mod(key, this.ends[n - 1]!);
-    // The backend at position `point` of the weighted list: first i with ends[i] > point.
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! > point) hi = mid;
-      else lo = mid + 1;
-    }
-    return new WrappingIter(this.backends, lo);
+    // The backend at position `point` of the weighted list.
+    return new WrappingIter(this.backends, weightedIndex(this.ends, fnv1a64Mod(key, this.ends[n - 1]!)));
   }
 }

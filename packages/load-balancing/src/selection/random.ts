@@ -1,5 +1,6 @@
 import type { Backend } from '../backend';
 import type { BackendIter, SelectionAlgorithm, Selector } from './selection-algorithm';
+import { weightedIndex } from './weighted-index';
 import { EMPTY_ITER, WrappingIter } from './wrapping-iter';
 
 /**
@@ -37,15 +38,6 @@ class RandomSelector implements Selector {
   iter(): BackendIter {
     const n = this.backends.length;
     if (n === 0) return EMPTY_ITER;
-    const point = this.random() * this.ends[n - 1]!;
-    // First i with ends[i] > point.
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! > point) hi = mid;
-      else lo = mid + 1;
-    }
-    return new WrappingIter(this.backends, lo);
+    return new WrappingIter(this.backends, weightedIndex(this.ends, this.random() * this.ends[n - 1]!));
   }
 }
