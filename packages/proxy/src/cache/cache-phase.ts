@@ -208,7 +208,7 @@ export class CachePhase<Ctx> implements SessionCache {
 
   private readonly storageFailed = (err: unknown): void => {
     // A broken store must not fail requests: the lookup counts as a miss.
-    this.logger.error({ service: this.task.rt.name, key: this.primary, err: err instanceof Error ? err.message : String(err) }, 'cache storage lookup failed; treated as a miss');
+    this.logger.error({ service: this.task.rt.name, key: this.primary, err: err instanceof Error ? err.message : String(err) }, 'cache storage failed; the request goes on uncached');
   };
 
   private afterLookup(found: VariantLookup): void {
