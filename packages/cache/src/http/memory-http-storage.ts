@@ -226,6 +226,9 @@ export class MemoryHttpStorage implements HttpCacheStorage {
       // Touch: move to the most recently used end.
       this.lru.delete(entry);
       this.lru.add(entry);
+      // A body that arrived in pieces is kept as one, once nobody reads the pieces: every hit
+      // then hands it out in one read and one socket write.
+      if (entry.chunks.length > 1 && entry.readers === 0 && entry.released === 0) entry.chunks = [Buffer.concat(entry.chunks, entry.bodyBytes)];
     }
     return Promise.resolve({ meta: entry.meta, body: new MemoryBodyReader(entry), size: entry.state === 'done' ? entry.bodyBytes : null });
   }
