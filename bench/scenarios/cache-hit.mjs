@@ -3,6 +3,7 @@
 // both objects come back `X-Cache-Status: HIT`, and the upstream logs every request that reaches
 // it, so the table shows how many of the measured requests were really served from the cache.
 import { cacheHit } from '../lib/cache-hit-probe.mjs';
+import { SATURATED_PCT } from '../lib/cpu-per-request.mjs';
 import { int, num, ratio } from '../lib/format.mjs';
 import { startOwnPeers } from '../lib/own-peers.mjs';
 import { runRounds } from '../lib/run-load-scenario.mjs';
@@ -75,12 +76,25 @@ export default {
           await cacheHit(rp.port, c.object).catch((/** @type {Error} */ err) => notes.push(`**${rp.peer.label}, ${c.label}: after the rounds, ${err.message}**`));
         }
         for (const r of section.rows) rows.push(caseRow(c.label, r, counts.get(r.peer)));
+        const ref = section.rows.find((r) => r.peer === 'nginx');
+        if (ref && ref.cpuPct < SATURATED_PCT) {
+          notes.push(
+            `**${c.label}: nginx was not the limit**: it used ${int(ref.cpuPct)}% of its core, so its req/s is below what it can do (wrk shares CPU 0 with the upstream and any other load); compare CPU µs / req`,
+          );
+        }
         notes.push(...section.rows.filter((r) => r.failed && r.rounds.length > 0).map((r) => `${r.label}, ${c.label}: failed after ${r.rounds.length} round(s): ${r.failed}`));
         data.push({ case: c.id, path: c.object.path, bytes: c.object.bytes, command: section.command, rows: section.rows, origin: Object.fromEntries(counts) });
       }
-      const pt = data.map((d) => ({ label: CASES.find((c) => c.id === d.case)?.label, row: d.rows.find((r) => r.peer === 'pingora-ts') }));
-      const ptLine = pt.every((p) => p.row && Number.isFinite(p.row.ratio))
-        ? [`pingora-ts against nginx: ${pt.map((p) => `${ratio(/** @type {import('./scenario.mjs').LoadRow} */ (p.row).ratio)}x (${p.label})`).join(', ')}; target in issue 13: ≥ ${TARGET}x`]
+      const pt = data.map((d) => ({ label: CASES.find((c) => c.id === d.case)?.label, row: d.rows.find((r) => r.peer === 'pingora-ts'), ref: d.rows.find((r) => r.peer === 'nginx') }));
+      const ptLine = pt.every((p) => p.row && p.ref && Number.isFinite(p.row.ratio))
+        ? [
+            `pingora-ts against nginx: ${pt
+              .map((p) => {
+                const [r, n] = /** @type {import('./scenario.mjs').LoadRow[]} */ ([p.row, p.ref]);
+                return `${ratio(r.ratio)}x the req/s and ${ratio(cpuUs(r) / cpuUs(n))}x the CPU per response (${p.label})`;
+              })
+              .join(', ')}; target in issue 13: ≥ ${TARGET}x the req/s`,
+          ]
         : [`target in issue 13: pingora-ts ≥ ${TARGET}x nginx`];
       return {
         columns,
@@ -112,7 +126,11 @@ export default {
 function caseRow(object, r, count) {
   if (r.skipped) return [object, r.label, `skipped: ${r.skipped}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
   if (r.failed && r.rounds.length === 0) return [object, r.label, `failed: ${r.failed}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
-  const cpuUs = r.rps > 0 ? ((r.cpuPct / 100) * 1e6) / r.rps : Number.NaN;
   const fromCache = count && count.requests > 0 ? `${((1 - count.origin / count.requests) * 100).toFixed(2)}%` : '-';
-  return [object, r.label, int(r.rps), ratio(r.ratio), num(r.p50Ms), num(r.p99Ms), int(r.errors), int(r.cpuPct), num(cpuUs), num(r.rssMaxMiB), int(count?.requests ?? NaN), int(count?.origin ?? NaN), fromCache];
+  return [object, r.label, int(r.rps), ratio(r.ratio), num(r.p50Ms), num(r.p99Ms), int(r.errors), int(r.cpuPct), num(cpuUs(r)), num(r.rssMaxMiB), int(count?.requests ?? NaN), int(count?.origin ?? NaN), fromCache];
+}
+
+/** The proxy's CPU time per response, µs (CPU % of one core / req/s). @param {import('./scenario.mjs').LoadRow} r */
+function cpuUs(r) {
+  return r.rps > 0 ? ((r.cpuPct / 100) * 1e6) / r.rps : Number.NaN;
 }
