@@ -2,7 +2,7 @@ import { readCaFile, type JsonValue, type Logger, type Service, type StateChanne
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
-import { HttpProxy, type Http2Options } from '@pingora-ts/proxy';
+import { HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
 import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
@@ -51,6 +51,7 @@ function buildService(
     tunnelIdleTimeoutMs: svc.tunnel_idle_timeout_ms,
     logger,
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
+    ...(svc.cache?.enabled === true ? { cache: cacheOptions(svc.cache) } : {}),
   });
   const dynamic = isDynamic(up);
   // Before shareHealth: a new list reaches the workers before the health map that covers it.
@@ -71,6 +72,19 @@ function upstreamTrust(up: ServiceConf['upstreams'], caFilePath: string | undefi
   const pems = [caFile, caPath === undefined ? undefined : readCaFile(caPath, { path: ['upstreams', 'tls', 'ca_path'] })].filter((p): p is string => p !== undefined);
   if (pems.length === 0) return undefined;
   return { pem: pems.join('\n'), key: [caFilePath ?? '', caPath ?? ''].join('|') };
+}
+
+/** The conf's snake_case `cache` section as HttpProxy's `cache` option. */
+function cacheOptions(c: NonNullable<ServiceConf['cache']>): HttpCacheOptions {
+  return {
+    maxSizeBytes: c.max_size_bytes,
+    maxObjectBytes: c.max_object_bytes,
+    key: c.key,
+    lockTimeoutMs: c.lock_timeout_ms,
+    statusHeader: c.status_header,
+    purgeAllow: c.purge_allow,
+    policy: { defaultTtlSeconds: c.default_ttl_seconds },
+  };
 }
 
 /** The conf's snake_case `http2` section as HttpProxy's `http2` option (keys left out keep the proxy's defaults). */

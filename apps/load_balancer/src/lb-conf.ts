@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { CacheKeyTemplate } from '@pingora-ts/cache';
 import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
 import { FileDiscovery } from '@pingora-ts/load-balancing';
 import { z } from 'zod';
@@ -239,6 +241,51 @@ const http2Schema = z.strictObject({
   max_control_frames_per_second: z.number().int().min(1).optional(),
 });
 
+/**
+ * The service's HTTP cache (HttpProxy's `cache` option; see the README's "HTTP cache"):
+ * `cache: { enabled: true }` alone is a correct RFC 9111 shared cache in memory.
+ */
+const cacheSchema = z.strictObject({
+  enabled: z.boolean(),
+  /** Bytes kept in memory, bodies and heads (default 64 MiB). */
+  max_size_bytes: z.number().int().min(1).default(64 * 1024 * 1024),
+  /** Largest body stored; larger ones pass through uncached (default 8 MiB; at most max_size_bytes). */
+  max_object_bytes: z.number().int().min(1).default(8 * 1024 * 1024),
+  /** Freshness for a heuristically cacheable response without Last-Modified (0, the default: none, revalidated on each use). */
+  default_ttl_seconds: z.number().int().min(0).default(0),
+  /** The primary key template: $scheme, $host, $uri, $args, $request_uri, $http_<name> (default $scheme://$host$request_uri). */
+  key: z.string().min(1).refine(isKeyTemplate, { error: (iss) => keyTemplateError(iss.input) }).default('$scheme://$host$request_uri'),
+  /** How long concurrent misses for one key wait for the one fetching it (default 5000). */
+  lock_timeout_ms: z.number().int().min(1).default(5000),
+  /** The response header with HIT, MISS, EXPIRED, STALE, REVALIDATED or BYPASS; false: none (default X-Cache-Status). */
+  status_header: z.union([z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a header name'), z.literal(false)]).default('X-Cache-Status'),
+  /** Client addresses or CIDR ranges allowed to PURGE (default none: PURGE is answered 405). */
+  purge_allow: z.array(z.string().refine(isAddressOrCidr, { error: (iss) => `${JSON.stringify(iss.input)} is not an IP address or CIDR range` })).default([]),
+}).refine((c) => c.max_object_bytes <= c.max_size_bytes, { path: ['max_object_bytes'], message: 'must not exceed max_size_bytes' });
+
+function isKeyTemplate(s: string): boolean {
+  return keyTemplateError(s) === '';
+}
+
+/** Why `s` is not a key template ('' when it is), in the words of `CacheKeyTemplate`. */
+function keyTemplateError(s: unknown): string {
+  try {
+    new CacheKeyTemplate(s as string);
+    return '';
+  } catch (err) {
+    return (err as Error).message.replace(/^cache option "key": /, '');
+  }
+}
+
+function isAddressOrCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  const family = isIP(slash < 0 ? s : s.slice(0, slash));
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = s.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const serviceSchema = z.strictObject({
   name: z.string().min(1),
   /** Core's listener config: `host:port` or `unix:/path`, optional `tls` (SNI certs, ALPN), `unix_mode`. */
@@ -251,6 +298,7 @@ const serviceSchema = z.strictObject({
   tunnel_idle_timeout_ms: z.number().int().min(0).default(300000),
   /** Downstream HTTP/2 (TLS ALPN h2, h2c on cleartext listeners unless `h2c: false`). */
   http2: http2Schema.optional(),
+  cache: cacheSchema.optional(),
 });
 
 export const lbConfSchema = serverConfSchema.extend({

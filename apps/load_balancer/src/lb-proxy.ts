@@ -149,6 +149,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       reused: upstream?.reused ?? null,
       retries: session.retries,
       error: e?.kind ?? null,
+      ...(session.cache === null ? {} : { cache: session.cache.status }),
     });
   }
 }

@@ -17,6 +17,8 @@ export interface AccessLogEntry {
   retries?: number | undefined;
   /** Error kind when the request failed. */
   error?: string | null | undefined;
+  /** The HTTP cache's status (`HIT`, `MISS`, `EXPIRED`, `STALE`, `REVALIDATED`, `BYPASS`) when the service caches. */
+  cache?: string | null | undefined;
 }
 
 export interface AccessLoggerOptions {
@@ -151,6 +153,7 @@ export class AccessLogger {
     if (e.reused !== undefined) line += ',"reused":' + (e.reused === true ? 'true' : e.reused === false ? 'false' : val(e.reused));
     if (e.retries !== undefined) line += ',"retries":' + val(e.retries);
     if (e.error !== undefined) line += ',"error":' + (typeof e.error === 'string' ? str(e.error) : val(e.error));
+    if (e.cache !== undefined) line += ',"cache":' + (typeof e.cache === 'string' ? str(e.cache) : val(e.cache));
 
     if (this.#stalled && this.#stalled.length > MAX_PENDING_BYTES) {
       this.#dropped++;

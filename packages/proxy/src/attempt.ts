@@ -11,7 +11,9 @@
  * step runner (`ProxyTask.wait` / `wake`), which is where re-entrancy is handled.
  */
 import { ProxyError } from '@pingora-ts/core';
+import type { CacheFill } from './cache/cache-fill';
 import { asksProtocolSwitch } from './downstream/request-checks';
+import type { BodySink } from './flow/body-sink';
 import { BodyFlow, type ChunkFilter, type FlowOwner, type TrailerFilter } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
@@ -31,6 +33,9 @@ const WAIT_HEAD = 1;
 const WAIT_BODY = 2;
 /** A `101` went downstream; the tunnel starts once the request body is all upstream. */
 const WAIT_TUNNEL = 3;
+
+/** Where the body of a response the cache answers for goes (a 304, an error served stale). */
+const DISCARD: BodySink = { onBodyChunk() {}, onBodyEnd() {} };
 
 export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo, TunnelOwner {
   /** From `RequestBodyInfo`: the downstream request has a body. */
@@ -56,6 +61,9 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
   /** The upstream answered `101 Switching Protocols`: HTTP is over on its connection. */
   private switched = false;
   private tunnel: Tunnel | null = null;
+  /** The response body went to the cache (`divertResponse`): the client is served elsewhere. */
+  private diverted = false;
+  private fill: CacheFill | null = null;
 
   constructor(private readonly task: ProxyTask<Ctx>) {}
 
@@ -149,6 +157,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     const request = new RequestHeader(d.method, d.target, forwardRequestHeaders(d.rawHeaders, t.session.clientAddr, d.scheme, this));
     if (d.unframedBody) this.hasBody = true;
     request.readTimeoutMs = grpcTimeoutMs(d.rawHeaders);
+    t.cache?.upstreamRequest(request);
     this.request = request;
     let r: void | Promise<void>;
     try {
@@ -203,6 +212,14 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
   }
 
   private afterUpstreamResponseFilter(): void {
+    const cache = this.task.cache;
+    // The cache phases decide (`responseCacheFilter`): `passResponse` or `divertResponse` follows.
+    if (cache !== null && !this.switched) cache.responseArrived(this.response as ResponseHeader);
+    else this.passResponse();
+  }
+
+  /** @internal `responseFilter`, then the head goes downstream and the body follows. */
+  passResponse(): void {
     const t = this.task;
     let r: void | Promise<void>;
     try {
@@ -307,6 +324,25 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     t.session.setTunnel(this.tunnel);
   }
 
+  /**
+   * @internal The cache answers the client instead: the response body goes into `fill` (or is
+   * read and dropped), and the upstream connection returns to the pool when it ends. The task
+   * no longer reaches this attempt; only upstream events do, for the fill.
+   */
+  divertResponse(fill: CacheFill | null): void {
+    this.waiting = WAIT_NONE;
+    this.diverted = true;
+    this.fill = fill;
+    const upstream = this.upstream as UpstreamSession;
+    if (fill !== null) fill.setSource(upstream);
+    upstream.readBody(fill ?? DISCARD);
+  }
+
+  /** @internal A cache step on the response failed. */
+  responseStepFailed(err: unknown): void {
+    this.upstreamFailed(err);
+  }
+
   /** The try failed after the connection was made: `errorWhileProxy` decides what the task sees. */
   private upstreamFailed(err: unknown): void {
     const t = this.task;
@@ -371,6 +407,11 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
   }
 
   onUpstreamError(err: ProxyError): void {
+    if (this.diverted) {
+      // Mid-fill: the fill is discarded (readers get an error); the client's request is not ours any more.
+      this.fill?.fail(err);
+      return;
+    }
     this.fail(err);
   }
 

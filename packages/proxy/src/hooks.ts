@@ -4,6 +4,10 @@
  * required hook, a hook that is not a function, or a misspelt one (`requestFiltr`) throws then.
  */
 import type { ProxyError } from '@pingora-ts/core';
+import { isCacheableMethod, storedResponseUse, varianceKey, type CacheMeta, type ResponseCacheable, type StoredResponseUse } from '@pingora-ts/cache';
+import type { SessionCache } from './cache/cache-phase';
+import { asksProtocolSwitch } from './downstream/request-checks';
+import type { ResponseHeader } from './response-header';
 import { sendErrorResponse } from './error-response';
 import type { BodyFilterResult, FailToProxy, ProxyHttp } from './proxy-http';
 import type { HeaderList } from './header-list';
@@ -15,6 +19,10 @@ export const HOOK_NAMES = [
   'earlyRequestFilter',
   'requestFilter',
   'allowConnect',
+  'requestCacheFilter',
+  'cacheKeyCallback',
+  'cacheHitFilter',
+  'cacheMissFilter',
   'proxyUpstreamFilter',
   'upstreamPeer',
   'connectedToUpstream',
@@ -23,6 +31,8 @@ export const HOOK_NAMES = [
   'requestBodyFilter',
   'requestTrailerFilter',
   'upstreamResponseFilter',
+  'responseCacheFilter',
+  'cacheVaryFilter',
   'responseFilter',
   'responseBodyFilter',
   'upstreamResponseTrailerFilter',
@@ -47,6 +57,16 @@ export const DEFAULT_HOOKS: DefaultedHooks = {
   allowConnect(): boolean {
     return false;
   },
+  requestCacheFilter(session: Session): boolean {
+    return isCacheableMethod(session.method) && !asksProtocolSwitch(session.rawHeaders as string[]);
+  },
+  cacheKeyCallback(session: Session): string {
+    return (session.cache as SessionCache).primaryKey();
+  },
+  cacheHitFilter(session: Session, meta: CacheMeta): StoredResponseUse {
+    return storedResponseUse(meta, session.rawHeaders, Date.now());
+  },
+  cacheMissFilter(): void {},
   proxyUpstreamFilter(): boolean {
     return true;
   },
@@ -60,6 +80,12 @@ export const DEFAULT_HOOKS: DefaultedHooks = {
   },
   requestTrailerFilter(): void {},
   upstreamResponseFilter(): void {},
+  responseCacheFilter(session: Session, response: ResponseHeader): ResponseCacheable {
+    return (session.cache as SessionCache).responseCacheable(response);
+  },
+  cacheVaryFilter(session: Session, meta: CacheMeta): string | null {
+    return varianceKey(meta.vary, session.rawHeaders);
+  },
   responseFilter(): void {},
   responseBodyFilter(): BodyFilterResult {
     return undefined;

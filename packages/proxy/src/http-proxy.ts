@@ -22,6 +22,7 @@ import { LlhttpListener } from './downstream/llhttp-listener';
 import { NodeHttpListener } from './downstream/node-http-listener';
 import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from './flow/tunnel';
+import { HttpCache, type HttpCacheOptions } from './cache/http-cache';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
@@ -77,6 +78,12 @@ export interface HttpProxyOptions {
    * cleartext ones beside HTTP/1.1.
    */
   http2?: Http2Options;
+  /**
+   * An RFC 9111 shared HTTP cache in front of the upstreams (see `docs/cache.md`): an `HttpCache`
+   * (to share one between proxies) or its options; `{}` gives a correct cache in memory.
+   * Default: none.
+   */
+  cache?: HttpCache | HttpCacheOptions;
 }
 
 /** Counters of a running proxy. */
@@ -103,6 +110,7 @@ const OPTION_KEYS = new Set([
   'downstream',
   'tunnelIdleTimeoutMs',
   'http2',
+  'cache',
 ]);
 
 export class HttpProxy<Ctx> implements ListeningService {
@@ -173,6 +181,12 @@ export class HttpProxy<Ctx> implements ListeningService {
       maxRetries,
       tunnelIdleTimeoutMs: options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
       logger,
+      cache: options.cache === undefined ? null : options.cache instanceof HttpCache ? options.cache : new HttpCache(options.cache),
+      startBackground: (downstream, refresh) => {
+        // Counted as a request in flight (`stats().activeRequests`) like any other.
+        this.activeRequests++;
+        new ProxyTask(this.runtime, downstream, refresh).run();
+      },
       taskDone: () => {
         this.activeRequests--;
       },

@@ -4,16 +4,18 @@
  * Only `newCtx` and `upstreamPeer` are required; every other hook has a default (see
  * `DEFAULT_HOOKS` in `hooks.ts`). Hooks run in this order (chart: `docs/phases.md`):
  *
- * earlyRequestFilter → requestFilter → proxyUpstreamFilter → retry loop { upstreamPeer →
- * connect → connectedToUpstream | failToConnect → upstreamRequestFilter → requestBodyFilter →
- * requestTrailerFilter → upstreamResponseFilter → responseFilter → responseBodyFilter →
- * upstreamResponseTrailerFilter | errorWhileProxy } →
- * failToProxy (on error) → logging.
+ * earlyRequestFilter → requestFilter → [with a cache: requestCacheFilter → cacheKeyCallback →
+ * lookup → cacheHitFilter (serve) | cacheMissFilter] → proxyUpstreamFilter → retry loop {
+ * upstreamPeer → connect → connectedToUpstream | failToConnect → upstreamRequestFilter →
+ * requestBodyFilter → requestTrailerFilter → upstreamResponseFilter → [responseCacheFilter →
+ * cacheVaryFilter] → responseFilter → responseBodyFilter → upstreamResponseTrailerFilter |
+ * errorWhileProxy } → failToProxy (on error) → logging.
  *
  * Hooks may be sync or async. Decisions are return values, never callbacks. A hook that
  * throws ends the request through `failToProxy` (a non-`ProxyError` becomes `InternalError`, 500).
  */
 import type { ProxyError } from '@pingora-ts/core';
+import type { CacheMeta, ResponseCacheable, StoredResponseUse } from '@pingora-ts/cache';
 import type { HeaderList } from './header-list';
 import type { HttpPeer } from './http-peer';
 import type { RequestHeader } from './request-header';
@@ -72,7 +74,38 @@ export interface ProxyHttp<Ctx> {
    */
   allowConnect?(session: Session, ctx: Ctx): MaybePromise<boolean>;
   /**
-   * Runs after `requestFilter` (where the cache phases will go), before the retry loop.
+   * Runs after `requestFilter` when the proxy has a cache (`HttpProxyOptions.cache`), first of
+   * the cache phases (not for `CONNECT`). Returns `true` to use the cache for this request,
+   * `false` to bypass it (`BYPASS`; a successful unsafe method still invalidates its URL).
+   * Default: `true` for `GET` and `HEAD` without `Upgrade` (a `HEAD` is served from the stored `GET`).
+   */
+  requestCacheFilter?(session: Session, ctx: Ctx): MaybePromise<boolean>;
+
+  /**
+   * Runs after `requestCacheFilter` allowed the cache, and for an allowed `PURGE`. Returns the
+   * primary cache key (the `Vary` variance is added to it by the cache). Default:
+   * `session.cache.primaryKey()`, the configured template (`$scheme://$host$request_uri`).
+   */
+  cacheKeyCallback?(session: Session, ctx: Ctx): MaybePromise<string>;
+
+  /**
+   * Runs when the lookup found a stored response (`meta`: its head and freshness), before it is
+   * used. Returns how: `'fresh'` (HIT), `'stale'` (served, STALE), `'stale-while-revalidate'`
+   * (served, STALE, one background request refreshes it), `'revalidate'` (ask the origin with
+   * validators first) or `'gateway-timeout'` (504, for `only-if-cached`). Return
+   * `'revalidate'` to force a refresh. Default: RFC 9111's answer (`storedResponseUse`).
+   */
+  cacheHitFilter?(session: Session, meta: CacheMeta, ctx: Ctx): MaybePromise<StoredResponseUse>;
+
+  /**
+   * Runs when the lookup found nothing stored, before the cache lock (the first miss for a key
+   * goes upstream, the others wait for it). For logs and metrics. Returns nothing. Default:
+   * does nothing.
+   */
+  cacheMissFilter?(session: Session, ctx: Ctx): MaybePromise<void>;
+
+  /**
+   * Runs after `requestFilter` (and the cache phases, which may have answered), before the retry loop.
    * May answer itself with `session.respond()`.
    * Returns `true` to proxy; `false` not to: unless the hook responded, a `502` with no body
    * is sent, and `logging` follows with no error. Default: returns `true`.
@@ -129,6 +162,22 @@ export interface ProxyHttp<Ctx> {
    * Default: does nothing.
    */
   upstreamResponseFilter?(session: Session, upstreamResponse: ResponseHeader, ctx: Ctx): MaybePromise<void>;
+
+  /**
+   * Runs after `upstreamResponseFilter` when this request may fill the cache (a miss or a
+   * revalidation), before `responseFilter`. Returns whether the response is stored, with the
+   * meta to store (`{ cacheable: true, meta }`) or why not (`{ cacheable: false, reason }`).
+   * What `upstreamResponseFilter` changed is stored. Default: `session.cache.responseCacheable(
+   * upstreamResponse)`: RFC 9111's shared-cache rules with the configured policy.
+   */
+  responseCacheFilter?(session: Session, upstreamResponse: ResponseHeader, ctx: Ctx): MaybePromise<ResponseCacheable>;
+
+  /**
+   * Runs when a response is about to be stored, after `responseCacheFilter`. Returns the
+   * variance (secondary key) it is stored under, or `null` for none. Default: the request's
+   * values of the response's `Vary` fields (`varianceKey(meta.vary, session.rawHeaders)`).
+   */
+  cacheVaryFilter?(session: Session, meta: CacheMeta, ctx: Ctx): MaybePromise<string | null>;
 
   /**
    * Runs after `upstreamResponseFilter`, right before the head is sent downstream; next come

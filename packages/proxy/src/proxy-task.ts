@@ -10,7 +10,13 @@
  * happened and `wake()` the task, which continues where it waits.
  */
 import { ProxyError, type Logger } from '@pingora-ts/core';
+import type { CacheHit, CacheStatus } from '@pingora-ts/cache';
 import { Attempt } from './attempt';
+import { BackgroundDownstream } from './cache/background-downstream';
+import type { CacheFill } from './cache/cache-fill';
+import { CachePhase, type BackgroundRefresh } from './cache/cache-phase';
+import { CacheServe } from './cache/cache-serve';
+import type { HttpCache } from './cache/http-cache';
 import { publishRequest } from './diagnostics';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
 import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
@@ -33,6 +39,10 @@ export interface ProxyRuntime<Ctx> {
   /** Longest silence (no byte either way) a tunnel lives through; 0: none. */
   readonly tunnelIdleTimeoutMs: number;
   readonly logger: Logger;
+  /** The HTTP cache, or null when the proxy does not cache. */
+  readonly cache: HttpCache | null;
+  /** Runs a background cache refresh (`stale-while-revalidate`) as a request of its own. */
+  startBackground(downstream: DownstreamSession, refresh: BackgroundRefresh): void;
   /** The request finished (after `logging`). */
   taskDone(): void;
 }
@@ -48,7 +58,11 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   ctx!: Ctx;
   /** @internal Set when the downstream cannot go on (client gone, malformed or slow body); never cleared. */
   downstreamFailure: ProxyError | null = null;
+  /** @internal The cache phases of this request; null when the proxy does not cache. */
+  readonly cache: CachePhase<Ctx> | null;
   private attempt: Attempt<Ctx> | null = null;
+  /** Answering from the cache (instead of an attempt). */
+  private serving: CacheServe<Ctx> | null = null;
   private error: ProxyError | null = null;
   /** A hook's or a connect's thenable is pending: its settlement continues the task, a wake does not. */
   private pending = false;
@@ -59,9 +73,12 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   constructor(
     readonly rt: ProxyRuntime<Ctx>,
     downstream: DownstreamSession,
+    refresh: BackgroundRefresh | null = null,
   ) {
     this.downstream = downstream;
     this.session = new Session(downstream);
+    this.cache = rt.cache === null ? null : new CachePhase(rt.cache, this, refresh);
+    if (this.cache !== null) this.session.setCache(this.cache);
     downstream.setEvents(this);
   }
 
@@ -116,7 +133,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
       else this.afterAllowConnect(allowed);
       return;
     }
-    this.proxyUpstream();
+    if (this.cache !== null) this.cache.start();
+    else this.proxyUpstream();
   }
 
   /** `CONNECT` is refused with 405 unless `allowConnect` said yes (as Pingora). */
@@ -135,7 +153,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     this.finish(null);
   }
 
-  private proxyUpstream(): void {
+  /** @internal `proxyUpstreamFilter`, then the retry loop (also where the cache phases go on to the origin). */
+  proxyUpstream(): void {
     let r: boolean | Promise<boolean>;
     try {
       r = this.rt.hooks.proxyUpstreamFilter(this.session, this.ctx);
@@ -192,11 +211,14 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     return true;
   }
 
-  /** The request failed for good: `failToProxy`, then `logging`. */
-  private requestFailed(err: unknown): void {
+  /** @internal The request failed for good: `failToProxy` (or a stale response, `stale-if-error`), then `logging`. */
+  requestFailed(err: unknown): void {
     const e = ProxyError.from(err);
     this.error = e;
     this.logFailure(e);
+    this.attempt = null;
+    this.serving = null;
+    if (this.cache !== null && this.cache.serveStaleOnError(e)) return;
     let r: FailToProxy | Promise<FailToProxy>;
     try {
       r = this.rt.hooks.failToProxy(this.session, e, this.ctx);
@@ -221,6 +243,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   /** @internal `logging`, last and once. */
   finish(error: ProxyError | null): void {
     this.attempt = null;
+    this.serving = null;
+    this.cache?.done();
     this.error = error;
     let r: void | Promise<void>;
     try {
@@ -287,7 +311,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   private leave(): void {
     while (this.woken) {
       this.woken = false;
-      if (!this.pending) this.attempt?.onWake();
+      if (!this.pending) (this.serving ?? this.attempt)?.onWake();
     }
     this.stepping = false;
   }
@@ -295,12 +319,44 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   // DownstreamEvents
 
   onDownstreamDrain(): void {
-    this.attempt?.downstreamDrained();
+    (this.serving ?? this.attempt)?.downstreamDrained();
   }
 
   onDownstreamError(err: ProxyError): void {
     this.downstreamFailure ??= err;
-    this.attempt?.fail(err);
+    (this.serving ?? this.attempt)?.fail(err);
+  }
+
+  // The cache phases (`CachePhase`) continue the request through these.
+
+  /** @internal Answers from the cache: a hit, or the entry this request fills. */
+  serveFromCache(hit: CacheHit, status: CacheStatus, statusHeader: string | null): void {
+    this.attempt = null;
+    const serve = new CacheServe(this, hit, status, statusHeader);
+    this.serving = serve;
+    serve.start();
+  }
+
+  /** @internal The cache let the upstream response through: `responseFilter`, then to the client. */
+  passResponse(): void {
+    this.attempt?.passResponse();
+  }
+
+  /** @internal The upstream body goes to the cache (`fill`) or nowhere (null: a 304, or an error answered stale); the client is served from the cache. */
+  divertResponse(fill: CacheFill | null): void {
+    const a = this.attempt;
+    this.attempt = null;
+    a?.divertResponse(fill);
+  }
+
+  /** @internal A cache step on the response failed: the attempt fails (`errorWhileProxy`, maybe a retry). */
+  responseStepFailed(err: unknown): void {
+    this.attempt?.responseStepFailed(err);
+  }
+
+  /** @internal */
+  startBackgroundRefresh(refresh: BackgroundRefresh): void {
+    this.rt.startBackground(new BackgroundDownstream(this.downstream), refresh);
   }
 
   private logFailure(e: ProxyError): void {

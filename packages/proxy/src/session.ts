@@ -4,6 +4,7 @@
  * everything they need from it: method, path, status, bytes, duration, upstream, reuse.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { SessionCache } from './cache/cache-phase';
 import type { DownstreamSession } from './downstream/downstream-session';
 
 /** The last upstream attempt. */
@@ -43,6 +44,7 @@ export class Session {
   private _tunnel: TunnelInfo | null = null;
   private _retries = 0;
   private _clientAddr: string | null = null;
+  private _cache: SessionCache | null = null;
 
   /** @internal Made by the proxy for every request. */
   constructor(downstreamSession: DownstreamSession) {
@@ -133,6 +135,19 @@ export class Session {
    */
   respond(status: number, headers?: OutgoingHttpHeaders | readonly string[], body?: string | Uint8Array): void {
     this.downstreamSession.respond(status, headers, body);
+  }
+
+  /**
+   * The HTTP cache's view of this request (its status for logs, its key, the defaults of the
+   * cache hooks); null when the proxy has no cache.
+   */
+  get cache(): SessionCache | null {
+    return this._cache;
+  }
+
+  /** @internal */
+  setCache(cache: SessionCache): void {
+    this._cache = cache;
   }
 
   /** @internal */

@@ -39,7 +39,7 @@ test('missing required hooks and non-function hooks throw', () => {
 test('HOOK_NAMES lists every hook in call order', () => {
   expect(HOOK_NAMES[0]).toBe('newCtx');
   expect(HOOK_NAMES[HOOK_NAMES.length - 1]).toBe('logging');
-  expect(HOOK_NAMES).toHaveLength(18);
+  expect(HOOK_NAMES).toHaveLength(24);
 });
 
 test('options are validated; unknown keys name their path', () => {

@@ -23,3 +23,14 @@ test('examples/own-proxy.mjs runs against the built package', async () => {
   expect(out).toMatch(/^GET \/again 200 \d+B [\d.]+ms 127\.0\.0\.1:\d+ reused$/m);
   expect(out).toContain('-> 200 upstream got /hello via pingora-ts (example)');
 });
+
+test('examples/caching-proxy.mjs runs against the built package', async () => {
+  const built = [pkg, path.join(pkg, '..', 'pool'), path.join(pkg, '..', 'core'), path.join(pkg, '..', 'cache')];
+  const out = await runExample(pkg, 'examples/caching-proxy.mjs', [], built);
+  expect(out).toContain('-> 200 MISS "page /hello\\n"');
+  expect(out).toContain('-> 200 HIT "page /hello\\n"');
+  expect(out).toContain('-> 304 REVALIDATED ""');
+  expect(out).toContain('-> 206 HIT "page"');
+  expect(out).toMatch(/^PURGE \/hello 200 null$/m);
+  expect(out).toContain('the origin was asked 3 times');
+});

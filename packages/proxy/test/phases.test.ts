@@ -55,6 +55,27 @@ function recorder(peers: HttpPeer[]) {
     requestBodyFilter: (_s, _chunk, _end, ctx) => rec(ctx, 'requestBodyFilter'),
     requestTrailerFilter: (_s, _trailers, ctx) => rec(ctx, 'requestTrailerFilter'),
     upstreamResponseFilter: (_s, _resp, ctx) => rec(ctx, 'upstreamResponseFilter'),
+    requestCacheFilter: (s, ctx) => {
+      rec(ctx, 'requestCacheFilter');
+      return DEFAULT_HOOKS.requestCacheFilter(s, ctx);
+    },
+    cacheKeyCallback: (s, ctx) => {
+      rec(ctx, 'cacheKeyCallback');
+      return DEFAULT_HOOKS.cacheKeyCallback(s, ctx);
+    },
+    cacheHitFilter: (s, meta, ctx) => {
+      rec(ctx, 'cacheHitFilter');
+      return DEFAULT_HOOKS.cacheHitFilter(s, meta, ctx);
+    },
+    cacheMissFilter: (_s, ctx) => rec(ctx, 'cacheMissFilter'),
+    responseCacheFilter: (s, resp, ctx) => {
+      rec(ctx, 'responseCacheFilter');
+      return DEFAULT_HOOKS.responseCacheFilter(s, resp, ctx);
+    },
+    cacheVaryFilter: async (s, meta, ctx) => {
+      rec(ctx, 'cacheVaryFilter');
+      return DEFAULT_HOOKS.cacheVaryFilter(s, meta, ctx);
+    },
     responseFilter: (_s, _resp, ctx) => rec(ctx, 'responseFilter'),
     responseBodyFilter: (_s, _chunk, _end, ctx) => rec(ctx, 'responseBodyFilter'),
     upstreamResponseTrailerFilter: (_s, _trailers, ctx) => rec(ctx, 'upstreamResponseTrailerFilter'),
@@ -145,6 +166,40 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     ]);
     expect(log.error).toBeNull();
     expectOnChart(log.calls);
+  });
+
+  test('with a cache: a miss, then a hit (served from the cache through responseFilter and responseBodyFilter)', async () => {
+    const up = await res.httpServer((_req, r) => {
+      r.setHeader('cache-control', 'max-age=60');
+      r.end('cached');
+    });
+    const { app, next } = recorder([new HttpPeer(up.address)]);
+    const { url } = await startProxy(res, app, { cache: {} });
+    const c = client(res, url);
+    for (let i = 0; i < 2; i++) expect(await (await c.request({ path: '/c', method: 'GET' })).body.text()).toBe('cached');
+    const miss = await next();
+    expect(miss.calls).toEqual([
+      'newCtx',
+      'earlyRequestFilter',
+      'requestFilter',
+      'requestCacheFilter',
+      'cacheKeyCallback',
+      'cacheMissFilter',
+      'proxyUpstreamFilter',
+      'upstreamPeer',
+      'connectedToUpstream',
+      'upstreamRequestFilter',
+      'upstreamResponseFilter',
+      'responseCacheFilter',
+      'cacheVaryFilter',
+      'responseFilter',
+      'responseBodyFilter',
+      'logging',
+    ]);
+    const hit = await next();
+    expect(hit.calls).toEqual(['newCtx', 'earlyRequestFilter', 'requestFilter', 'requestCacheFilter', 'cacheKeyCallback', 'cacheHitFilter', 'responseFilter', 'responseBodyFilter', 'logging']);
+    expectOnChart(miss.calls);
+    expectOnChart(hit.calls);
   });
 
   test('WebSocket upgrade: the 101 goes through the response head hooks, then the tunnel; logging once it closed', async () => {

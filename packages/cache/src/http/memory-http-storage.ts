@@ -11,6 +11,9 @@
  *   fill; an aborted fill is removed and its readers get an error, never a truncated body.
  * - Fills in progress are not evictable, so the total may go over `maxSizeBytes` while they run
  *   (by at most `maxObjectBytes` per concurrent fill); eviction brings it back when they end.
+ * - A fill dropped from the store (grown past `maxObjectBytes`) but still read keeps only what
+ *   its slowest reader has not read yet, and its writes resolve only once that is below
+ *   `DROPPED_FILL_HIGH_WATER`: an object of any size streams through in bounded memory.
  *
  * A `Map` in insertion order is the LRU list (a hit moves its entry to the end): the store
  * needs entries whose size grows while they fill and that are pinned until done, which
@@ -30,6 +33,9 @@ export interface MemoryHttpStorageOptions {
 /** Bytes counted per entry on top of its body, for the head and bookkeeping. */
 const ENTRY_OVERHEAD = 256;
 
+/** Unread bytes a dropped fill holds for its readers before its writer waits for them. */
+const DROPPED_FILL_HIGH_WATER = 1024 * 1024;
+
 const TRUE = Promise.resolve(true);
 const FALSE = Promise.resolve(false);
 const NULL = Promise.resolve(null);
@@ -38,12 +44,18 @@ type State = 'filling' | 'done' | 'aborted';
 
 class Entry {
   state: State = 'filling';
+  /** The body's chunks from chunk number `released` on (earlier ones were read by every reader of a dropped fill). */
   chunks: Buffer[] = [];
+  released = 0;
+  /** Bytes in `chunks`. */
+  heldBytes = 0;
   bodyBytes = 0;
   /** Counted in the store's total (false once evicted, purged, aborted or too large). */
   indexed = true;
-  readers = 0;
+  readonly readerSet = new Set<MemoryBodyReader>();
   private wakers: (() => void)[] = [];
+  /** A dropped fill's writes waiting for the readers to catch up. */
+  private drainers: (() => void)[] = [];
 
   constructor(
     readonly primary: string,
@@ -67,6 +79,42 @@ class Entry {
     this.wakers = [];
     for (const f of w) f();
   }
+
+  get readers(): number {
+    return this.readerSet.size;
+  }
+
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.heldBytes += chunk.length;
+    this.bodyBytes += chunk.length;
+    this.wake();
+  }
+
+  /** Resolves once the readers of this dropped fill left less than the high-water mark unread. */
+  drained(): Promise<boolean> {
+    if (this.heldBytes <= DROPPED_FILL_HIGH_WATER || this.readers === 0) return FALSE;
+    return new Promise((resolve) => this.drainers.push(() => resolve(false)));
+  }
+
+  /** A reader moved on or left: a dropped fill lets go of what every reader has read. */
+  readProgress(): void {
+    if (this.indexed) return;
+    let min = Infinity;
+    for (const r of this.readerSet) if (r.index < min) min = r.index;
+    if (min === Infinity) min = this.released + this.chunks.length; // no reader left: nothing to keep
+    const drop = min - this.released;
+    if (drop > 0) {
+      for (let i = 0; i < drop; i++) this.heldBytes -= (this.chunks[i] as Buffer).length;
+      this.chunks.splice(0, drop);
+      this.released = min;
+    }
+    if (this.drainers.length > 0 && (this.heldBytes <= DROPPED_FILL_HIGH_WATER / 2 || this.readers === 0)) {
+      const d = this.drainers;
+      this.drainers = [];
+      for (const f of d) f();
+    }
+  }
 }
 
 interface Slot {
@@ -80,18 +128,23 @@ interface Primary {
 }
 
 class MemoryBodyReader implements BodyReader {
-  private index = 0;
+  /** The number of the next chunk to read. */
+  index = 0;
   private closed = false;
 
   constructor(private readonly entry: Entry) {
-    entry.readers++;
+    entry.readerSet.add(this);
   }
 
   // Not an async function: a chunk already there costs one resolved promise, no state machine.
   read(): Promise<Buffer | null> {
     const e = this.entry;
     if (this.closed) return NULL;
-    if (this.index < e.chunks.length) return Promise.resolve(e.chunks[this.index++] as Buffer);
+    if (this.index - e.released < e.chunks.length) {
+      const chunk = e.chunks[this.index++ - e.released] as Buffer;
+      if (!e.indexed) e.readProgress();
+      return Promise.resolve(chunk);
+    }
     if (e.state === 'done') {
       this.close();
       return NULL;
@@ -106,7 +159,8 @@ class MemoryBodyReader implements BodyReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.entry.readers--;
+    this.entry.readerSet.delete(this);
+    this.entry.readProgress();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -223,21 +277,17 @@ export class MemoryHttpStorage implements HttpCacheStorage {
       write: (chunk: Buffer): Promise<boolean> => {
         if (entry.state !== 'filling') return FALSE;
         if (!entry.indexed) {
-          // Dropped from the store: keep feeding readers that joined, if any.
-          if (entry.readers > 0) {
-            entry.chunks.push(chunk);
-            entry.bodyBytes += chunk.length;
-            entry.wake();
-          }
-          return FALSE;
+          // Dropped from the store: keep feeding readers that joined, if any, at their pace.
+          if (entry.readers === 0) return FALSE;
+          entry.append(chunk);
+          return entry.drained();
         }
-        entry.chunks.push(chunk);
-        entry.bodyBytes += chunk.length;
+        entry.append(chunk);
         this.total += chunk.length;
-        entry.wake();
         if (entry.bodyBytes > this.maxObjectBytes) {
           this.unindex(entry);
-          return FALSE;
+          entry.readProgress();
+          return entry.drained();
         }
         this.evict();
         return TRUE;

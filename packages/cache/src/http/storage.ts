@@ -45,7 +45,9 @@ export interface BodyReader extends AsyncIterable<Buffer> {
 export interface BodyWriter {
   /**
    * Appends a chunk. Resolves `false` once the entry is no longer being stored (it grew past
-   * `maxObjectBytes`, or was purged): keep streaming to the client, stop writing here.
+   * `maxObjectBytes`, or was purged); readers that joined it still get what is written after
+   * that, so a writer feeding readers keeps writing to the end. The promise may resolve late:
+   * that is the store's (or its readers') backpressure, so do not run far ahead of it.
    */
   write(chunk: Buffer): Promise<boolean>;
   /** Completes the fill; resolves `true` when it is now stored (served to later lookups). */

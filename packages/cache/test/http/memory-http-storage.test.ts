@@ -99,6 +99,40 @@ describe('MemoryHttpStorage', () => {
     expect(s2.sizeBytes).toBe(0);
   });
 
+  it('a dropped fill that is still read holds at most ~1 MiB its slowest reader has not read: writes wait for it', async () => {
+    const s = new MemoryHttpStorage({ maxSizeBytes: 1 << 20, maxObjectBytes: 64 * 1024 });
+    const w = (await s.put(key(), META))!;
+    const reader = (await s.get(key()))!.body;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    // Past maxObjectBytes the fill is dropped; the reader has read nothing, so ~1 MiB later a write waits.
+    let written = 0;
+    let waiting: Promise<boolean> | null = null;
+    for (let i = 0; i < 64 && waiting === null; i++) {
+      const r = w.write(chunk);
+      written += chunk.length;
+      let settled = false;
+      void r.then(() => (settled = true));
+      await Promise.resolve();
+      await Promise.resolve();
+      if (!settled) waiting = r;
+    }
+    expect(waiting).not.toBeNull();
+    expect(written).toBeGreaterThan(1 << 20);
+    expect(written).toBeLessThanOrEqual((1 << 20) + 2 * chunk.length);
+    // Reading lets the writer go on; the reader gets every byte, in order, and the end.
+    let read = 0;
+    const reading = (async () => {
+      for await (const c of reader) read += c.length;
+    })();
+    expect(await waiting).toBe(false);
+    for (let i = 0; i < 32; i++) await w.write(chunk);
+    written += 32 * chunk.length;
+    await w.finish();
+    await reading;
+    expect(read).toBe(written);
+    expect(s.sizeBytes).toBe(0);
+  });
+
   it('passes objects above maxObjectBytes through uncached; readers already joined still get all of it', async () => {
     const s = new MemoryHttpStorage({ maxSizeBytes: 10_000, maxObjectBytes: 10 });
     expect(await s.put(key(), META, 11)).toBeNull();
