@@ -543,14 +543,12 @@ describe('cache-hit scenario', () => {
     expect(pingoraTsConf({ threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null })).not.toContain('cache');
   });
 
-  test('the load balancer accepts the generated cache config (-t) once it has services[].cache', () => {
+  test('the load balancer accepts the generated cache config (-t)', () => {
     if (!existsSync(LB_MAIN)) return; // needs `pnpm build`
     const file = join(dir, 'lb.yaml');
     writeFileSync(file, pingoraTsConf({ threads: 1, base: join(dir, 'pt'), port: 0, upstreamPort: 9000, accessLog: null, cache: PINGORA_CACHE }));
     const r = spawnSync(process.execPath, [LB_MAIN, '-t', '-c', file], { encoding: 'utf8' });
-    const out = `${r.stdout}${r.stderr}`;
-    if (/services\[0\]\.cache: unknown key/.test(out)) return; // a build from before the HTTP cache
-    expect(out).toContain('ok');
+    expect(`${r.stdout}${r.stderr}`).toContain('ok');
     expect(r.status).toBe(0);
   });
 
