@@ -135,7 +135,8 @@ export class CachePhase<Ctx> implements SessionCache {
         break;
       }
     }
-    return { method: d.method, scheme: d.scheme, authority, path: d.target, headers: raw };
+    // A HEAD is filled by a GET (the stored GET answers it): judge the response as the GET's.
+    return { method: d.method === 'HEAD' ? 'GET' : d.method, scheme: d.scheme, authority, path: d.target, headers: raw };
   }
 
   // Request side
