@@ -2,7 +2,7 @@ import { readCaFile, type JsonValue, type Logger, type Service, type StateChanne
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
-import { HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
+import { HttpCache, HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
 import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
@@ -51,7 +51,7 @@ function buildService(
     tunnelIdleTimeoutMs: svc.tunnel_idle_timeout_ms,
     logger,
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
-    ...(svc.cache?.enabled === true ? { cache: cacheOptions(svc.cache) } : {}),
+    ...(svc.cache?.enabled === true ? { cache: sharedCache(svc.cache, `purge:${svc.name}`, health.channel) } : {}),
   });
   const dynamic = isDynamic(up);
   // Before shareHealth: a new list reaches the workers before the health map that covers it.
@@ -74,11 +74,25 @@ function upstreamTrust(up: ServiceConf['upstreams'], caFilePath: string | undefi
   return { pem: pems.join('\n'), key: [caFilePath ?? '', caPath ?? ''].join('|') };
 }
 
+/**
+ * The service's cache. Each worker has its own store, so a `PURGE` (or an invalidation) that
+ * one worker serves is published on `topic`, and every worker drops that key from its store.
+ */
+function sharedCache(c: NonNullable<ServiceConf['cache']>, topic: string, channel: StateChannel): HttpCache {
+  let n = 0;
+  const cache = new HttpCache({ ...cacheOptions(c), onPurge: (key) => channel.publish(topic, { key, n: ++n, pid: process.pid }) });
+  channel.subscribe(topic, (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof v.key !== 'string' || v.pid === process.pid) return;
+    void cache.storage.purge(v.key).catch(() => {});
+  });
+  return cache;
+}
+
 /** The conf's snake_case `cache` section as HttpProxy's `cache` option. */
 function cacheOptions(c: NonNullable<ServiceConf['cache']>): HttpCacheOptions {
   return {
     maxSizeBytes: c.max_size_bytes,
-    maxObjectBytes: c.max_object_bytes,
+    maxObjectBytes: c.max_object_bytes ?? Math.min(8 * 1024 * 1024, c.max_size_bytes),
     key: c.key,
     lockTimeoutMs: c.lock_timeout_ms,
     statusHeader: c.status_header,

@@ -249,8 +249,8 @@ const cacheSchema = z.strictObject({
   enabled: z.boolean(),
   /** Bytes kept in memory, bodies and heads (default 64 MiB). */
   max_size_bytes: z.number().int().min(1).default(64 * 1024 * 1024),
-  /** Largest body stored; larger ones pass through uncached (default 8 MiB; at most max_size_bytes). */
-  max_object_bytes: z.number().int().min(1).default(8 * 1024 * 1024),
+  /** Largest body stored; larger ones pass through uncached (default 8 MiB, or max_size_bytes when smaller). */
+  max_object_bytes: z.number().int().min(1).optional(),
   /** Freshness for a heuristically cacheable response without Last-Modified (0, the default: none, revalidated on each use). */
   default_ttl_seconds: z.number().int().min(0).default(0),
   /** The primary key template: $scheme, $host, $uri, $args, $request_uri, $http_<name> (default $scheme://$host$request_uri). */
@@ -261,7 +261,7 @@ const cacheSchema = z.strictObject({
   status_header: z.union([z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a header name'), z.literal(false)]).default('X-Cache-Status'),
   /** Client addresses or CIDR ranges allowed to PURGE (default none: PURGE is answered 405). */
   purge_allow: z.array(z.string().refine(isAddressOrCidr, { error: (iss) => `${JSON.stringify(iss.input)} is not an IP address or CIDR range` })).default([]),
-}).refine((c) => c.max_object_bytes <= c.max_size_bytes, { path: ['max_object_bytes'], message: 'must not exceed max_size_bytes' });
+}).refine((c) => c.max_object_bytes === undefined || c.max_object_bytes <= c.max_size_bytes, { path: ['max_object_bytes'], message: 'must not exceed max_size_bytes' });
 
 function isKeyTemplate(s: string): boolean {
   return keyTemplateError(s) === '';

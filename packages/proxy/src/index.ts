@@ -10,5 +10,5 @@ export { HeaderList } from './header-list';
 export { HOOK_NAMES, DEFAULT_HOOKS, type HookName } from './hooks';
 export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
-export { HttpCache, type HttpCacheOptions } from './cache/http-cache';
+export { HttpCache, type HttpCacheOptions, type HttpCacheStats } from './cache/http-cache';
 export type { SessionCache } from './cache/cache-phase';

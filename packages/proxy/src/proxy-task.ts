@@ -337,16 +337,22 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     serve.start();
   }
 
-  /** @internal The cache let the upstream response through: `responseFilter`, then to the client. */
-  passResponse(): void {
-    this.attempt?.passResponse();
+  /** @internal The cache let the upstream response through: `responseFilter`, then to the client (`headOnly`: without its body). */
+  passResponse(headOnly: boolean): void {
+    this.attempt?.passResponse(headOnly);
   }
 
-  /** @internal The upstream body goes to the cache (`fill`) or nowhere (null: a 304, or an error answered stale); the client is served from the cache. */
-  divertResponse(fill: CacheFill | null): void {
+  /**
+   * @internal The upstream body goes to the cache (`fill`) or nowhere (null: a 304, or an error
+   * answered stale), and the client is to be served from the cache. `false` when the attempt
+   * failed meanwhile: it goes on as a failure (`errorWhileProxy`), and the cache serves nothing.
+   */
+  divertResponse(fill: CacheFill | null): boolean {
     const a = this.attempt;
-    this.attempt = null;
-    a?.divertResponse(fill);
+    if (a === null) return false;
+    if (!a.divertResponse(fill)) return false;
+    if (this.attempt === a) this.attempt = null;
+    return true;
   }
 
   /** @internal A cache step on the response failed: the attempt fails (`errorWhileProxy`, maybe a retry). */
