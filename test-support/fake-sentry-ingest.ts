@@ -32,7 +32,7 @@ export interface FakeIngest {
 
 export async function fakeSentryIngest(): Promise<FakeIngest> {
   const sockets = new Set<Socket>();
-  const waiters: Array<() => void> = [];
+  const waiters: Array<() => boolean> = [];
   const ingest: FakeIngest = {
     dsn: '',
     events: [],
