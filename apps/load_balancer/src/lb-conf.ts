@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { CacheKeyTemplate } from '@pingora-ts/cache';
 import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
 import { FileDiscovery } from '@pingora-ts/load-balancing';
+import { LOG_LEVELS } from '@pingora-ts/observability';
 import { z } from 'zod';
 import { HASH_KEY_FORMS, isHashKey } from './hash-key';
 
@@ -301,9 +302,32 @@ const serviceSchema = z.strictObject({
   cache: cacheSchema.optional(),
 });
 
+/** `https://<public key>@<host>/<project id>`, the DSN shape Sentry's SDK accepts. */
+function isSentryDsn(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.username !== '' && /\/[^/]+$/.test(u.pathname);
+  } catch {
+    return false;
+  }
+}
+
+const sentrySchema = z.strictObject({
+  dsn: z.string().refine(isSentryDsn, 'expected a Sentry DSN: https://<public key>@<host>/<project id>'),
+  environment: z.string().min(1).optional(),
+  /** Share of error events sent, 0..1 (default 1). */
+  sample_rate: z.number().min(0).max(1).default(1),
+});
+
 export const lbConfSchema = serverConfSchema.extend({
   /** Access log file; `stdout` (default) or `stderr`, or `false` to turn it off. */
   access_log: z.union([z.string().min(1), z.literal(false)]).default('stdout'),
+  /** `json` (default) or `combined` (Apache / nginx combined log format). */
+  access_log_format: z.enum(['json', 'combined']).default('json'),
+  /** The error log's lowest level (default info); the LOG_LEVEL environment variable wins over it. */
+  log_level: z.enum(LOG_LEVELS).optional(),
+  /** Errors to Sentry: a throwing hook, an internal error, a crashed worker. Off when absent. */
+  sentry: sentrySchema.optional(),
   services: z.array(serviceSchema).min(1, 'at least one service is needed'),
 });
 

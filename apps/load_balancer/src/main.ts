@@ -2,6 +2,9 @@ import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
 import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
 import { buildServices } from './build-services';
+import { startErrorReporting } from './error-reporting';
+import { logLevel, type LogLevel } from './log-level';
+import { reopenLogsOnSignal } from './log-reopening';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
 import { version } from '../package.json';
 
@@ -25,8 +28,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let server: Server<LbConf>;
+  let level: LogLevel;
   try {
     server = new Server<LbConf>(opt, { schema: lbConfSchema, validate: validateLbConf, program: 'load_balancer', version });
+    level = logLevel(server.conf);
   } catch (err) {
     if (!(err instanceof ConfError)) throw err;
     process.stderr.write(`load_balancer: config error: ${err.message}\n`);
@@ -37,14 +42,16 @@ async function main(argv: string[]): Promise<number> {
   // -t answered, or the parent of a daemon that now serves (or failed): nothing to run here.
   const boot = await server.bootstrap();
   if (boot.done) return boot.exitCode;
-  const logger = createErrorLogger({ path: conf.error_log });
+  const logger = createErrorLogger({ path: conf.error_log, level });
   server.logger = logger;
   // Which Node internals this Node.js has, and what runs instead of a missing one (core's docs/node-internals.md).
   if (server.role !== 'worker') {
     const internals = Object.fromEntries(nodeInternals().map((i) => [i.name, i.available ? 'ok' : `${i.reason} (${i.fallback ?? 'no fallback'})`]));
     logger.info({ node: process.version, ...internals }, 'node internals');
   }
-  const access = new AccessLogger({ path: conf.access_log });
+  const access = new AccessLogger({ path: conf.access_log, format: conf.access_log_format });
+  const stopReopening = reopenLogsOnSignal(server, [logger, access], logger);
+  const reporting = conf.sentry === undefined ? undefined : await startErrorReporting(server, conf.sentry, logger, version);
   const { services, pool } = buildServices(conf, logger, access, {
     channel: server.channel,
     publishes: server.role !== 'worker',
@@ -54,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   // How well upstream connections were reused over the whole run (read by the benchmarks).
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');
+  stopReopening();
+  await reporting?.close();
   await access.flush();
   logger.flush();
   return code;

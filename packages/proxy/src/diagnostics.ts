@@ -10,6 +10,8 @@ import type { Session } from './session';
 export const CHANNELS = {
   /** One message per finished request, right after the `logging` hook. */
   request: 'pingora-ts:proxy:request',
+  /** One message per request failed by a hook that threw or a bug (see `internal-error-channel.ts`). */
+  internalError: 'pingora-ts:proxy:internal-error',
 } as const;
 
 /** The message on `pingora-ts:proxy:request`. */

@@ -9,6 +9,7 @@ export { ResponseHeader } from './response-header';
 export { HeaderList } from './header-list';
 export { HOOK_NAMES, DEFAULT_HOOKS, type HookName } from './hooks';
 export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
+export type { InternalErrorPhase, ProxyInternalErrorMessage } from './internal-error-channel';
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 export { HttpCache, type HttpCacheOptions, type HttpCacheStats } from './cache/http-cache';
 export type { SessionCache } from './cache/cache-phase';

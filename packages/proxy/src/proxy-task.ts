@@ -18,6 +18,7 @@ import { CachePhase, type BackgroundRefresh } from './cache/cache-phase';
 import { CacheServe } from './cache/cache-serve';
 import type { HttpCache } from './cache/http-cache';
 import { publishRequest } from './diagnostics';
+import { publishInternalError } from './internal-error-channel';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
 import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
 import { isThenable } from './is-thenable';
@@ -236,6 +237,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   private failToProxyThrew(err: unknown): void {
     this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'failToProxy hook threw');
+    publishInternalError(this.rt.name, 'failToProxy', err, this.session);
     this.downstream.destroy();
     this.finish(this.error);
   }
@@ -259,6 +261,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   private loggingThrew(err: unknown): void {
     this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'logging hook threw');
+    publishInternalError(this.rt.name, 'logging', err, this.session);
     this.done();
   }
 
@@ -294,6 +297,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     } catch (err) {
       // A bug in the task itself: end the request rather than leave it hanging.
       this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'proxy task failed');
+      publishInternalError(this.rt.name, 'task', err, this.session);
       this.downstream.destroy();
     }
     this.leave();
@@ -386,6 +390,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
       const cause = e.cause instanceof Error ? e.cause : e;
       fields.stack = cause.stack;
       this.rt.logger.error(fields, 'proxy request failed');
+      publishInternalError(this.rt.name, 'request', cause, s);
     } else {
       this.rt.logger.warn(fields, 'proxy request failed');
     }

@@ -19,6 +19,7 @@ import type { BoundSocket } from '../listeners/bound-socket';
 import type { Logger } from '../logger';
 import { FIRST_PASSED_FD, spawnSelf } from '../internal/spawn-self';
 import { CONF_TEXT_ENV, WORKER_ENV } from '../internal/process-role';
+import type { WorkerExit } from '../server-options';
 import type { StateChannel } from '../state-channel';
 import { isWorkerMessage, type PrimaryMessage } from './worker-messages';
 
@@ -44,6 +45,8 @@ export interface WorkerPoolOptions {
   confText: string | undefined;
   stdout: IOType | number;
   stderr: IOType | number;
+  /** A serving worker exited unexpectedly (before it is replaced). */
+  onUnexpectedExit?(exit: WorkerExit): void;
 }
 
 interface Slot {
@@ -144,6 +147,8 @@ export class WorkerPool {
     const delay = crashedEarly ? slot.restartDelay : FIRST_RESTART_DELAY_MS;
     slot.restartDelay = crashedEarly ? Math.min(slot.restartDelay * 2, MAX_RESTART_DELAY_MS) : FIRST_RESTART_DELAY_MS;
     this.#opts.logger.error({ worker: slot.id, pid: slot.child?.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly; starting a new one');
+    // (null, null): a replacement failed to start, logged as such; not a serving worker's exit.
+    if (code !== null || signal !== null) this.#opts.onUnexpectedExit?.({ worker: slot.id, pid: slot.child?.pid, code, signal });
     slot.child = undefined;
     setTimeout(() => {
       if (this.#stopping) return;
