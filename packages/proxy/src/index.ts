@@ -8,5 +8,5 @@ export { RequestHeader } from './request-header';
 export { ResponseHeader } from './response-header';
 export { HeaderList } from './header-list';
 export { HOOK_NAMES, DEFAULT_HOOKS, type HookName } from './hooks';
-export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
+export { CHANNELS, type ProxyRequestMessage, type ProxyRequestStartMessage, type UpstreamConnectionMessage } from './diagnostics';
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';

@@ -11,7 +11,7 @@
  */
 import { ProxyError, type Logger } from '@pingora-ts/core';
 import { Attempt } from './attempt';
-import { publishRequest } from './diagnostics';
+import { publishRequest, publishRequestStart } from './diagnostics';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
 import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
 import { isThenable } from './is-thenable';
@@ -67,6 +67,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   /** Runs the request to its end (`logging`, then `taskDone`); never throws. */
   run(): void {
+    publishRequestStart(this.rt.name, this.session);
     this.stepping = true;
     let r: void | Promise<void>;
     try {
