@@ -13,6 +13,8 @@ export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingo
 
 /** Peers that run only when `--peers` names them (comparisons of pingora-ts with itself). */
 export const optionalPeers = [
+  // Metrics on (issue 14: within 5 % of pingora-ts with them off).
+  pingoraTs({ threads: 1, accessLog: true, metrics: true, name: 'pingora-ts-metrics' }),
   pingoraTsLibrary('llhttp'),
   pingoraTsLibrary('node:http'),
   // The selection algorithms over three backends (issue 12: ketama and least_conn within 5 % of round robin).

@@ -1,7 +1,10 @@
 import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
 import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
+import { AdminService } from './admin-service';
 import { buildServices } from './build-services';
+import { LbMetrics } from './lb-metrics';
+import { readiness } from './readiness';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
 import { version } from '../package.json';
 
@@ -45,12 +48,17 @@ async function main(argv: string[]): Promise<number> {
     logger.info({ node: process.version, ...internals }, 'node internals');
   }
   const access = new AccessLogger({ path: conf.access_log });
-  const { services, pool } = buildServices(conf, logger, access, {
-    channel: server.channel,
-    publishes: server.role !== 'worker',
-  });
+  const publishes = server.role !== 'worker';
+  // Metrics only with the admin endpoint that serves them: without it nothing subscribes, and the proxy builds no message.
+  const metrics = conf.admin === undefined ? undefined : new LbMetrics(server, publishes);
+  const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, metrics);
   server.addServices(services);
+  if (conf.admin !== undefined && metrics !== undefined && publishes) {
+    const source = { metricsText: () => metrics.text(), readiness: () => readiness(server, metrics.balancers) };
+    server.addService(new AdminService(conf.admin, source, logger));
+  }
   const code = await server.run();
+  metrics?.stop();
   // How well upstream connections were reused over the whole run (read by the benchmarks).
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');

@@ -1,0 +1,143 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BackgroundService, Logger } from '@pingora-ts/core';
+import type { AdminConf } from './lb-conf';
+
+/** What the admin endpoint serves. */
+export interface AdminSource {
+  /** `GET /metrics`: the Prometheus text of a scrape. */
+  metricsText(): Promise<string>;
+  /** `GET /readyz`. */
+  readiness(): { ready: boolean; reasons: string[] };
+}
+
+/** While another process (the old generation of an upgrade) holds the address, bind again this often. */
+const REBIND_MS = 1000;
+
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * The admin endpoint (`admin: { addr, token }`): `GET /metrics`, `/healthz`, `/readyz`. A
+ * background service, so it runs once, in the primary (or the one process). With a token,
+ * every request needs `Authorization: Bearer <token>` (401 otherwise, nothing done). During
+ * an upgrade the old process keeps the address until it stops; the new one binds it then.
+ */
+export class AdminService implements BackgroundService {
+  readonly kind = 'background';
+  readonly name = 'admin';
+  readonly #conf: AdminConf;
+  readonly #source: AdminSource;
+  readonly #logger: Logger;
+  readonly #token: Buffer | null;
+
+  constructor(conf: AdminConf, source: AdminSource, logger: Logger) {
+    this.#conf = conf;
+    this.#source = source;
+    this.#logger = logger;
+    this.#token = conf.token === undefined ? null : digest(conf.token);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const server = createServer((req, res) => this.#handle(req, res));
+    server.keepAliveTimeout = 5000;
+    const { host, port } = hostPort(this.#conf.addr);
+    let warned = false;
+    while (!signal.aborted) {
+      const err = await listen(server, host, port);
+      if (err === null) break;
+      if (err.code !== 'EADDRINUSE') {
+        this.#logger.error({ err, addr: this.#conf.addr }, 'admin endpoint cannot listen; it stays off');
+        return;
+      }
+      if (!warned) this.#logger.warn({ addr: this.#conf.addr }, 'admin address in use (an upgrade in progress?); binding again every second');
+      warned = true;
+      await wait(REBIND_MS, signal);
+    }
+    if (signal.aborted) {
+      server.close();
+      return;
+    }
+    const a = server.address() as AddressInfo;
+    this.#logger.info({ addr: this.#conf.addr, port: a.port, auth: this.#token !== null }, 'admin listening');
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (this.#token !== null && !this.#authorized(req.headers.authorization)) {
+      reply(res, 401, 'unauthorized\n', { 'www-authenticate': 'Bearer realm="pingora-ts admin"' });
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    const route = path === '/metrics' || path === '/healthz' || path === '/readyz';
+    if (!route) {
+      reply(res, 404, 'not found: try /metrics, /healthz or /readyz\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+      return;
+    }
+    if (path === '/healthz') {
+      reply(res, 200, 'ok\n');
+    } else if (path === '/readyz') {
+      const r = this.#source.readiness();
+      reply(res, r.ready ? 200 : 503, r.ready ? 'ready\n' : `not ready:\n${r.reasons.join('\n')}\n`);
+    } else {
+      this.#source.metricsText().then(
+        (text) => reply(res, 200, text, { 'content-type': PROMETHEUS_TEXT }),
+        (err: unknown) => {
+          this.#logger.error({ err }, 'admin: metrics scrape failed');
+          reply(res, 500, 'metrics scrape failed\n');
+        },
+      );
+    }
+  }
+
+  #authorized(header: string | undefined): boolean {
+    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    return timingSafeEqual(digest(header.slice(7).trim()), this.#token as Buffer);
+  }
+}
+
+/** Same-length digests, so the comparison takes the same time whatever the guess. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function reply(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function hostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(addr.slice(i + 1)) };
+}
+
+function listen(server: Server, host: string, port: number): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => resolve(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(null);
+    });
+  });
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
