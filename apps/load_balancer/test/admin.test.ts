@@ -2,8 +2,10 @@
  * The admin endpoint for real: the load balancer with `admin:` on 127.0.0.1:0, real
  * upstreams, undici as the client and the scraper.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
-import { Harness, lbConf, sleep, type RunningLb } from './harness';
+import { alive, Harness, lbConf, sleep, type RunningLb } from './harness';
 
 let h: Harness;
 beforeEach(() => {
@@ -137,4 +139,57 @@ test('admin config is checked like the rest: a non-loopback addr needs a token, 
   }
   const good = h.file('good.yaml', lbConf(h.dir, ['127.0.0.1:1'], `admin: { addr: "0.0.0.0:6190", token: ${TOKEN} }`));
   expect((await h.run(['-t', '-c', good])).code).toBe(0);
+});
+
+/** A port free a moment ago (the admin endpoint of two generations must share a fixed one). */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as import('node:net').AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+test('threads: 2 across a SIGHUP upgrade: the new generation starts from the old one\'s totals, no counter goes backwards', async () => {
+  const a = await h.upstream();
+  const port = await freePort();
+  const lb = await h.start(lbConf(h.dir, [a.addr], `threads: 2\ngrace_period_seconds: 1\nadmin: { addr: "127.0.0.1:${port}" }`));
+  const admin = await adminUrl(lb);
+  const N = 30;
+  for (let i = 0; i < N; i++) expect((await get(lb.url)).status).toBe(200);
+  const first = await get(`${admin}/metrics`);
+  expect(requestsTotal(first.text)).toBe(N);
+  const before = counters(first.text);
+
+  const pidFile = join(h.dir, 'lb.pid');
+  let next = 0;
+  try {
+    lb.child.kill('SIGHUP');
+    for (let i = 0; i < 300 && next === 0; i++) {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (pid !== lb.child.pid && pid > 0) next = pid;
+      else await sleep(50);
+    }
+    expect(next).toBeGreaterThan(0);
+    expect(await lb.exited).toEqual({ code: 0, signal: null });
+    // The new generation binds the admin address once the old one let it go (it retries every second).
+    let second: { status: number; text: string } | null = null;
+    for (let i = 0; i < 100 && second === null; i++) {
+      second = await get(`${admin}/metrics`).catch(() => null);
+      if (second === null) await sleep(100);
+    }
+    expect(second?.status).toBe(200);
+    const after = counters(second!.text);
+    expect([...before].filter(([k, v]) => k.startsWith('pingora_ts_') && (after.get(k) ?? 0) < v)).toEqual([]);
+    expect(requestsTotal(second!.text)).toBe(N);
+    for (let i = 0; i < 10; i++) expect((await get(lb.url)).status).toBe(200);
+    expect(requestsTotal((await get(`${admin}/metrics`)).text)).toBe(N + 10);
+  } finally {
+    if (next > 0) {
+      process.kill(next, 'SIGTERM');
+      for (let i = 0; i < 100 && alive(next); i++) await sleep(50);
+      if (alive(next)) process.kill(next, 'SIGKILL');
+    }
+  }
 });

@@ -17,6 +17,9 @@
  * ```
  * primary:  ask('metrics') --IPC--> worker 1..N: answer('metrics', fn) --> fn() --IPC--> [answers]
  * ```
+ *
+ * And across a SIGHUP upgrade, the old generation hands what it registered with `carry` to
+ * the new one, which reads it with `inherited` (counters that must not start from zero).
  */
 
 /** What can cross a process boundary as JSON. */
@@ -47,6 +50,8 @@ export class StateChannel {
   /** Worker: publishing goes to the primary, which sends it back to every worker. */
   #upstream: ((topic: string, payload: JsonValue) => void) | undefined;
   readonly #answerers = new Map<string, StateAnswerer>();
+  readonly #carriers = new Map<string, StateAnswerer>();
+  #inherited: Record<string, JsonValue> = {};
   /** Primary: sends a question to every worker and gathers the answers. */
   #asker: ((topic: string, timeoutMs: number) => Promise<WorkerAnswer[]>) | undefined;
 
@@ -109,6 +114,42 @@ export class StateChannel {
    */
   ask(topic: string, timeoutMs = DEFAULT_ASK_TIMEOUT_MS): Promise<WorkerAnswer[]> {
     return this.#asker === undefined ? Promise.resolve([]) : this.#asker(topic, timeoutMs);
+  }
+
+  /**
+   * At a SIGHUP upgrade (in the process that hands its sockets over: the one process, or the
+   * primary), `fn`'s value is taken just before the next generation starts and handed to it,
+   * where `inherited(topic)` returns it. A failing `fn` hands nothing for its topic. Not for
+   * `-u` + SIGQUIT, whose handoff carries only the sockets. Returns the function that removes it.
+   */
+  carry(topic: string, fn: StateAnswerer): () => void {
+    this.#carriers.set(topic, fn);
+    return () => {
+      if (this.#carriers.get(topic) === fn) this.#carriers.delete(topic);
+    };
+  }
+
+  /** What the previous generation handed over under `topic` (see `carry`), if anything. */
+  inherited(topic: string): JsonValue | undefined {
+    return this.#inherited[topic];
+  }
+
+  /** @internal The old generation's side: every `carry` value, taken now. */
+  async carried(): Promise<Record<string, JsonValue>> {
+    const out: Record<string, JsonValue> = {};
+    for (const [topic, fn] of this.#carriers) {
+      try {
+        out[topic] = await fn();
+      } catch {
+        // Nothing for this topic: the upgrade itself must not fail over it.
+      }
+    }
+    return out;
+  }
+
+  /** @internal The new generation's side: what the old one carried. */
+  setInherited(values: Record<string, JsonValue>): void {
+    this.#inherited = values;
   }
 
   /** @internal Worker side: this process's answer to `topic`, or `undefined` when it has no answerer. */

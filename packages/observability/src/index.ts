@@ -2,6 +2,6 @@ export { createErrorLogger, type ErrorLoggerOptions } from './error-logger';
 export { AccessLogger, type AccessLogEntry, type AccessLoggerOptions } from './access-logger';
 export { destination, type LogTarget } from './destination';
 export { ProxyMetrics, UpstreamMetrics, type ProxyMetricsOptions, type BackendHealth, type BackendRef } from './proxy-metrics';
-export { MetricsAggregator, type WorkerMetrics } from './metrics-aggregator';
-export { isMetricFamilies, type MetricFamily, type MetricSample } from './metric-family';
+export { MetricsAggregator, monotonic, type WorkerMetrics } from './metrics-aggregator';
+export { familiesOf, isMetricFamilies, type MetricFamily, type MetricSample } from './metric-family';
 export { DURATION_BUCKETS, UPSTREAM_OUTCOMES, type UpstreamOutcome } from './service-stats';

@@ -31,14 +31,27 @@ export class MetricsAggregator {
     for (const [pid, families] of this.#last) {
       if (alive.has(pid)) continue;
       this.#last.delete(pid);
-      const kept = families.filter((f) => f.type === 'counter' || f.type === 'histogram');
-      this.#retired = await familiesOf(AggregatorRegistry.aggregate([this.#retired, kept]));
+      await this.keep(families);
     }
     return AggregatorRegistry.aggregate([own, this.#retired, ...this.#last.values()]);
   }
 
-  /** The counters of workers that are gone, to hand to a new generation (SIGHUP) or inspect. */
-  retired(): MetricFamily[] {
-    return this.#retired;
+  /**
+   * Adds the counters and histograms of `families` to every later scrape for good: a worker
+   * that is gone, or what the previous generation counted (a SIGHUP upgrade).
+   */
+  async keep(families: readonly MetricFamily[]): Promise<void> {
+    const kept = monotonic(families);
+    if (kept.length > 0) this.#retired = await familiesOf(AggregatorRegistry.aggregate([this.#retired, kept]));
   }
+
+  /** Whether anything is kept from processes that are gone. */
+  get keepsAny(): boolean {
+    return this.#retired.length > 0;
+  }
+}
+
+/** The families that only go up: counters and histograms. */
+export function monotonic(families: readonly MetricFamily[]): MetricFamily[] {
+  return families.filter((f) => f.type === 'counter' || f.type === 'histogram');
 }
