@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BackgroundService, Logger } from '@pingora-ts/core';
+import type { ControlResult } from './backend-control';
 import type { AdminConf } from './lb-conf';
 
 /** What the admin endpoint serves. */
@@ -10,6 +11,8 @@ export interface AdminSource {
   metricsText(): Promise<string>;
   /** `GET /readyz`. */
   readiness(): { ready: boolean; reasons: string[] };
+  /** `POST /backends/{service}/{addr}/enable|disable`. */
+  setEnabled(service: string, addr: string, enabled: boolean): ControlResult;
 }
 
 /** While another process (the old generation of an upgrade) holds the address, bind again this often. */
@@ -18,10 +21,11 @@ const REBIND_MS = 1000;
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * The admin endpoint (`admin: { addr, token }`): `GET /metrics`, `/healthz`, `/readyz`. A
- * background service, so it runs once, in the primary (or the one process). With a token,
- * every request needs `Authorization: Bearer <token>` (401 otherwise, nothing done). During
- * an upgrade the old process keeps the address until it stops; the new one binds it then.
+ * The admin endpoint (`admin: { addr, token }`): `GET /metrics`, `/healthz`, `/readyz`, and
+ * `POST /backends/{service}/{addr}/disable|enable` (only with a token). A background service,
+ * so it runs once, in the primary (or the one process). With a token, every request needs
+ * `Authorization: Bearer <token>` (401 otherwise, nothing done). During an upgrade the old
+ * process keeps the address until it stops; the new one binds it then.
  */
 export class AdminService implements BackgroundService {
   readonly kind = 'background';
@@ -71,10 +75,14 @@ export class AdminService implements BackgroundService {
       reply(res, 401, 'unauthorized\n', { 'www-authenticate': 'Bearer realm="pingora-ts admin"' });
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path.startsWith('/backends/')) {
+      this.#control(req, res, path);
+      return;
+    }
     const route = path === '/metrics' || path === '/healthz' || path === '/readyz';
     if (!route) {
-      reply(res, 404, 'not found: try /metrics, /healthz or /readyz\n');
+      reply(res, 404, 'not found: try /metrics, /healthz, /readyz or POST /backends/{service}/{addr}/disable|enable\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -95,6 +103,45 @@ export class AdminService implements BackgroundService {
         },
       );
     }
+  }
+
+  /** `POST /backends/{service}/{addr}/disable|enable`: drains a backend by hand in every worker. */
+  #control(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const parts = path.split('/');
+    const action = parts[4];
+    if (parts.length !== 5 || (action !== 'disable' && action !== 'enable')) {
+      reply(res, 404, 'not found: POST /backends/{service}/{addr}/disable or /enable\n');
+      return;
+    }
+    if (req.method !== 'POST') {
+      reply(res, 405, 'method not allowed\n', { allow: 'POST' });
+      return;
+    }
+    if (this.#token === null) {
+      reply(res, 403, 'backend control needs admin.token in the config\n');
+      return;
+    }
+    let service: string;
+    let addr: string;
+    try {
+      service = decodeURIComponent(parts[2] as string);
+      addr = decodeURIComponent(parts[3] as string);
+    } catch {
+      reply(res, 400, 'bad percent-encoding in the path\n');
+      return;
+    }
+    const enabled = action === 'enable';
+    const result = this.#source.setEnabled(service, addr, enabled);
+    if (result === 'unknown-service') {
+      reply(res, 404, `no service ${JSON.stringify(service)}\n`);
+      return;
+    }
+    if (result === 'unknown-backend') {
+      reply(res, 404, `service ${service} has no backend ${JSON.stringify(addr)}\n`);
+      return;
+    }
+    this.#logger.info({ service, backend: addr, enabled, client: req.socket.remoteAddress }, `admin: backend ${addr} ${enabled ? 'enabled' : 'disabled'}`);
+    reply(res, 200, `${action}d ${service} ${addr}${result === 'unchanged' ? ' (it already was)' : ''}\n`);
   }
 
   #authorized(header: string | undefined): boolean {

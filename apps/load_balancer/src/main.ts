@@ -3,7 +3,7 @@ import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
 import { AdminService } from './admin-service';
 import { buildServices } from './build-services';
-import { LbMetrics } from './lb-metrics';
+import { LbAdmin } from './lb-admin';
 import { readiness } from './readiness';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
 import { version } from '../package.json';
@@ -50,15 +50,19 @@ async function main(argv: string[]): Promise<number> {
   const access = new AccessLogger({ path: conf.access_log });
   const publishes = server.role !== 'worker';
   // Metrics only with the admin endpoint that serves them: without it nothing subscribes, and the proxy builds no message.
-  const metrics = conf.admin === undefined ? undefined : new LbMetrics(server, publishes);
-  const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, metrics);
+  const admin = conf.admin === undefined ? undefined : new LbAdmin(server, publishes);
+  const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, admin);
   server.addServices(services);
-  if (conf.admin !== undefined && metrics !== undefined && publishes) {
-    const source = { metricsText: () => metrics.text(), readiness: () => readiness(server, metrics.balancers) };
+  if (conf.admin !== undefined && admin !== undefined && publishes) {
+    const source = {
+      metricsText: () => admin.metrics.text(),
+      readiness: () => readiness(server, admin.metrics.balancers),
+      setEnabled: (service: string, addr: string, enabled: boolean) => admin.control.set(service, addr, enabled),
+    };
     server.addService(new AdminService(conf.admin, source, logger));
   }
   const code = await server.run();
-  metrics?.stop();
+  admin?.stop();
   // How well upstream connections were reused over the whole run (read by the benchmarks).
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');

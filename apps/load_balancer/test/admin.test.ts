@@ -1,86 +1,15 @@
 /**
  * The admin endpoint for real: the load balancer with `admin:` on 127.0.0.1:0, real
- * upstreams, undici as the client and the scraper.
+ * upstreams, undici as the client.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { request } from 'undici';
-import { alive, Harness, lbConf, sleep, type RunningLb } from './harness';
+import { adminUrl, get, post, TOKEN } from './admin-client';
+import { Harness, lbConf, sleep } from './harness';
 
 let h: Harness;
 beforeEach(() => {
   h = new Harness();
 });
 afterEach(() => h.cleanup());
-
-const TOKEN = 'a-token-of-twenty-chars';
-
-/** Resolves the admin endpoint's URL once it logs that it listens. */
-async function adminUrl(lb: RunningLb): Promise<string> {
-  for (let i = 0; i < 500; i++) {
-    const line = lb.stderr().split('\n').find((l) => l.includes('"msg":"admin listening"'));
-    if (line) return `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-    await sleep(20);
-  }
-  throw new Error(`the admin endpoint did not start: ${lb.stderr()}`);
-}
-
-async function get(url: string, token?: string): Promise<{ status: number; text: string }> {
-  const res = await request(url, { reset: true, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-  return { status: res.statusCode, text: await res.body.text() };
-}
-
-/** Every counter and histogram sample of a scrape, by its full name and labels. */
-function counters(text: string): Map<string, number> {
-  const types = new Map<string, string>();
-  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1]!, m[2]!);
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^([a-z_:][a-z0-9_:]*)(\{[^}]*\})? (\S+)$/gim)) {
-    const name = m[1]!;
-    const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
-    const type = types.get(family);
-    if (type === 'counter' || type === 'histogram') out.set(`${name}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return out;
-}
-
-function requestsTotal(text: string): number {
-  let sum = 0;
-  for (const m of text.matchAll(/^pingora_ts_requests_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
-  return sum;
-}
-
-test('threads: 2: one scrape sums both workers, and no counter goes backwards when a worker is killed and replaced', async () => {
-  const a = await h.upstream();
-  const b = await h.upstream();
-  const lb = await h.start(lbConf(h.dir, [a.addr, b.addr], 'threads: 2\nadmin: { addr: "127.0.0.1:0" }'));
-  const admin = await adminUrl(lb);
-  const N = 40;
-  // A new connection each time, so the kernel spreads them over the workers.
-  for (let i = 0; i < N; i++) expect((await get(lb.url)).status).toBe(200);
-
-  const first = await get(`${admin}/metrics`);
-  expect(first.status).toBe(200);
-  expect(requestsTotal(first.text)).toBe(N);
-  expect(first.text).toContain(`pingora_ts_backend_healthy{service="web",backend="${a.addr}"} 1`);
-  expect(first.text).toMatch(/^process_cpu_user_seconds_total /m);
-  const before = counters(first.text);
-
-  const workers = (JSON.parse(lb.stderr().split('\n').find((l) => l.includes('"msg":"workers listening"'))!) as { workers: number[] }).workers;
-  expect(workers).toHaveLength(2);
-  process.kill(workers[0]!, 'SIGKILL');
-  for (let i = 0; i < 500 && !lb.stderr().includes('"msg":"worker replaced"'); i++) await sleep(20);
-  expect(lb.stderr()).toContain('"msg":"worker replaced"');
-
-  const second = await get(`${admin}/metrics`);
-  const after = counters(second.text);
-  const backwards = [...before].filter(([k, v]) => (after.get(k) ?? 0) < v);
-  expect(backwards).toEqual([]);
-  expect(requestsTotal(second.text)).toBe(N);
-
-  for (let i = 0; i < 10; i++) expect((await get(lb.url)).status).toBe(200);
-  expect(requestsTotal((await get(`${admin}/metrics`)).text)).toBe(N + 10);
-});
 
 test('/healthz and /readyz; /readyz says 503 with the reason once a service has no backend left', async () => {
   const a = await h.upstream();
@@ -141,55 +70,46 @@ test('admin config is checked like the rest: a non-loopback addr needs a token, 
   expect((await h.run(['-t', '-c', good])).code).toBe(0);
 });
 
-/** A port free a moment ago (the admin endpoint of two generations must share a fixed one). */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as import('node:net').AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-test('threads: 2 across a SIGHUP upgrade: the new generation starts from the old one\'s totals, no counter goes backwards', async () => {
+test('threads: 2: POST /backends/{service}/{addr}/disable drains a backend in every worker, enable brings it back; it needs the token', async () => {
   const a = await h.upstream();
-  const port = await freePort();
-  const lb = await h.start(lbConf(h.dir, [a.addr], `threads: 2\ngrace_period_seconds: 1\nadmin: { addr: "127.0.0.1:${port}" }`));
+  const b = await h.upstream();
+  const lb = await h.start(lbConf(h.dir, [a.addr, b.addr], `threads: 2\nadmin: { addr: "127.0.0.1:0", token: ${TOKEN} }`));
   const admin = await adminUrl(lb);
-  const N = 30;
-  for (let i = 0; i < N; i++) expect((await get(lb.url)).status).toBe(200);
-  const first = await get(`${admin}/metrics`);
-  expect(requestsTotal(first.text)).toBe(N);
-  const before = counters(first.text);
+  const seen = async (n: number): Promise<Set<string>> => {
+    const out = new Set<string>();
+    for (let i = 0; i < n; i++) out.add((await get(lb.url)).text);
+    return out;
+  };
+  expect(await seen(20)).toEqual(new Set([`upstream ${a.port}`, `upstream ${b.port}`]));
 
-  const pidFile = join(h.dir, 'lb.pid');
-  let next = 0;
-  try {
-    lb.child.kill('SIGHUP');
-    for (let i = 0; i < 300 && next === 0; i++) {
-      const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      if (pid !== lb.child.pid && pid > 0) next = pid;
-      else await sleep(50);
-    }
-    expect(next).toBeGreaterThan(0);
-    expect(await lb.exited).toEqual({ code: 0, signal: null });
-    // The new generation binds the admin address once the old one let it go (it retries every second).
-    let second: { status: number; text: string } | null = null;
-    for (let i = 0; i < 100 && second === null; i++) {
-      second = await get(`${admin}/metrics`).catch(() => null);
-      if (second === null) await sleep(100);
-    }
-    expect(second?.status).toBe(200);
-    const after = counters(second!.text);
-    expect([...before].filter(([k, v]) => k.startsWith('pingora_ts_') && (after.get(k) ?? 0) < v)).toEqual([]);
-    expect(requestsTotal(second!.text)).toBe(N);
-    for (let i = 0; i < 10; i++) expect((await get(lb.url)).status).toBe(200);
-    expect(requestsTotal((await get(`${admin}/metrics`)).text)).toBe(N + 10);
-  } finally {
-    if (next > 0) {
-      process.kill(next, 'SIGTERM');
-      for (let i = 0; i < 100 && alive(next); i++) await sleep(50);
-      if (alive(next)) process.kill(next, 'SIGKILL');
-    }
-  }
+  // Without the token, or with a wrong one: 401, and both backends still serve.
+  expect((await post(`${admin}/backends/web/${a.addr}/disable`)).status).toBe(401);
+  expect((await post(`${admin}/backends/web/${a.addr}/disable`, 'wrong-token-of-twenty-c')).status).toBe(401);
+  expect(await seen(20)).toEqual(new Set([`upstream ${a.port}`, `upstream ${b.port}`]));
+
+  expect(await post(`${admin}/backends/web/${a.addr}/disable`, TOKEN)).toEqual({ status: 200, text: `disabled web ${a.addr}\n` });
+  // The workers apply it as the state channel's message reaches them.
+  let after = await seen(10);
+  for (let i = 0; i < 50 && after.has(`upstream ${a.port}`); i++) after = await seen(10);
+  expect(await seen(30)).toEqual(new Set([`upstream ${b.port}`]));
+  const metrics = await get(`${admin}/metrics`, TOKEN);
+  expect(metrics.text).toContain(`pingora_ts_backend_healthy{service="web",backend="${a.addr}"} 0`);
+
+  expect((await post(`${admin}/backends/web/${a.addr}/enable`, TOKEN)).status).toBe(200);
+  let back = await seen(10);
+  for (let i = 0; i < 50 && !back.has(`upstream ${a.port}`); i++) back = await seen(10);
+  expect(back.has(`upstream ${a.port}`)).toBe(true);
+
+  expect((await post(`${admin}/backends/nope/${a.addr}/disable`, TOKEN)).status).toBe(404);
+  expect((await post(`${admin}/backends/web/127.0.0.1:1/disable`, TOKEN)).status).toBe(404);
+  expect((await get(`${admin}/backends/web/${a.addr}/disable`, TOKEN)).status).toBe(405);
+});
+
+test('without a token, backend control is refused (403): it only works behind one', async () => {
+  const a = await h.upstream();
+  const lb = await h.start(lbConf(h.dir, [a.addr], 'admin: { addr: "127.0.0.1:0" }'));
+  const admin = await adminUrl(lb);
+  const r = await post(`${admin}/backends/web/${a.addr}/disable`);
+  expect(r).toEqual({ status: 403, text: 'backend control needs admin.token in the config\n' });
+  expect((await get(lb.url)).status).toBe(200);
 });
