@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BackgroundService, Logger } from '@pingora-ts/core';
+import type { BackgroundService, JsonValue, Logger } from '@pingora-ts/core';
 import type { ControlResult } from './backend-control';
 import type { AdminConf } from './lb-conf';
 
@@ -11,6 +11,8 @@ export interface AdminSource {
   metricsText(): Promise<string>;
   /** `GET /readyz`. */
   readiness(): { ready: boolean; reasons: string[] };
+  /** `GET /status`: JSON. */
+  status(): Promise<JsonValue>;
   /** `POST /backends/{service}/{addr}/enable|disable`. */
   setEnabled(service: string, addr: string, enabled: boolean): ControlResult;
 }
@@ -21,7 +23,7 @@ const REBIND_MS = 1000;
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * The admin endpoint (`admin: { addr, token }`): `GET /metrics`, `/healthz`, `/readyz`, and
+ * The admin endpoint (`admin: { addr, token }`): `GET /metrics`, `/healthz`, `/readyz`, `/status`, and
  * `POST /backends/{service}/{addr}/disable|enable` (only with a token). A background service,
  * so it runs once, in the primary (or the one process). With a token, every request needs
  * `Authorization: Bearer <token>` (401 otherwise, nothing done). During an upgrade the old
@@ -80,9 +82,9 @@ export class AdminService implements BackgroundService {
       this.#control(req, res, path);
       return;
     }
-    const route = path === '/metrics' || path === '/healthz' || path === '/readyz';
+    const route = path === '/metrics' || path === '/healthz' || path === '/readyz' || path === '/status';
     if (!route) {
-      reply(res, 404, 'not found: try /metrics, /healthz, /readyz or POST /backends/{service}/{addr}/disable|enable\n');
+      reply(res, 404, 'not found: try /metrics, /healthz, /readyz, /status or POST /backends/{service}/{addr}/disable|enable\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -94,6 +96,14 @@ export class AdminService implements BackgroundService {
     } else if (path === '/readyz') {
       const r = this.#source.readiness();
       reply(res, r.ready ? 200 : 503, r.ready ? 'ready\n' : `not ready:\n${r.reasons.join('\n')}\n`);
+    } else if (path === '/status') {
+      this.#source.status().then(
+        (status) => reply(res, 200, `${JSON.stringify(status, null, 2)}\n`, { 'content-type': 'application/json' }),
+        (err: unknown) => {
+          this.#logger.error({ err }, 'admin: status failed');
+          reply(res, 500, 'status failed\n');
+        },
+      );
     } else {
       this.#source.metricsText().then(
         (text) => reply(res, 200, text, { 'content-type': PROMETHEUS_TEXT }),

@@ -50,13 +50,14 @@ async function main(argv: string[]): Promise<number> {
   const access = new AccessLogger({ path: conf.access_log });
   const publishes = server.role !== 'worker';
   // Metrics only with the admin endpoint that serves them: without it nothing subscribes, and the proxy builds no message.
-  const admin = conf.admin === undefined ? undefined : new LbAdmin(server, publishes);
+  const admin = conf.admin === undefined ? undefined : new LbAdmin(server, publishes, version);
   const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, admin);
   server.addServices(services);
   if (conf.admin !== undefined && admin !== undefined && publishes) {
     const source = {
       metricsText: () => admin.metrics.text(),
       readiness: () => readiness(server, admin.metrics.balancers),
+      status: () => admin.status.status(),
       setEnabled: (service: string, addr: string, enabled: boolean) => admin.control.set(service, addr, enabled),
     };
     server.addService(new AdminService(conf.admin, source, logger));

@@ -2,8 +2,16 @@
  * The admin endpoint for real: the load balancer with `admin:` on 127.0.0.1:0, real
  * upstreams, undici as the client.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminUrl, get, post, TOKEN } from './admin-client';
-import { Harness, lbConf, sleep } from './harness';
+import { Harness, lbConf, sleep, type Upstream } from './harness';
+
+/** The parts of `GET /status` the tests read. */
+interface StatusJson {
+  role: string;
+  workers: number[];
+  services: Array<{ name: string; backends: Array<{ addr: string; weight: number; healthy: boolean; enabled: boolean; inflight: number }> }>;
+}
 
 let h: Harness;
 beforeEach(() => {
@@ -70,11 +78,31 @@ test('admin config is checked like the rest: a non-loopback addr needs a token, 
   expect((await h.run(['-t', '-c', good])).code).toBe(0);
 });
 
-test('threads: 2: POST /backends/{service}/{addr}/disable drains a backend in every worker, enable brings it back; it needs the token', async () => {
-  const a = await h.upstream();
-  const b = await h.upstream();
+test('threads: 2: /status shows workers, backends and in-flight requests; POST /backends/{service}/{addr}/disable drains a backend in every worker, enable brings it back; it needs the token', async () => {
+  // `/hold` is answered only when the test says so (a request in flight for /status).
+  const held: Array<() => void> = [];
+  const handler = (port: () => number) => (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    if (req.url === '/hold') held.push(() => res.end('held'));
+    else res.end(`upstream ${port()}`);
+  };
+  const a: Upstream = await h.upstream(0, handler(() => a.port));
+  const b: Upstream = await h.upstream(0, handler(() => b.port));
   const lb = await h.start(lbConf(h.dir, [a.addr, b.addr], `threads: 2\nadmin: { addr: "127.0.0.1:0", token: ${TOKEN} }`));
   const admin = await adminUrl(lb);
+  const hold = get(`${lb.url}/hold`);
+  for (let i = 0; i < 200 && held.length === 0; i++) await sleep(10);
+  const status = JSON.parse((await get(`${admin}/status`, TOKEN)).text) as StatusJson;
+  expect(status.role).toBe('primary');
+  expect(status.workers).toHaveLength(2);
+  expect(status.services.map((s) => s.name)).toEqual(['web']);
+  expect(status.services[0]!.backends.map((x) => [x.addr, x.weight, x.healthy, x.enabled])).toEqual([
+    [a.addr, 1, true, true],
+    [b.addr, 1, true, true],
+  ]);
+  expect(status.services[0]!.backends.reduce((n, x) => n + x.inflight, 0)).toBe(1);
+  held[0]!();
+  await hold;
   const seen = async (n: number): Promise<Set<string>> => {
     const out = new Set<string>();
     for (let i = 0; i < n; i++) out.add((await get(lb.url)).text);
@@ -94,6 +122,8 @@ test('threads: 2: POST /backends/{service}/{addr}/disable drains a backend in ev
   expect(await seen(30)).toEqual(new Set([`upstream ${b.port}`]));
   const metrics = await get(`${admin}/metrics`, TOKEN);
   expect(metrics.text).toContain(`pingora_ts_backend_healthy{service="web",backend="${a.addr}"} 0`);
+  const disabled = JSON.parse((await get(`${admin}/status`, TOKEN)).text) as StatusJson;
+  expect(disabled.services[0]!.backends.map((x) => x.enabled)).toEqual([false, true]);
 
   expect((await post(`${admin}/backends/web/${a.addr}/enable`, TOKEN)).status).toBe(200);
   let back = await seen(10);
