@@ -9,16 +9,17 @@ export const LB_MAIN = fileURLToPath(new URL('../../apps/load_balancer/dist/main
 
 /**
  * A pingora-ts peer.
- * @param {{ threads: number, accessLog?: boolean, name?: string, main?: string, alpn?: UpstreamAlpn, ready?: import('./peer.mjs').Peer['ready'], selection?: string, cache?: ServiceCache, extra?: { conf: string[], about: string } }} o
+ * @param {{ threads: number, accessLog?: boolean, name?: string, main?: string, alpn?: UpstreamAlpn, ready?: import('./peer.mjs').Peer['ready'], selection?: string, cache?: ServiceCache, extra?: { conf: string[], about: string }, metrics?: boolean }} o
  *   accessLog: write one JSON line per request to a file; main: another build's main.js (`--baseline`);
  *   extra: top-level config lines added (e.g. `access_log_format: combined`), and how the table says so;
+ *   metrics: the admin endpoint on (127.0.0.1, any port), so every request is counted in the metrics;
  *   alpn: the upstream protocol (`services[].upstreams.alpn`, left out of the config when absent);
  *   ready: the protocol scenarios' probe (a build without the protocol fails it and is skipped);
  *   selection: `upstreams.selection` over three backends (the upstream on 127.0.0.1, .2 and .3), else one backend;
  *   cache: the service's `cache` (the HTTP cache), left out of the config when absent
  * @returns {import('./peer.mjs').Peer}
  */
-export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, alpn, ready, selection, cache, extra }) {
+export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, alpn, ready, selection, cache, extra, metrics = false }) {
   const id = name ?? (threads === 1 ? 'pingora-ts' : `pingora-ts-t${threads}`);
   return {
     name: id,
@@ -30,6 +31,7 @@ export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, al
       (alpn ? `, upstream \`alpn: ${alpn}\`` : '') +
       (cache ? `, \`cache: ${yamlFlow(cache)}\`` : '') +
       (extra ? `, ${extra.about}` : '') +
+      (metrics ? ', metrics on (`admin`, not scraped during the run)' : '') +
       (main === LB_MAIN ? '' : `, built from ${main}`),
     missing: () => (existsSync(main) ? null : `${main} is missing: run \`pnpm build\` there first`),
     tls: true,
@@ -40,7 +42,7 @@ export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, al
       const errorLog = `${base}-error.log`;
       const accessFile = `${base}-access.log`;
       const conf = `${base}.yaml`;
-      writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls, alpn, selection, cache, extra: extra?.conf }));
+      writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls, alpn, selection, cache, extra: extra?.conf, metrics }));
       const proc = group.start({ name: id, cmd: process.execPath, args: [main, '-c', conf], cpus: this.cpus });
       return { proc, logFile: errorLog, finalStats: () => readPoolStats({ errorLog, accessLog: accessLog ? accessFile : undefined }) };
     },
@@ -67,12 +69,12 @@ export function yamlFlow(m) {
  * (TLS 1.2 and 1.3, node:tls ciphers, session tickets on, no session cache). h2c on the
  * cleartext listener is the load balancer's default too (same port as HTTP/1.1), so `h2c: false`
  * is written only to turn it off.
- * @param {{ threads: number, base: string, port: number, upstreamPort: number, accessLog: string | null, tls?: import('./peer.mjs').TlsListen, alpn?: UpstreamAlpn, h2c?: boolean, selection?: string, cache?: ServiceCache, extra?: string[] }} o
+ * @param {{ threads: number, base: string, port: number, upstreamPort: number, accessLog: string | null, tls?: import('./peer.mjs').TlsListen, alpn?: UpstreamAlpn, h2c?: boolean, selection?: string, cache?: ServiceCache, extra?: string[], metrics?: boolean }} o
  *   base: path prefix for the pid file and error log; accessLog: its file, or null for none;
  *   alpn: `upstreams.alpn`, omitted when absent (the default, h1); selection: over three backends;
  *   cache: the service's `cache`, omitted when absent
  */
-export function pingoraTsConf({ threads, base, port, upstreamPort, accessLog, tls, alpn, h2c, selection, cache, extra = [] }) {
+export function pingoraTsConf({ threads, base, port, upstreamPort, accessLog, tls, alpn, h2c, selection, cache, extra = [], metrics = false }) {
   const listeners = [h2c === false ? `{ addr: "127.0.0.1:${port}", h2c: false }` : `{ addr: "127.0.0.1:${port}" }`];
   if (tls) listeners.push(`{ addr: "127.0.0.1:${tls.port}", tls: { cert_path: "${tls.certPath}", key_path: "${tls.keyPath}" } }`);
   return [
@@ -83,6 +85,7 @@ export function pingoraTsConf({ threads, base, port, upstreamPort, accessLog, tl
     `access_log: ${accessLog ?? 'false'}`,
     'graceful_shutdown_timeout_seconds: 1',
     ...extra,
+    ...(metrics ? ['admin: { addr: "127.0.0.1:0" }'] : []),
     'services:',
     '  - name: bench',
     `    listeners: [${listeners.join(', ')}]`,

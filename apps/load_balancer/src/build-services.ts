@@ -5,6 +5,7 @@ import { ConnectionPool } from '@pingora-ts/pool';
 import { HttpCache, HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
 import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
+import type { LbAdmin } from './lb-admin';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
 import { isDynamic, shareBackends, upstreamBackends } from './upstream-discovery';
 import { shareEjections } from './share-ejections';
@@ -13,18 +14,21 @@ import { shareEjections } from './share-ejections';
  * Turns the config into services: per configured service, one `HttpProxy` listening service
  * and, when it has a health check or a file / DNS discovery, one background service that
  * runs them (where background services run; see `shareBackends`). All services share
- * one upstream connection pool, returned too so its counters can be read.
+ * one upstream connection pool, returned too so its counters can be read. `admin` (when
+ * configured: metrics, backend control) is wired to every service.
  */
 export function buildServices(
   conf: LbConf,
   logger: Logger,
   access: AccessLogger,
   health: HealthSharing,
+  admin?: LbAdmin,
 ): { services: Service[]; pool: ConnectionPool } {
   const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
+  admin?.trackPool(pool);
   // ca_file, as Pingora's: CAs every TLS upstream trusts, read once for all services.
   const caFile = conf.ca_file === undefined ? undefined : readCaFile(conf.ca_file, { path: ['ca_file'] });
-  return { services: conf.services.flatMap((svc) => buildService(svc, conf, caFile, pool, logger, access, health)), pool };
+  return { services: conf.services.flatMap((svc) => buildService(svc, conf, caFile, pool, logger, access, health, admin)), pool };
 }
 
 function buildService(
@@ -35,6 +39,7 @@ function buildService(
   logger: Logger,
   access: AccessLogger,
   health: HealthSharing,
+  admin: LbAdmin | undefined,
 ): Service[] {
   const up = svc.upstreams;
   const trust = upstreamTrust(up, conf.ca_file, caFile);
@@ -44,7 +49,9 @@ function buildService(
     ...(trust === undefined ? {} : { trust }),
     ...(health.publishes ? { logger } : {}),
   });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, trust), {
+  const lbProxy = new LbProxy(lb, up, access, trust);
+  admin?.wire(svc.name, lb, lbProxy);
+  const proxy = new HttpProxy(svc.name, lbProxy, {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,

@@ -319,6 +319,27 @@ const sentrySchema = z.strictObject({
   sample_rate: z.number().min(0).max(1).default(1),
 });
 
+/** `127.0.0.0/8`, `[::1]` or `localhost`: only this machine reaches it. */
+export function isLoopback(addr: string): boolean {
+  const host = addr.slice(0, addr.lastIndexOf(':'));
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The admin endpoint (metrics, health, readiness), served by the primary; off when absent. */
+const adminSchema = z
+  .strictObject({
+    /** Where it listens; loopback unless a token guards it. */
+    addr: hostPort.default('127.0.0.1:6190'),
+    /** Every admin request must carry `Authorization: Bearer <token>`. */
+    token: z.string().min(16, 'expected at least 16 characters').optional(),
+  })
+  .superRefine((a, ctx) => {
+    // A malformed addr has its own issue already.
+    if (a.token === undefined && hostPort.safeParse(a.addr).success && !isLoopback(a.addr)) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: `missing required key: admin.addr ${a.addr} is not a loopback address, so a token is needed` });
+    }
+  });
+
 export const lbConfSchema = serverConfSchema.extend({
   /** Access log file; `stdout` (default) or `stderr`, or `false` to turn it off. */
   access_log: z.union([z.string().min(1), z.literal(false)]).default('stdout'),
@@ -328,6 +349,7 @@ export const lbConfSchema = serverConfSchema.extend({
   log_level: z.enum(LOG_LEVELS).optional(),
   /** Errors to Sentry: a throwing hook, an internal error, a crashed worker. Off when absent. */
   sentry: sentrySchema.optional(),
+  admin: adminSchema.optional(),
   services: z.array(serviceSchema).min(1, 'at least one service is needed'),
 });
 
@@ -337,6 +359,7 @@ export type UpstreamsConf = ServiceConf['upstreams'];
 export type DiscoveryConf = z.infer<typeof discoverySchema>;
 export type HealthCheckConf = NonNullable<UpstreamsConf['health_check']>;
 export type PassiveHealthConf = NonNullable<UpstreamsConf['passive_health']>;
+export type AdminConf = NonNullable<LbConf['admin']>;
 
 /**
  * Checks what the schema cannot: TLS files exist, parse, and each key matches its

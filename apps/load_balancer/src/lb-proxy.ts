@@ -53,6 +53,8 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   readonly #tls: UpstreamsConf['tls'];
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
+  /** Told the address of a backend whose attempt failed and is tried again (metrics). */
+  onRetry: ((addr: string) => void) | null = null;
 
   /** `trust`: the CAs of `ca_file` and `upstreams.tls.ca_path`, read (and checked) by the caller. */
   constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, trust?: UpstreamTrust) {
@@ -89,6 +91,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     // No key (or an empty one): the empty key, which the keyless selection serves.
     const key = this.#hashKey === null ? '' : (this.#hashKey.of(session) ?? '');
     const tried = ctx.tried;
+    if (tried.length > 0) this.onRetry?.(tried[tried.length - 1] as string);
     const backend =
       (tried.length === 0 ? null : lb.selectWith(key, MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b.key))) ??
       lb.select(key, MAX_ITERATIONS);

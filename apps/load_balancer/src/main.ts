@@ -1,10 +1,13 @@
 import { ConfError, Opt, OptError, Server } from '@pingora-ts/core';
 import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
+import { AdminService } from './admin-service';
 import { buildServices } from './build-services';
 import { startErrorReporting } from './error-reporting';
 import { logLevel, type LogLevel } from './log-level';
 import { reopenLogsOnSignal } from './log-reopening';
+import { LbAdmin } from './lb-admin';
+import { readiness } from './readiness';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
 import { version } from '../package.json';
 
@@ -52,12 +55,22 @@ async function main(argv: string[]): Promise<number> {
   const access = new AccessLogger({ path: conf.access_log, format: conf.access_log_format });
   const stopReopening = reopenLogsOnSignal(server, [logger, access], logger);
   const reporting = conf.sentry === undefined ? undefined : await startErrorReporting(server, conf.sentry, logger, version);
-  const { services, pool } = buildServices(conf, logger, access, {
-    channel: server.channel,
-    publishes: server.role !== 'worker',
-  });
+  const publishes = server.role !== 'worker';
+  // Metrics only with the admin endpoint that serves them: without it nothing subscribes, and the proxy builds no message.
+  const admin = conf.admin === undefined ? undefined : new LbAdmin(server, publishes, version);
+  const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, admin);
   server.addServices(services);
+  if (conf.admin !== undefined && admin !== undefined && publishes) {
+    const source = {
+      metricsText: () => admin.metrics.text(),
+      readiness: () => readiness(server, admin.metrics.balancers),
+      status: () => admin.status.status(),
+      setEnabled: (service: string, addr: string, enabled: boolean) => admin.control.set(service, addr, enabled),
+    };
+    server.addService(new AdminService(conf.admin, source, logger));
+  }
   const code = await server.run();
+  admin?.stop();
   // How well upstream connections were reused over the whole run (read by the benchmarks).
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');

@@ -330,6 +330,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
         gracePeriodMs: this.#gracePeriodMs(),
         reloadTls: () => (this.#pool ? this.#pool.broadcast({ pingora: 'reload-tls' }) : registry.reloadTls()),
         checkConf: () => (this.confFile === undefined ? undefined : checkConfFile(this.confFile, this.#schema, this.#validate)),
+        carried: () => this.channel.carried(),
       });
       if (handedOver) this.#requestStop('upgrade');
     } finally {

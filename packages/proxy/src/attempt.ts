@@ -14,6 +14,7 @@ import { ProxyError } from '@pingora-ts/core';
 import type { CacheFill } from './cache/cache-fill';
 import { asksProtocolSwitch } from './downstream/request-checks';
 import type { BodySink } from './flow/body-sink';
+import { publishUpstreamConnection } from './diagnostics';
 import { BodyFlow, type ChunkFilter, type FlowOwner, type TrailerFilter } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
@@ -131,6 +132,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     const t = this.task;
     this.reused = upstream.reused;
     t.session.setUpstreamReused(upstream.reused);
+    publishUpstreamConnection(t.rt.name, (this.peer as HttpPeer).address, upstream.reused);
     if (t.downstreamFailure !== null) {
       upstream.release();
       t.attemptFailed(t.downstreamFailure);

@@ -8,7 +8,7 @@ export { RequestHeader } from './request-header';
 export { ResponseHeader } from './response-header';
 export { HeaderList } from './header-list';
 export { HOOK_NAMES, DEFAULT_HOOKS, type HookName } from './hooks';
-export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
+export { CHANNELS, type ProxyRequestMessage, type ProxyRequestStartMessage, type UpstreamConnectionMessage } from './diagnostics';
 export type { InternalErrorPhase, ProxyInternalErrorMessage } from './internal-error-channel';
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 export { HttpCache, type HttpCacheOptions, type HttpCacheStats } from './cache/http-cache';

@@ -17,7 +17,7 @@ import type { CacheFill } from './cache/cache-fill';
 import { CachePhase, type BackgroundRefresh } from './cache/cache-phase';
 import { CacheServe } from './cache/cache-serve';
 import type { HttpCache } from './cache/http-cache';
-import { publishRequest } from './diagnostics';
+import { publishRequest, publishRequestStart } from './diagnostics';
 import { publishInternalError } from './internal-error-channel';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
 import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
@@ -85,6 +85,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   /** Runs the request to its end (`logging`, then `taskDone`); never throws. */
   run(): void {
+    publishRequestStart(this.rt.name, this.session);
     this.stepping = true;
     let r: void | Promise<void>;
     try {

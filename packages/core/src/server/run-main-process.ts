@@ -76,6 +76,8 @@ export async function runMainProcess(o: MainProcessOptions): Promise<number> {
       return await fail(`upgrade: ${errorMessage(err)}`);
     }
     const { header, inherited, received } = taken;
+    const carried = header?.carried;
+    if (typeof carried === 'object' && carried !== null && !Array.isArray(carried)) o.channel.setInherited(carried);
     registry = new ListenerRegistry(logger, header ? { ticketKeys: Buffer.from(header.ticketKeys, 'base64') } : {});
     o.onRegistry(registry);
     const failure = await start(o, registry, inherited);
