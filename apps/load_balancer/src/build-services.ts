@@ -60,6 +60,7 @@ function buildService(
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
     ...(svc.cache?.enabled === true ? { cache: sharedCache(svc.cache, `purge:${svc.name}`, health.channel) } : {}),
   });
+  if (svc.cache?.enabled === true) admin?.trackCache(svc.name, proxy as HttpProxy<unknown>);
   const dynamic = isDynamic(up);
   // Before shareHealth: a new list reaches the workers before the health map that covers it.
   if (dynamic) shareBackends(lb, `backends:${svc.name}`, `health:${svc.name}`, health);

@@ -1,5 +1,6 @@
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { ConnectionPool } from '@pingora-ts/pool';
+import type { HttpProxy } from '@pingora-ts/proxy';
 import { BackendControl } from './backend-control';
 import { LbMetrics, type MetricsHost } from './lb-metrics';
 import type { LbProxy } from './lb-proxy';
@@ -22,6 +23,12 @@ export class LbAdmin {
     this.metrics.wire(service, lb, proxy);
     this.status.wire(service, lb);
     this.control.wire(service, lb);
+  }
+
+  /** The service's HTTP cache, for `/metrics` (`pingora_ts_cache_*`) and `/status`. */
+  trackCache(service: string, proxy: HttpProxy<unknown>): void {
+    this.metrics.trackCache(service, () => proxy.stats().cache?.storage ?? null);
+    this.status.trackCache(service, () => proxy.stats().cache);
   }
 
   trackPool(pool: ConnectionPool): void {

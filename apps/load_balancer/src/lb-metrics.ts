@@ -1,6 +1,6 @@
 import type { JsonValue, StateChannel } from '@pingora-ts/core';
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
-import { familiesOf, isMetricFamilies, MetricsAggregator, monotonic, ProxyMetrics } from '@pingora-ts/observability';
+import { familiesOf, isMetricFamilies, MetricsAggregator, monotonic, ProxyMetrics, type CacheStorageSize } from '@pingora-ts/observability';
 import type { ConnectionPool } from '@pingora-ts/pool';
 import type { LbProxy } from './lb-proxy';
 
@@ -71,6 +71,10 @@ export class LbMetrics {
 
   trackPool(pool: ConnectionPool): void {
     this.metrics.trackPool(() => pool.stats());
+  }
+
+  trackCache(service: string, storage: () => CacheStorageSize | null): void {
+    this.metrics.trackCache(service, storage);
   }
 
   /** The Prometheus text of a scrape: this process, plus every worker in a primary, plus what earlier generations counted. */

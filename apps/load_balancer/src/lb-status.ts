@@ -1,6 +1,7 @@
 import type { JsonValue, StateChannel } from '@pingora-ts/core';
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { ConnectionPool } from '@pingora-ts/pool';
+import type { HttpCacheStats } from '@pingora-ts/proxy';
 
 /** The `StateChannel.ask` topic of `/status`: what only the workers know (in flight, their pools). */
 const STATUS_TOPIC = 'admin:status';
@@ -18,6 +19,8 @@ export interface StatusHost {
 interface Local {
   inflight: Record<string, Record<string, number>>;
   pool: { idle: number; active: number; opened: number; reused: number };
+  /** Per service with a cache: its counters and what its store holds. */
+  cache?: Record<string, HttpCacheStats>;
 }
 
 /**
@@ -31,6 +34,7 @@ export class LbStatus {
   readonly #started = Date.now();
   readonly #balancers = new Map<string, LoadBalancer>();
   #pool: ConnectionPool | null = null;
+  readonly #caches = new Map<string, () => HttpCacheStats | null>();
 
   constructor(host: StatusHost, version: string) {
     this.#host = host;
@@ -44,6 +48,11 @@ export class LbStatus {
 
   trackPool(pool: ConnectionPool): void {
     this.#pool = pool;
+  }
+
+  /** `service`'s HTTP cache (`() => proxy.stats().cache`): its counters and size in `/status`. */
+  trackCache(service: string, stats: () => HttpCacheStats | null): void {
+    this.#caches.set(service, stats);
   }
 
   async status(): Promise<JsonValue> {
@@ -63,6 +72,7 @@ export class LbStatus {
           enabled: backends.isEnabled(b),
           inflight: shares.reduce((n, s) => n + (s.inflight?.[name]?.[b.addr] ?? 0), 0),
         })),
+        cache: this.#caches.has(name) ? sumCaches(shares.map((s) => s.cache?.[name])) : null,
       };
     });
     return {
@@ -87,6 +97,31 @@ export class LbStatus {
     }
     const s = this.#pool?.stats();
     const pool = s === undefined ? { idle: 0, active: 0, opened: 0, reused: 0 } : { idle: s.idleConnections, active: s.activeConnections, opened: s.newConnections, reused: s.reusedConnections };
-    return { inflight, pool };
+    const cache: Record<string, HttpCacheStats> = {};
+    for (const [name, read] of this.#caches) {
+      const c = read();
+      if (c !== null) cache[name] = c;
+    }
+    return { inflight, pool, cache };
   }
+}
+
+/** One service's cache counters summed over the processes (each worker has its own store). */
+function sumCaches(list: Array<HttpCacheStats | undefined>): JsonValue {
+  const statuses: Record<string, number> = {};
+  let refreshes = 0;
+  let purges = 0;
+  const storage = { size_bytes: 0, entries: 0, evictions: 0 };
+  for (const c of list) {
+    if (c === undefined) continue;
+    for (const [k, v] of Object.entries(c.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    refreshes += c.backgroundRefreshes;
+    purges += c.purges;
+    if (c.storage !== null) {
+      storage.size_bytes += c.storage.sizeBytes;
+      storage.entries += c.storage.entries;
+      storage.evictions += c.storage.evictions;
+    }
+  }
+  return { statuses, background_refreshes: refreshes, purges, storage };
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { adminUrl, get } from './admin-client';
 import { Harness, lbConf, sleep } from './harness';
 
 let h: Harness;
@@ -68,6 +69,26 @@ test('threads: 2: a PURGE served by one worker drops the key from every worker\'
   await sleep(200); // the purge reaching the other worker through the primary
   const after = await Promise.all(Array.from({ length: 20 }, () => ask()));
   expect(after.every((r) => r === '200 v2')).toBe(true);
+});
+
+test('the admin endpoint shows the cache: pingora_ts_cache_* metrics and /status', async () => {
+  const up = await h.upstream(0, (req, res) => {
+    req.resume();
+    res.writeHead(200, { 'cache-control': 'public, max-age=600' });
+    res.end('cached body');
+  });
+  const conf = lbConf(h.dir, [up.addr], 'admin: { addr: "127.0.0.1:0" }').replace('    upstreams:', '    cache:\n      enabled: true\n    upstreams:');
+  const lb = await h.start(conf);
+  for (let i = 0; i < 5; i++) await (await request(`${lb.url}/m`)).body.dump();
+  const admin = await adminUrl(lb);
+  const metrics = (await get(`${admin}/metrics`)).text;
+  expect(metrics).toMatch(/^pingora_ts_cache_requests_total\{service="web",status="HIT"\} 4$/m);
+  expect(metrics).toMatch(/^pingora_ts_cache_requests_total\{service="web",status="MISS"\} 1$/m);
+  expect(metrics).toMatch(/^pingora_ts_cache_entries\{service="web"\} 1$/m);
+  expect(metrics).toMatch(/^pingora_ts_cache_size_bytes\{service="web"\} \d+$/m);
+  const status = JSON.parse((await get(`${admin}/status`)).text) as { services: { name: string; cache: { statuses: Record<string, number>; storage: { entries: number } } }[] };
+  expect(status.services[0]!.cache.statuses).toMatchObject({ HIT: 4, MISS: 1 });
+  expect(status.services[0]!.cache.storage.entries).toBe(1);
 });
 
 test('a service without cache sends no X-Cache-Status and logs no cache field', async () => {

@@ -13,7 +13,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { familiesOf, registerCollected, type MetricFamily, type MetricSample } from './metric-family';
-import { BackendStats, DURATION_BUCKETS, ServiceStats, UPSTREAM_OUTCOMES } from './service-stats';
+import { BackendStats, CACHE_STATUSES, DURATION_BUCKETS, ServiceStats, UPSTREAM_OUTCOMES } from './service-stats';
 
 /** The proxy's channels (`CHANNELS` in `@pingora-ts/proxy`), by name so nothing is imported. */
 const REQUEST_START = 'pingora-ts:proxy:request-start';
@@ -27,6 +27,15 @@ interface ServiceMessage {
 interface RequestMessage extends ServiceMessage {
   status: number;
   durationMs: number;
+  /** The proxy's `Session`: only its cache status is read. */
+  session?: { cache: { status: string | null; background: boolean } | null };
+}
+
+/** What a service's cache store holds (`HttpProxy.stats().cache.storage`). */
+export interface CacheStorageSize {
+  sizeBytes: number;
+  entries: number;
+  evictions: number;
 }
 interface ConnectionMessage extends ServiceMessage {
   address: string;
@@ -81,6 +90,7 @@ export class ProxyMetrics {
   #last: ServiceStats | null = null;
   readonly #health = new Map<string, () => Iterable<BackendHealth>>();
   #pool: (() => { idleConnections: number }) | null = null;
+  readonly #caches = new Map<string, () => CacheStorageSize | null>();
   #started = false;
 
   readonly #onStart = (m: unknown): void => {
@@ -91,6 +101,8 @@ export class ProxyMetrics {
     const s = this.#service(r.service);
     s.inflight--;
     s.finished(r.status, r.durationMs / 1000);
+    const cache = r.session?.cache;
+    if (cache != null && cache.status !== null) s.cached(cache.status, cache.background);
   };
   readonly #onConnection = (m: unknown): void => {
     const c = m as ConnectionMessage;
@@ -139,6 +151,11 @@ export class ProxyMetrics {
   /** `pingora_ts_upstream_idle_connections` reads `stats()` (e.g. `ConnectionPool.stats`) at each scrape. */
   trackPool(stats: () => { idleConnections: number }): void {
     this.#pool = stats;
+  }
+
+  /** `pingora_ts_cache_size_bytes`, `…_entries`, `…_evictions_total` of `service` read `storage()` (e.g. `() => proxy.stats().cache?.storage ?? null`) at each scrape. */
+  trackCache(service: string, storage: () => CacheStorageSize | null): void {
+    this.#caches.set(service, storage);
   }
 
   /** This process's metrics as JSON (what a worker hands the primary). */
@@ -218,6 +235,29 @@ export class ProxyMetrics {
     registerCollected(r, { name: 'pingora_ts_upstream_idle_connections', help: 'Idle upstream connections kept in the pool for reuse.', type: 'gauge', aggregator: 'sum' }, () =>
       this.#pool === null ? [] : [{ value: this.#pool().idleConnections, labels: {} }],
     );
+    registerCollected(r, { name: 'pingora_ts_cache_requests_total', help: 'Requests of a service with an HTTP cache, by cache status (HIT, MISS, EXPIRED, STALE, REVALIDATED, BYPASS).', type: 'counter', aggregator: 'sum' }, () => {
+      const out: MetricSample[] = [];
+      for (const s of services()) {
+        for (let i = 0; i < s.cache.length; i++) if (s.cache[i]! > 0) out.push({ value: s.cache[i]!, labels: { service: s.name, status: CACHE_STATUSES[i]! } });
+      }
+      return out;
+    });
+    registerCollected(r, { name: 'pingora_ts_cache_background_refreshes_total', help: 'Background cache refreshes (stale-while-revalidate) run.', type: 'counter', aggregator: 'sum' }, () => {
+      const out: MetricSample[] = [];
+      for (const s of services()) if (s.cacheRefreshes > 0) out.push({ value: s.cacheRefreshes, labels: { service: s.name } });
+      return out;
+    });
+    const storage = (field: keyof CacheStorageSize): MetricSample[] => {
+      const out: MetricSample[] = [];
+      for (const [service, read] of this.#caches) {
+        const st = read();
+        if (st !== null) out.push({ value: st[field], labels: { service } });
+      }
+      return out;
+    };
+    registerCollected(r, { name: 'pingora_ts_cache_size_bytes', help: 'Bytes the HTTP cache holds (bodies and heads).', type: 'gauge', aggregator: 'sum' }, () => storage('sizeBytes'));
+    registerCollected(r, { name: 'pingora_ts_cache_entries', help: 'Responses the HTTP cache holds.', type: 'gauge', aggregator: 'sum' }, () => storage('entries'));
+    registerCollected(r, { name: 'pingora_ts_cache_evictions_total', help: 'Responses evicted from the HTTP cache to make room.', type: 'counter', aggregator: 'sum' }, () => storage('evictions'));
     registerCollected(r, { name: 'pingora_ts_backend_healthy', help: 'Whether a backend takes traffic (1) or not (0: unhealthy, ejected or disabled).', type: 'gauge', aggregator: 'max' }, () => {
       const out: MetricSample[] = [];
       for (const [service, list] of this.#health) for (const b of list()) out.push({ value: b.healthy ? 1 : 0, labels: { service, backend: b.addr } });

@@ -16,6 +16,11 @@ export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
 
 const OUTCOME_INDEX: Record<string, number> = Object.fromEntries(UPSTREAM_OUTCOMES.map((o, i) => [o, i]));
 
+/** The HTTP cache's statuses (`@pingora-ts/proxy`'s `session.cache.status`). */
+export const CACHE_STATUSES = ['HIT', 'MISS', 'EXPIRED', 'STALE', 'REVALIDATED', 'BYPASS'] as const;
+
+const CACHE_INDEX: Record<string, number> = Object.fromEntries(CACHE_STATUSES.map((s, i) => [s, i]));
+
 /** Statuses 0 (no response) to 599 are counted by index; anything else as 0. */
 const STATUS_SLOTS = 600;
 
@@ -43,6 +48,10 @@ export class ServiceStats {
   readonly backends = new Map<string, BackendStats>();
   /** Connections to an address no backend list named (kept out of the labels). */
   readonly other = new BackendStats();
+  /** Requests by cache status (`CACHE_STATUSES` index), for a service with a cache. */
+  readonly cache = new Float64Array(CACHE_STATUSES.length);
+  /** Background cache refreshes (`stale-while-revalidate`). */
+  cacheRefreshes = 0;
 
   constructor(readonly name: string) {}
 
@@ -57,6 +66,16 @@ export class ServiceStats {
         return;
       }
     }
+  }
+
+  /** A request ended with cache status `status` (`background`: a refresh, not a client's). */
+  cached(status: string, background: boolean): void {
+    if (background) {
+      this.cacheRefreshes++;
+      return;
+    }
+    const i = CACHE_INDEX[status];
+    if (i !== undefined) this.cache[i]! += 1;
   }
 
   /** The stats of backend `addr`, made on first sight. */
