@@ -12,3 +12,4 @@ export { CHANNELS, type ProxyRequestMessage } from './diagnostics';
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 export { HttpCache, type HttpCacheOptions } from './cache/http-cache';
 export type { SessionCache } from './cache/cache-phase';
+export type { TracingOption } from './tracing/proxy-tracer';
