@@ -4,6 +4,7 @@ import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serve
 import { FileDiscovery } from '@pingora-ts/load-balancing';
 import { z } from 'zod';
 import { HASH_KEY_FORMS, isHashKey } from './hash-key';
+import { tracingSchema } from './tracing/tracing-conf';
 
 /**
  * The load balancer's config: Pingora's server keys plus `services`. Every object is strict,
@@ -305,6 +306,8 @@ export const lbConfSchema = serverConfSchema.extend({
   /** Access log file; `stdout` (default) or `stderr`, or `false` to turn it off. */
   access_log: z.union([z.string().min(1), z.literal(false)]).default('stdout'),
   services: z.array(serviceSchema).min(1, 'at least one service is needed'),
+  /** OpenTelemetry spans exported over OTLP/HTTP (see docs/tracing.md); absent: none. */
+  tracing: tracingSchema.optional(),
 });
 
 export type LbConf = z.infer<typeof lbConfSchema>;

@@ -3,6 +3,7 @@ import { nodeInternals } from '@pingora-ts/core/internal';
 import { AccessLogger, createErrorLogger } from '@pingora-ts/observability';
 import { buildServices } from './build-services';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
+import { startTracing } from './tracing/start-tracing';
 import { version } from '../package.json';
 
 /** `load_balancer [-h] [-V] [-c conf.yaml] [-d] [-t] [-u]`: Pingora's quick-start load balancer. */
@@ -44,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
     const internals = Object.fromEntries(nodeInternals().map((i) => [i.name, i.available ? 'ok' : `${i.reason} (${i.fallback ?? 'no fallback'})`]));
     logger.info({ node: process.version, ...internals }, 'node internals');
   }
+  // The SDK where requests are served (each worker with threads > 1), registered before the proxies listen.
+  const tracing = conf.tracing === undefined || server.role === 'primary' ? null : startTracing(conf.tracing, logger, version);
   const access = new AccessLogger({ path: conf.access_log });
   const { services, pool } = buildServices(conf, logger, access, {
     channel: server.channel,
@@ -54,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   // How well upstream connections were reused over the whole run (read by the benchmarks).
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');
+  await tracing?.shutdown(2000);
   await access.flush();
   logger.flush();
   return code;

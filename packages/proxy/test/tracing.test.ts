@@ -30,7 +30,7 @@ const TRACEPARENT = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
 async function recordingUpstream(status = 200): Promise<{ address: string; seen: Array<{ traceparent?: string; tracestate?: string }> }> {
   const seen: Array<{ traceparent?: string; tracestate?: string }> = [];
   const up = await res.httpServer((req, r) => {
-    seen.push({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
+    seen.push({ traceparent: req.headers.traceparent as string | undefined, tracestate: req.headers.tracestate as string | undefined });
     r.statusCode = status;
     r.end('ok');
   });

@@ -1,0 +1,76 @@
+/**
+ * Sets up the OpenTelemetry SDK in a process that serves requests (the one process, or each
+ * worker): a tracer provider with a ParentBased(TraceIdRatioBased) sampler, the W3C trace
+ * context propagator, and spans batched to an OTLP/HTTP (JSON) collector through a bounded
+ * queue. Registered globally before the services listen, so each `HttpProxy` finds it
+ * (`@pingora-ts/proxy` only uses `@opentelemetry/api`).
+ */
+import { propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import type { Logger } from '@pingora-ts/core';
+import { BoundedBatchSpanProcessor, type SpanExportStats } from './bounded-batch-span-processor';
+import { tracesUrl, type TracingConf } from './tracing-conf';
+
+/** At most one warning line per this long about dropped spans. */
+const WARN_EVERY_MS = 60_000;
+
+/** The running SDK of this process. */
+export interface Tracing {
+  /** Spans exported and dropped so far (for metrics). */
+  stats(): SpanExportStats;
+  /** Exports what is queued (within `timeoutMs`) and stops; the proxy's spans go nowhere after. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+function totals(s: SpanExportStats): Record<string, number> {
+  return { total_dropped: s.dropped, total_queue_full: s.queueFull, total_export_failed: s.exportFailed, total_exported: s.exported };
+}
+
+export function startTracing(conf: TracingConf, logger: Logger, serviceVersion: string): Tracing {
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(conf.otlp_endpoint), timeoutMillis: conf.export_timeout_ms });
+  let lastWarn = -Infinity;
+  let droppedSinceWarn = 0;
+  const processor = new BoundedBatchSpanProcessor(
+    exporter,
+    {
+      maxQueueSize: conf.max_queue_size,
+      maxExportBatchSize: conf.max_export_batch_size,
+      exportDelayMs: conf.export_delay_ms,
+      exportTimeoutMs: conf.export_timeout_ms,
+    },
+    (reason, count, error) => {
+      droppedSinceWarn += count;
+      const now = performance.now();
+      if (now - lastWarn < WARN_EVERY_MS) return;
+      lastWarn = now;
+      logger.warn(
+        { reason, dropped: droppedSinceWarn, ...totals(processor.stats()), endpoint: conf.otlp_endpoint, err: error?.message },
+        'tracing: spans dropped (the collector is down, slow or refusing them); next report in a minute at the earliest',
+      );
+      droppedSinceWarn = 0;
+    },
+  );
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': conf.service_name, 'service.version': serviceVersion }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(conf.sample_ratio) }),
+    spanProcessors: [processor],
+  });
+  trace.setGlobalTracerProvider(provider);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  logger.info({ endpoint: tracesUrl(conf.otlp_endpoint), service_name: conf.service_name, sample_ratio: conf.sample_ratio }, 'tracing to an OTLP collector');
+  return {
+    stats: () => processor.stats(),
+    shutdown: async (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+      });
+      await Promise.race([provider.shutdown().catch(() => {}), late]);
+      clearTimeout(timer);
+    },
+  };
+}
