@@ -4,7 +4,7 @@
  */
 import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
 import { DOWNSTREAMS, Resources, client, startProxy, until, useDownstream } from './resources';
 
@@ -160,6 +160,23 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(s.attributes).toMatchObject({ 'http.response.status_code': 502, 'error.type': 'ConnectRefused' });
     expect(s.status.code).toBe(SpanStatusCode.ERROR);
   });
+});
+
+test('a request the sampler drops records nothing, and its trace goes upstream unsampled', async () => {
+  const offExporter = new InMemorySpanExporter();
+  const off = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [new SimpleSpanProcessor(offExporter)] });
+  const up = await recordingUpstream();
+  const peer = new HttpPeer(up.address);
+  const sessionSpans: Array<Session['span']> = [];
+  const { url } = await startProxy(res, app(() => peer, sessionSpans), { tracing: off });
+  const r = await client(res, url).request({ path: '/', method: 'GET', headers: { traceparent: TRACEPARENT, tracestate: 'vendor=abc' } });
+  await r.body.text();
+  await until(() => sessionSpans.length === 1);
+  const span = sessionSpans[0];
+  expect(span?.isRecording()).toBe(false);
+  expect(up.seen).toEqual([{ traceparent: `00-${CLIENT_TRACE}-${span?.spanContext().spanId}-00`, tracestate: 'vendor=abc' }]);
+  expect(offExporter.getFinishedSpans()).toHaveLength(0);
+  await off.shutdown();
 });
 
 describe('without a tracer', () => {

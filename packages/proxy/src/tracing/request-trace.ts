@@ -4,7 +4,9 @@
  * the client's headers through the registered propagator (W3C `traceparent` / `tracestate`),
  * and a CLIENT span per upstream attempt, its context injected into that attempt's request.
  * Attributes follow the OpenTelemetry HTTP semantic conventions; they are only set on spans that
- * record (a span the sampler dropped costs its ids and nothing else).
+ * record. A request whose SERVER span the sampler dropped makes no CLIENT span at all: nothing
+ * would record it, so its attempts send the SERVER span's context upstream (same trace, not
+ * sampled), which keeps an unsampled request down to one span's ids and one header written.
  */
 import {
   propagation,
@@ -47,15 +49,17 @@ const RAW_HEADERS_GETTER: TextMapGetter<readonly string[]> = {
   },
 };
 
-/** Writes propagation fields into the upstream request, replacing any of that name. */
+/** Writes propagation fields into the upstream request (whose fields of those names were removed first). */
 const HEADER_LIST_SETTER: TextMapSetter<HeaderList> = {
   set(headers, key, value) {
-    headers.set(key, value);
+    headers.append(key, value);
   },
 };
 
 export class RequestTrace {
   private readonly server: Span;
+  /** The SERVER span records: attempts get CLIENT spans. */
+  private readonly recording: boolean;
   /** The extracted parent with the server span in it: the parent of every attempt. */
   private readonly parent: Context;
   private client: Span | null = null;
@@ -74,7 +78,8 @@ export class RequestTrace {
     const method = downstream.method;
     const known = KNOWN_METHODS.has(method);
     const span = tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.SERVER }, parent);
-    if (span.isRecording()) serverAttributes(span, downstream, known);
+    this.recording = span.isRecording();
+    if (this.recording) serverAttributes(span, downstream, known);
     this.server = span;
     this.parent = trace.setSpan(parent, span);
   }
@@ -87,6 +92,7 @@ export class RequestTrace {
   /** A new attempt starts: its CLIENT span, a sibling of earlier attempts; `resendCount` is the retries before it. */
   startAttempt(resendCount: number): void {
     if (this.client !== null) this.endAttempt(null);
+    if (!this.recording) return;
     const method = this.downstream.method;
     const known = KNOWN_METHODS.has(method);
     const span = this.tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.CLIENT }, this.parent);
@@ -114,11 +120,11 @@ export class RequestTrace {
    */
   inject(request: RequestHeader, peer: HttpPeer): void {
     const span = this.client;
-    if (span === null) return;
-    if (span.isRecording()) span.setAttribute('url.full', `${peer.tls ? 'https' : 'http'}://${peer.address}${request.path}`);
+    if (span !== null && span.isRecording()) span.setAttribute('url.full', `${peer.tls ? 'https' : 'http'}://${peer.address}${request.path}`);
     try {
       for (const field of propagation.fields()) request.headers.remove(field);
-      propagation.inject(trace.setSpan(ROOT_CONTEXT, span), request.headers, HEADER_LIST_SETTER);
+      // The extracted context goes on (baggage, if propagated), with the attempt's span in it.
+      propagation.inject(span === null ? this.parent : trace.setSpan(this.parent, span), request.headers, HEADER_LIST_SETTER);
     } catch {
       // A broken propagator: the request goes without trace context rather than not at all.
     }
