@@ -6,6 +6,7 @@ import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
+import { h2connect, h2request } from './h2-client';
 import { DOWNSTREAMS, Resources, client, startProxy, until, useDownstream } from './resources';
 
 const res = new Resources();
@@ -160,6 +161,19 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
     expect(s.attributes).toMatchObject({ 'http.response.status_code': 502, 'error.type': 'ConnectRefused' });
     expect(s.status.code).toBe(SpanStatusCode.ERROR);
   });
+});
+
+test('an HTTP/2 (h2c) request: protocol version 2, server address from :authority', async () => {
+  const up = await recordingUpstream();
+  const peer = new HttpPeer(up.address);
+  const { url, port } = await startProxy(res, app(() => peer), { tracing: provider });
+  const r = await h2request(h2connect(res, url), { ':method': 'GET', ':path': '/h2?a=b', ':authority': `localhost:${port}`, traceparent: TRACEPARENT });
+  expect(r.status).toBe(200);
+  const all = await spans(2);
+  const s = server(all);
+  expect(s.parentSpanContext?.spanId).toBe(CLIENT_SPAN);
+  expect(s.attributes).toMatchObject({ 'network.protocol.version': '2', 'server.address': 'localhost', 'server.port': port, 'url.path': '/h2' });
+  expect(up.seen[0]?.traceparent).toBe(`00-${CLIENT_TRACE}-${clients(all)[0]?.spanContext().spanId}-01`);
 });
 
 test('a request the sampler drops records nothing, and its trace goes upstream unsampled', async () => {
