@@ -27,7 +27,7 @@ import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
 import { ProtocolConnector } from './upstream/protocol-connector';
-import { isTracingOption, proxyTracer, type TracingOption } from './tracing/proxy-tracer';
+import { isTracingOption, proxyTracing, type TracingOption } from './tracing/proxy-tracer';
 
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
@@ -194,7 +194,7 @@ export class HttpProxy<Ctx> implements ListeningService {
       logger,
       cache: options.cache === undefined ? null : options.cache instanceof HttpCache ? options.cache : new HttpCache(options.cache),
       // Decided in listen(), once: an SDK set up after the proxy was made is still found.
-      tracer: null,
+      tracing: null,
       startBackground: (downstream, refresh) => {
         // Counted as a request in flight (`stats().activeRequests`) like any other.
         this.activeRequests++;
@@ -213,7 +213,7 @@ export class HttpProxy<Ctx> implements ListeningService {
    */
   async listen(ctx?: ListenContext): Promise<void> {
     this.choice.log(this.logger, this.name);
-    this.runtime.tracer = proxyTracer(this.tracing);
+    this.runtime.tracing = proxyTracing(this.tracing);
     const open = ctx?.openListener ?? openListener;
     const options = { logger: this.logger, alpnServed: ALPN_SERVED };
     const results = await Promise.allSettled(

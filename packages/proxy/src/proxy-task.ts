@@ -25,7 +25,7 @@ import type { FailToProxy, ProxyHttp } from './proxy-http';
 import { Session } from './session';
 import { RequestTrace } from './tracing/request-trace';
 import type { UpstreamConnector } from './upstream/upstream-session';
-import type { Tracer } from '@opentelemetry/api';
+import type { ProxyTracing } from './tracing/proxy-tracer';
 
 /** What every request of one `HttpProxy` shares. */
 export interface ProxyRuntime<Ctx> {
@@ -43,8 +43,8 @@ export interface ProxyRuntime<Ctx> {
   readonly logger: Logger;
   /** The HTTP cache, or null when the proxy does not cache. */
   readonly cache: HttpCache | null;
-  /** Makes the request's spans; null (no tracing) until `HttpProxy.listen` decides (see `proxyTracer`). */
-  tracer: Tracer | null;
+  /** Makes the request's spans; null (no tracing) until `HttpProxy.listen` decides (see `proxyTracing`). */
+  tracing: ProxyTracing | null;
   /** Runs a background cache refresh (`stale-while-revalidate`) as a request of its own. */
   startBackground(downstream: DownstreamSession, refresh: BackgroundRefresh): void;
   /** The request finished (after `logging`). */
@@ -85,8 +85,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     this.session = new Session(downstream);
     this.cache = rt.cache === null ? null : new CachePhase(rt.cache, this, refresh);
     if (this.cache !== null) this.session.setCache(this.cache);
-    const tracer = rt.tracer;
-    this.trace = tracer === null ? null : new RequestTrace(tracer, downstream);
+    const tracing = rt.tracing;
+    this.trace = tracing === null ? null : new RequestTrace(tracing, downstream);
     if (this.trace !== null) this.session.setSpan(this.trace.span);
     downstream.setEvents(this);
   }

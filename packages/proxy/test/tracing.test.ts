@@ -2,7 +2,7 @@
  * OpenTelemetry spans through a real proxy (docs/tracing.md): the SDK's in-memory exporter
  * collects what the proxy made; a real upstream records the `traceparent` it was sent.
  */
-import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { HttpPeer, type ProxyHttp, type Session } from '@pingora-ts/proxy';
@@ -191,6 +191,21 @@ test('a request the sampler drops records nothing, and its trace goes upstream u
   expect(up.seen).toEqual([{ traceparent: `00-${CLIENT_TRACE}-${span?.spanContext().spanId}-00`, tracestate: 'vendor=abc' }]);
   expect(offExporter.getFinishedSpans()).toHaveLength(0);
   await off.shutdown();
+});
+
+test('a tracer that drops a request before any id (an invalid span) sends nothing upstream', async () => {
+  const dropped = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  const gate: TracerProvider = { getTracer: () => ({ startSpan: () => dropped }) as unknown as Tracer };
+  const up = await recordingUpstream();
+  const peer = new HttpPeer(up.address);
+  const { url } = await startProxy(res, app(() => peer), { tracing: gate });
+  await (await client(res, url).request({ path: '/a', method: 'GET' })).body.text();
+  // A client's fields that yielded nothing are not passed on either.
+  await (await client(res, url).request({ path: '/b', method: 'GET', headers: { traceparent: 'garbage' } })).body.text();
+  expect(up.seen).toEqual([
+    { traceparent: undefined, tracestate: undefined },
+    { traceparent: undefined, tracestate: undefined },
+  ]);
 });
 
 describe('without a tracer', () => {

@@ -1,7 +1,8 @@
 /**
  * Sets up the OpenTelemetry SDK in a process that serves requests (the one process, or each
- * worker): a tracer provider with a ParentBased(TraceIdRatioBased) sampler, the W3C trace
- * context propagator, and spans batched to an OTLP/HTTP (JSON) collector through a bounded
+ * worker): a tracer provider whose new traces are kept at `sample_ratio` (decided before the
+ * SDK, see `RootSamplingTracerProvider`) and the rest follow their parent (ParentBased), the W3C
+ * trace context propagator, and spans batched to an OTLP/HTTP (JSON) collector through a bounded
  * queue. Registered globally before the services listen, so each `HttpProxy` finds it
  * (`@pingora-ts/proxy` only uses `@opentelemetry/api`).
  */
@@ -9,9 +10,10 @@ import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '@pingora-ts/core';
 import { BoundedBatchSpanProcessor, type SpanExportStats } from './bounded-batch-span-processor';
+import { RootSamplingTracerProvider } from './root-sampling-tracer-provider';
 import { tracesUrl, type TracingConf } from './tracing-conf';
 
 /** At most one warning line per this long about dropped spans. */
@@ -55,10 +57,11 @@ export function startTracing(conf: TracingConf, logger: Logger, serviceVersion: 
   );
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': conf.service_name, 'service.version': serviceVersion }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(conf.sample_ratio) }),
+    // New traces are sampled at sample_ratio before the SDK (RootSamplingTracerProvider); the rest follow their parent.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [processor],
   });
-  trace.setGlobalTracerProvider(provider);
+  trace.setGlobalTracerProvider(new RootSamplingTracerProvider(provider, conf.sample_ratio));
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   logger.info({ endpoint: tracesUrl(conf.otlp_endpoint), service_name: conf.service_name, sample_ratio: conf.sample_ratio }, 'tracing to an OTLP collector');
   return {

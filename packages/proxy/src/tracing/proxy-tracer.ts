@@ -3,7 +3,7 @@
  * for spans only when this returns a tracer, so a process without an OpenTelemetry SDK pays one
  * null check per request and per attempt.
  */
-import { ProxyTracerProvider, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { propagation, ProxyTracerProvider, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 
 /** The instrumentation scope of the proxy's spans. */
 export const TRACER_NAME = '@pingora-ts/proxy';
@@ -15,12 +15,26 @@ export const TRACER_NAME = '@pingora-ts/proxy';
  */
 export type TracingOption = boolean | TracerProvider | undefined;
 
-/** The tracer for `option`, or null when the proxy makes no spans. */
-export function proxyTracer(option: TracingOption): Tracer | null {
-  if (option === false) return null;
-  if (option === true) return trace.getTracer(TRACER_NAME);
-  if (option !== undefined) return option.getTracer(TRACER_NAME);
-  return globalProviderRegistered() ? trace.getTracer(TRACER_NAME) : null;
+/** What the requests of one proxy trace with, taken once when it starts listening. */
+export interface ProxyTracing {
+  readonly tracer: Tracer;
+  /**
+   * The header names the registered propagator uses (`propagation.fields()`, lower-cased): a
+   * request without any of them skips extraction, and they are replaced upstream. A propagator
+   * registered after `listen()` is used, but with the fields of the one before.
+   */
+  readonly fields: readonly string[];
+}
+
+/** How the proxy traces for `option`, or null when it makes no spans. */
+export function proxyTracing(option: TracingOption): ProxyTracing | null {
+  let tracer: Tracer | null;
+  if (option === false) tracer = null;
+  else if (option === true) tracer = trace.getTracer(TRACER_NAME);
+  else if (option !== undefined) tracer = option.getTracer(TRACER_NAME);
+  else tracer = globalProviderRegistered() ? trace.getTracer(TRACER_NAME) : null;
+  if (tracer === null) return null;
+  return { tracer, fields: propagation.fields().map((f) => f.toLowerCase()) };
 }
 
 /**

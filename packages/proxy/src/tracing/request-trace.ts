@@ -9,6 +9,7 @@
  * sampled), which keeps an unsampled request down to one span's ids and one header written.
  */
 import {
+  INVALID_TRACEID,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -16,6 +17,7 @@ import {
   trace,
   type Context,
   type Span,
+  type SpanOptions,
   type TextMapGetter,
   type TextMapSetter,
   type Tracer,
@@ -25,9 +27,14 @@ import type { DownstreamSession } from '../downstream/downstream-session';
 import type { HeaderList } from '../header-list';
 import type { HttpPeer } from '../http-peer';
 import type { RequestHeader } from '../request-header';
+import type { ProxyTracing } from './proxy-tracer';
 
 /** Methods the conventions name; any other is reported as `_OTHER` (bounded span names). */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+/** Span options, made once (the SDK only reads them). */
+const SERVER_SPAN: SpanOptions = { kind: SpanKind.SERVER };
+const CLIENT_SPAN: SpanOptions = { kind: SpanKind.CLIENT };
 
 /** Reads propagation fields from a request's `[name, value, …]` headers (keys come lower-case). */
 const RAW_HEADERS_GETTER: TextMapGetter<readonly string[]> = {
@@ -61,27 +68,45 @@ export class RequestTrace {
   /** The SERVER span records: attempts get CLIENT spans. */
   private readonly recording: boolean;
   /** The extracted parent with the server span in it: the parent of every attempt. */
-  private readonly parent: Context;
+  /** What the client sent (extracted), and that with the SERVER span in it (made when first needed). */
+  private readonly extracted: Context;
+  private parentContext: Context | null = null;
+  /** The SERVER span has a valid context (a tracer may hand out an invalid one for a request it drops: nothing to send upstream). */
+  private readonly propagates: boolean;
   private client: Span | null = null;
   private upstreamStatus = 0;
+  private readonly tracer: Tracer;
+  /** The propagator's fields, if the client sent any of them (else nothing to extract or replace). */
+  private readonly sentFields: readonly string[] | null;
 
   constructor(
-    private readonly tracer: Tracer,
+    tracing: ProxyTracing,
     private readonly downstream: DownstreamSession,
   ) {
+    this.tracer = tracing.tracer;
     let parent: Context = ROOT_CONTEXT;
-    try {
-      parent = propagation.extract(ROOT_CONTEXT, downstream.rawHeaders, RAW_HEADERS_GETTER);
-    } catch {
-      // A broken propagator or header: the request is traced as a new trace.
+    const raw = downstream.rawHeaders;
+    this.sentFields = hasAnyField(raw, tracing.fields) ? tracing.fields : null;
+    if (this.sentFields !== null) {
+      try {
+        parent = propagation.extract(ROOT_CONTEXT, raw, RAW_HEADERS_GETTER);
+      } catch {
+        // A broken propagator or header: the request is traced as a new trace.
+      }
     }
+    const tracer = this.tracer;
     const method = downstream.method;
     const known = KNOWN_METHODS.has(method);
-    const span = tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.SERVER }, parent);
+    const span = tracer.startSpan(known ? method : 'HTTP', SERVER_SPAN, parent);
     this.recording = span.isRecording();
     if (this.recording) serverAttributes(span, downstream, known);
     this.server = span;
-    this.parent = trace.setSpan(parent, span);
+    this.extracted = parent;
+    this.propagates = span.spanContext().traceId !== INVALID_TRACEID;
+  }
+
+  private get parent(): Context {
+    return (this.parentContext ??= trace.setSpan(this.extracted, this.server));
   }
 
   /** The request's SERVER span. */
@@ -95,7 +120,7 @@ export class RequestTrace {
     if (!this.recording) return;
     const method = this.downstream.method;
     const known = KNOWN_METHODS.has(method);
-    const span = this.tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.CLIENT }, this.parent);
+    const span = this.tracer.startSpan(known ? method : 'HTTP', CLIENT_SPAN, this.parent);
     if (span.isRecording()) {
       span.setAttribute('http.request.method', known ? method : '_OTHER');
       if (!known) span.setAttribute('http.request.method_original', method);
@@ -121,8 +146,11 @@ export class RequestTrace {
   inject(request: RequestHeader, peer: HttpPeer): void {
     const span = this.client;
     if (span !== null && span.isRecording()) span.setAttribute('url.full', `${peer.tls ? 'https' : 'http'}://${peer.address}${request.path}`);
+    const sent = this.sentFields;
+    if (sent === null && !this.propagates) return;
     try {
-      for (const field of propagation.fields()) request.headers.remove(field);
+      if (sent !== null) for (let i = 0; i < sent.length; i++) request.headers.remove(sent[i] as string);
+      if (!this.propagates) return;
       // The extracted context goes on (baggage, if propagated), with the attempt's span in it.
       propagation.inject(span === null ? this.parent : trace.setSpan(this.parent, span), request.headers, HEADER_LIST_SETTER);
     } catch {
@@ -162,6 +190,18 @@ export class RequestTrace {
     }
     span.end();
   }
+}
+
+/** Whether `raw` (`[name, value, …]`) has a field named in `fields` (lower-case). */
+function hasAnyField(raw: readonly string[], fields: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i] as string;
+    for (let j = 0; j < fields.length; j++) {
+      const f = fields[j] as string;
+      if (n.length === f.length && n.toLowerCase() === f) return true;
+    }
+  }
+  return false;
 }
 
 function markError(span: Span, type: string, message: string | undefined): void {
