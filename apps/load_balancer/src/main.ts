@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     logger.info({ node: process.version, ...internals }, 'node internals');
   }
   // The SDK where requests are served (each worker with threads > 1), registered before the proxies listen.
-  const tracing = conf.tracing === undefined || server.role === 'primary' ? null : startTracing(conf.tracing, logger, version);
+  const tracing = conf.tracing === undefined || server.role === 'primary' ? null : await startTracing(conf.tracing, logger, version);
   const access = new AccessLogger({ path: conf.access_log });
   const { services, pool } = buildServices(conf, logger, access, {
     channel: server.channel,

@@ -9,8 +9,11 @@
  * ends an export; should it not call back, the export counts as failed a second later.
  */
 import { TraceFlags } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/** `ExportResultCode.SUCCESS` (a const enum value, so that `@opentelemetry/core` loads only with the SDK). */
+const EXPORT_SUCCESS = 0;
 
 export interface BatchOptions {
   maxQueueSize: number;
@@ -128,7 +131,7 @@ export class BoundedBatchSpanProcessor implements SpanProcessor {
       const timeout = setTimeout(() => settle(false, new Error(`the exporter did not call back in ${guardMs} ms`)), guardMs);
       timeout.unref();
       try {
-        this.exporter.export(batch, (result: ExportResult) => settle(result.code === ExportResultCode.SUCCESS, result.error));
+        this.exporter.export(batch, (result: ExportResult) => settle(result.code === EXPORT_SUCCESS, result.error));
       } catch (err) {
         settle(false, err instanceof Error ? err : new Error(String(err)));
       }
