@@ -14,6 +14,7 @@ module.exports = {
     // Subpath exports map to their entry file the same way (package.json "exports").
     '^@pingora-ts/core/internal$': '<rootDir>/packages/core/src/internal.ts',
     '^@pingora-ts/load-balancing/undici$': '<rootDir>/packages/load-balancing/src/undici.ts',
+    '^@pingora-ts/observability/sentry$': '<rootDir>/packages/observability/src/sentry.ts',
   },
   testTimeout: 30000,
   maxWorkers: 2,

@@ -23,8 +23,8 @@ export const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--duration S] [-
   --duration S     seconds per round (default 5)
   --warmup S       warm-up seconds per scenario and peer (default 2)
   --idle-conns N   idle keep-alive connections for the memory scenario (default 10000)
-  --scenarios a,b  run only these scenarios (see bench/scenarios/); grpc-unary, ws-echo and
-                   h2-stream-memory run only when named here
+  --scenarios a,b  run only these scenarios (see bench/scenarios/); grpc-unary, ws-echo,
+                   h2-stream-memory and cache-hit run only when named here
   --peers a,b      run only these peers (nginx is always added: ratios need it)
   --no-install     do not apt-get install missing nginx/haproxy/wrk/h2load
   --out NAME       write bench/results/NAME.{md,json,svg} (default latest; only latest updates README.md)

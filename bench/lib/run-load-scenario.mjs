@@ -20,12 +20,21 @@ export async function runLoadScenario(scenario, ctx) {
 }
 
 /**
+ * Called before each measured run of a peer; what it returns is called with the measurement
+ * (a custom scenario reads a counter around each run: the cache-hit scenario counts origin requests).
+ * @typedef {(rp: import('./start-peer.mjs').RunningPeer) => (m: import('./measure-load.mjs').Measurement) => void} Observe
+ */
+
+/**
+ * The warm-up and the interleaved rounds of `scenario` over `own`'s peers (or the run's), as a
+ * load section. Custom scenarios that run several loads over one set of peers call it directly.
  * @param {import('../scenarios/scenario.mjs').LoadScenario} scenario
  * @param {import('../scenarios/scenario.mjs').ScenarioContext} ctx
  * @param {import('./own-peers.mjs').OwnPeers | null} own
+ * @param {Observe} [observe]
  * @returns {Promise<import('../scenarios/scenario.mjs').LoadSection>}
  */
-async function runRounds(scenario, ctx, own) {
+export async function runRounds(scenario, ctx, own, observe) {
   const { opts, group, dir } = ctx;
   const reference = scenario.reference ?? REFERENCE;
   // A TLS scenario runs against the peers' HTTPS listeners (peers without one sit it out).
@@ -41,7 +50,9 @@ async function runRounds(scenario, ctx, own) {
     const slot = /** @type {{ runs: import('./measure-load.mjs').Measurement[], failed?: string }} */ (byPeer.get(rp.peer.name));
     if (slot.failed) return;
     try {
+      const after = keep ? observe?.(rp) : undefined;
       const m = await measureLoad(group, rp, scenario.load(target(portOf(rp), durationS)));
+      after?.(m);
       if (keep) slot.runs.push(m);
       return m;
     } catch (err) {

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 
 /**
  * The config text. `binds` are whole `bind …` lines; `server` is the `server …` line.
- * @param {{ binds: string[], server: string, extra?: string[] }} o  extra: more `defaults` lines
+ * @param {{ binds: string[], server: string, extra?: string[], sections?: string[], frontend?: string[], backend?: string[] }} o
+ *   extra: more `defaults` lines; sections: whole top-level sections (a `cache` section), unindented;
+ *   frontend, backend: more lines in those sections
  */
-export function haproxyConfig({ binds, server, extra = [] }) {
+export function haproxyConfig({ binds, server, extra = [], sections = [], frontend = [], backend = [] }) {
   return [
     'global',
     '  nbthread 1',
@@ -22,11 +24,14 @@ export function haproxyConfig({ binds, server, extra = [] }) {
     '  timeout http-keep-alive 75s',
     '  http-reuse always',
     ...extra.map((l) => `  ${l}`),
+    ...sections,
     'frontend fe',
     ...binds.map((l) => `  ${l}`),
     '  maxconn 20000',
     '  default_backend be',
+    ...frontend.map((l) => `  ${l}`),
     'backend be',
+    ...backend.map((l) => `  ${l}`),
     `  ${server}`,
     '',
   ].join('\n');

@@ -13,6 +13,11 @@ export const peers = [direct, nginx, haproxy, httpProxy, fastifyHttpProxy, pingo
 
 /** Peers that run only when `--peers` names them (comparisons of pingora-ts with itself). */
 export const optionalPeers = [
+  // Issue 14: the combined access log format, and Sentry on (no error happens: the cost of having it), against pingora-ts.
+  pingoraTs({ threads: 1, accessLog: true, name: 'pingora-ts-combined', extra: { conf: ['access_log_format: combined'], about: 'access_log_format: combined' } }),
+  pingoraTs({ threads: 1, accessLog: true, name: 'pingora-ts-sentry', extra: { conf: ['sentry: { dsn: "http://public@127.0.0.1:9/1" }'], about: 'sentry on (DSN on 127.0.0.1, no event sent)' } }),
+  // Metrics on (issue 14: within 5 % of pingora-ts with them off).
+  pingoraTs({ threads: 1, accessLog: true, metrics: true, name: 'pingora-ts-metrics' }),
   pingoraTsLibrary('llhttp'),
   pingoraTsLibrary('node:http'),
   // The selection algorithms over three backends (issue 12: ketama and least_conn within 5 % of round robin).

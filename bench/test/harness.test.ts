@@ -2,7 +2,9 @@
 // protocol scenarios are checked by their commands and peer configs only). The TLS
 // tests run openssl, cc and the load balancer's `-t` (config check) when they are there.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBenchOptions } from '../lib/bench-options.mjs';
@@ -29,6 +31,9 @@ import { grpcPeers, nginxGrpcBody } from '../peers/grpc-peers.mjs';
 import { h2cPeers, nginxH2cBody } from '../peers/h2c-peers.mjs';
 import { nginxWsBody, wsPeers } from '../peers/ws-peers.mjs';
 import { LB_MAIN, pingoraTsConf } from '../peers/pingora-ts.mjs';
+import { cacheHit } from '../lib/cache-hit-probe.mjs';
+import { cachePeers, haproxyCacheConfig, nginxCacheBody, PINGORA_CACHE } from '../peers/cache-peers.mjs';
+import { CACHEABLE, originLogPath, originRequests } from '../peers/upstream.mjs';
 
 const WRK_TEXT = `Running 5s test @ http://127.0.0.1:18082/
   1 threads and 50 connections
@@ -499,5 +504,79 @@ traffic: 12.51MB (13120640) total, 5.28MB (5535270) headers (space savings 95.12
     expect(md).toContain('| pingora-ts | skipped: does not pass a gRPC call: UNAVAILABLE | - |');
     expect(md).toContain('| nginx | 650 | 0.65 |');
     expect(summaryTable(res)).toBe('No scenario in this run has ratios to nginx.');
+  });
+});
+
+describe('cache-hit scenario', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-cache-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('runs only when named, with its own peers: nginx is the reference, pingora-ts gets services[].cache', async () => {
+    const s = (await loadScenarios()).find((x) => x.name === 'cache-hit');
+    if (!s) throw new Error('cache-hit missing');
+    expect(s.optional).toBe(true);
+    expect('run' in s).toBe(true);
+    expect(cachePeers().map((p) => p.name)).toEqual(['nginx', 'nginx-defaults', 'haproxy', 'pingora-ts']);
+    expect(cachePeers({ baseline: '/tmp/base' }).map((p) => p.name)).toContain('pingora-ts-base');
+    expect(cachePeers().every((p) => typeof p.ready === 'function')).toBe(true);
+    expect(CACHEABLE.small.path).not.toBe(CACHEABLE.large.path);
+    expect(CACHEABLE.large.bytes).toBe(64 * 1024);
+  });
+
+  test('peer configs: nginx proxy_cache stores by the headers, HAProxy cache section, the load balancer cache key', () => {
+    const tuned = nginxCacheBody({ port: 8080, upstreamPort: 9000, cacheDir: '/tmp/x/cache', tuned: true });
+    expect(tuned).toMatch(/proxy_cache_path \/tmp\/x\/cache .*keys_zone=bench:\S+ max_size=256m/);
+    expect(tuned).toContain('proxy_cache bench;');
+    expect(tuned).toContain('add_header X-Cache-Status $upstream_cache_status always;');
+    expect(tuned).not.toContain('proxy_cache_valid');
+    expect(tuned).toContain('open_file_cache');
+    expect(nginxCacheBody({ port: 8080, upstreamPort: 9000, cacheDir: '/tmp/x/cache', tuned: false })).not.toMatch(/open_file_cache|sendfile/);
+    const ha = haproxyCacheConfig({ port: 8080, upstreamPort: 9000 });
+    expect(ha).toContain('\ncache bench\n  total-max-size 256\n  max-object-size 8388608\n  max-age 600\nfrontend fe\n');
+    expect(ha).toContain('\n  http-response set-header X-Cache-Status HIT if { res.cache_hit }\n');
+    expect(ha).toContain('\nbackend be\n  http-request cache-use bench\n  http-response cache-store bench\n  server up 127.0.0.1:9000\n');
+    const conf = pingoraTsConf({ threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null, cache: PINGORA_CACHE });
+    expect(conf).toContain('\n    cache: { enabled: true, max_size_bytes: 268435456, max_object_bytes: 8388608 }\n');
+    expect(pingoraTsConf({ threads: 1, base: '/tmp/x/pt', port: 8080, upstreamPort: 9000, accessLog: null })).not.toContain('cache');
+  });
+
+  test('the load balancer accepts the generated cache config (-t)', () => {
+    if (!existsSync(LB_MAIN)) return; // needs `pnpm build`
+    const file = join(dir, 'lb.yaml');
+    writeFileSync(file, pingoraTsConf({ threads: 1, base: join(dir, 'pt'), port: 0, upstreamPort: 9000, accessLog: null, cache: PINGORA_CACHE }));
+    const r = spawnSync(process.execPath, [LB_MAIN, '-t', '-c', file], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).toContain('ok');
+    expect(r.status).toBe(0);
+  });
+
+  test("origin requests are the lines of the upstream's cache log", () => {
+    expect(originRequests(dir)).toBe(0);
+    mkdirSync(join(dir, 'upstream', 'logs'), { recursive: true });
+    writeFileSync(originLogPath(dir), '127.0.0.1 - - "GET /cache/small"\n127.0.0.1 - - "GET /cache/64k"\n');
+    expect(originRequests(dir)).toBe(2);
+  });
+
+  test('the probe passes once a response says HIT, and says why when none does', async () => {
+    let requests = 0;
+    let hitFrom = 2;
+    const server: Server = createServer((req, res) => {
+      requests++;
+      res.setHeader('X-Cache-Status', requests >= hitFrom ? 'HIT' : 'MISS');
+      res.end(req.url === CACHEABLE.small.path ? 'hello\n' : 'no');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await cacheHit(port, CACHEABLE.small);
+      expect(requests).toBe(2);
+      hitFrom = Infinity;
+      await expect(cacheHit(port, CACHEABLE.small)).rejects.toThrow(/not served from the cache: X-Cache-Status MISS after 10 requests/);
+      await expect(cacheHit(port, { path: '/other', bytes: 6 })).rejects.toThrow(/sent 2 bytes, not 6/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -2,9 +2,10 @@ import { readCaFile, type JsonValue, type Logger, type Service, type StateChanne
 import type { LoadBalancer } from '@pingora-ts/load-balancing';
 import type { AccessLogger } from '@pingora-ts/observability';
 import { ConnectionPool } from '@pingora-ts/pool';
-import { HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
+import { HttpCache, HttpProxy, type Http2Options, type HttpCacheOptions } from '@pingora-ts/proxy';
 import { buildLoadBalancer } from './build-load-balancer';
 import type { LbConf, ServiceConf } from './lb-conf';
+import type { LbAdmin } from './lb-admin';
 import { LbProxy, type UpstreamTrust } from './lb-proxy';
 import { isDynamic, shareBackends, upstreamBackends } from './upstream-discovery';
 import { shareEjections } from './share-ejections';
@@ -13,18 +14,21 @@ import { shareEjections } from './share-ejections';
  * Turns the config into services: per configured service, one `HttpProxy` listening service
  * and, when it has a health check or a file / DNS discovery, one background service that
  * runs them (where background services run; see `shareBackends`). All services share
- * one upstream connection pool, returned too so its counters can be read.
+ * one upstream connection pool, returned too so its counters can be read. `admin` (when
+ * configured: metrics, backend control) is wired to every service.
  */
 export function buildServices(
   conf: LbConf,
   logger: Logger,
   access: AccessLogger,
   health: HealthSharing,
+  admin?: LbAdmin,
 ): { services: Service[]; pool: ConnectionPool } {
   const pool = new ConnectionPool({ size: conf.upstream_keepalive_pool_size });
+  admin?.trackPool(pool);
   // ca_file, as Pingora's: CAs every TLS upstream trusts, read once for all services.
   const caFile = conf.ca_file === undefined ? undefined : readCaFile(conf.ca_file, { path: ['ca_file'] });
-  return { services: conf.services.flatMap((svc) => buildService(svc, conf, caFile, pool, logger, access, health)), pool };
+  return { services: conf.services.flatMap((svc) => buildService(svc, conf, caFile, pool, logger, access, health, admin)), pool };
 }
 
 function buildService(
@@ -35,6 +39,7 @@ function buildService(
   logger: Logger,
   access: AccessLogger,
   health: HealthSharing,
+  admin: LbAdmin | undefined,
 ): Service[] {
   const up = svc.upstreams;
   const trust = upstreamTrust(up, conf.ca_file, caFile);
@@ -44,14 +49,16 @@ function buildService(
     ...(trust === undefined ? {} : { trust }),
     ...(health.publishes ? { logger } : {}),
   });
-  const proxy = new HttpProxy(svc.name, new LbProxy(lb, up, access, trust), {
+  const lbProxy = new LbProxy(lb, up, access, trust);
+  admin?.wire(svc.name, lb, lbProxy);
+  const proxy = new HttpProxy(svc.name, lbProxy, {
     listeners: svc.listeners,
     pool,
     maxRetries: conf.max_retries,
     tunnelIdleTimeoutMs: svc.tunnel_idle_timeout_ms,
     logger,
     ...(svc.http2 === undefined ? {} : { http2: http2Options(svc.http2) }),
-    ...(svc.cache?.enabled === true ? { cache: cacheOptions(svc.cache) } : {}),
+    ...(svc.cache?.enabled === true ? { cache: sharedCache(svc.cache, `purge:${svc.name}`, health.channel) } : {}),
   });
   const dynamic = isDynamic(up);
   // Before shareHealth: a new list reaches the workers before the health map that covers it.
@@ -74,11 +81,25 @@ function upstreamTrust(up: ServiceConf['upstreams'], caFilePath: string | undefi
   return { pem: pems.join('\n'), key: [caFilePath ?? '', caPath ?? ''].join('|') };
 }
 
+/**
+ * The service's cache. Each worker has its own store, so a `PURGE` (or an invalidation) that
+ * one worker serves is published on `topic`, and every worker drops that key from its store.
+ */
+function sharedCache(c: NonNullable<ServiceConf['cache']>, topic: string, channel: StateChannel): HttpCache {
+  let n = 0;
+  const cache = new HttpCache({ ...cacheOptions(c), onPurge: (key) => channel.publish(topic, { key, n: ++n, pid: process.pid }) });
+  channel.subscribe(topic, (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof v.key !== 'string' || v.pid === process.pid) return;
+    void cache.storage.purge(v.key).catch(() => {});
+  });
+  return cache;
+}
+
 /** The conf's snake_case `cache` section as HttpProxy's `cache` option. */
 function cacheOptions(c: NonNullable<ServiceConf['cache']>): HttpCacheOptions {
   return {
     maxSizeBytes: c.max_size_bytes,
-    maxObjectBytes: c.max_object_bytes,
+    maxObjectBytes: c.max_object_bytes ?? Math.min(8 * 1024 * 1024, c.max_size_bytes),
     key: c.key,
     lockTimeoutMs: c.lock_timeout_ms,
     statusHeader: c.status_header,

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { CacheKeyTemplate } from '@pingora-ts/cache';
 import { ConfError, checkListenerConfig, listenerConfigSchema, readCaFile, serverConfSchema } from '@pingora-ts/core';
 import { FileDiscovery } from '@pingora-ts/load-balancing';
+import { LOG_LEVELS } from '@pingora-ts/observability';
 import { z } from 'zod';
 import { HASH_KEY_FORMS, isHashKey } from './hash-key';
 import { tracingSchema } from './tracing/tracing-conf';
@@ -250,8 +251,8 @@ const cacheSchema = z.strictObject({
   enabled: z.boolean(),
   /** Bytes kept in memory, bodies and heads (default 64 MiB). */
   max_size_bytes: z.number().int().min(1).default(64 * 1024 * 1024),
-  /** Largest body stored; larger ones pass through uncached (default 8 MiB; at most max_size_bytes). */
-  max_object_bytes: z.number().int().min(1).default(8 * 1024 * 1024),
+  /** Largest body stored; larger ones pass through uncached (default 8 MiB, or max_size_bytes when smaller). */
+  max_object_bytes: z.number().int().min(1).optional(),
   /** Freshness for a heuristically cacheable response without Last-Modified (0, the default: none, revalidated on each use). */
   default_ttl_seconds: z.number().int().min(0).default(0),
   /** The primary key template: $scheme, $host, $uri, $args, $request_uri, $http_<name> (default $scheme://$host$request_uri). */
@@ -262,7 +263,7 @@ const cacheSchema = z.strictObject({
   status_header: z.union([z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a header name'), z.literal(false)]).default('X-Cache-Status'),
   /** Client addresses or CIDR ranges allowed to PURGE (default none: PURGE is answered 405). */
   purge_allow: z.array(z.string().refine(isAddressOrCidr, { error: (iss) => `${JSON.stringify(iss.input)} is not an IP address or CIDR range` })).default([]),
-}).refine((c) => c.max_object_bytes <= c.max_size_bytes, { path: ['max_object_bytes'], message: 'must not exceed max_size_bytes' });
+}).refine((c) => c.max_object_bytes === undefined || c.max_object_bytes <= c.max_size_bytes, { path: ['max_object_bytes'], message: 'must not exceed max_size_bytes' });
 
 function isKeyTemplate(s: string): boolean {
   return keyTemplateError(s) === '';
@@ -302,9 +303,54 @@ const serviceSchema = z.strictObject({
   cache: cacheSchema.optional(),
 });
 
+/** `https://<public key>@<host>/<project id>`, the DSN shape Sentry's SDK accepts. */
+function isSentryDsn(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.username !== '' && /\/[^/]+$/.test(u.pathname);
+  } catch {
+    return false;
+  }
+}
+
+const sentrySchema = z.strictObject({
+  dsn: z.string().refine(isSentryDsn, 'expected a Sentry DSN: https://<public key>@<host>/<project id>'),
+  environment: z.string().min(1).optional(),
+  /** Share of error events sent, 0..1 (default 1). */
+  sample_rate: z.number().min(0).max(1).default(1),
+});
+
+/** `127.0.0.0/8`, `[::1]` or `localhost`: only this machine reaches it. */
+export function isLoopback(addr: string): boolean {
+  const host = addr.slice(0, addr.lastIndexOf(':'));
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The admin endpoint (metrics, health, readiness), served by the primary; off when absent. */
+const adminSchema = z
+  .strictObject({
+    /** Where it listens; loopback unless a token guards it. */
+    addr: hostPort.default('127.0.0.1:6190'),
+    /** Every admin request must carry `Authorization: Bearer <token>`. */
+    token: z.string().min(16, 'expected at least 16 characters').optional(),
+  })
+  .superRefine((a, ctx) => {
+    // A malformed addr has its own issue already.
+    if (a.token === undefined && hostPort.safeParse(a.addr).success && !isLoopback(a.addr)) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: `missing required key: admin.addr ${a.addr} is not a loopback address, so a token is needed` });
+    }
+  });
+
 export const lbConfSchema = serverConfSchema.extend({
   /** Access log file; `stdout` (default) or `stderr`, or `false` to turn it off. */
   access_log: z.union([z.string().min(1), z.literal(false)]).default('stdout'),
+  /** `json` (default) or `combined` (Apache / nginx combined log format). */
+  access_log_format: z.enum(['json', 'combined']).default('json'),
+  /** The error log's lowest level (default info); the LOG_LEVEL environment variable wins over it. */
+  log_level: z.enum(LOG_LEVELS).optional(),
+  /** Errors to Sentry: a throwing hook, an internal error, a crashed worker. Off when absent. */
+  sentry: sentrySchema.optional(),
+  admin: adminSchema.optional(),
   services: z.array(serviceSchema).min(1, 'at least one service is needed'),
   /** OpenTelemetry spans exported over OTLP/HTTP (see docs/tracing.md); absent: none. */
   tracing: tracingSchema.optional(),
@@ -316,6 +362,7 @@ export type UpstreamsConf = ServiceConf['upstreams'];
 export type DiscoveryConf = z.infer<typeof discoverySchema>;
 export type HealthCheckConf = NonNullable<UpstreamsConf['health_check']>;
 export type PassiveHealthConf = NonNullable<UpstreamsConf['passive_health']>;
+export type AdminConf = NonNullable<LbConf['admin']>;
 
 /**
  * Checks what the schema cannot: TLS files exist, parse, and each key matches its

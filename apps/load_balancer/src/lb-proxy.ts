@@ -4,6 +4,7 @@ import type { AccessLogger } from '@pingora-ts/observability';
 import { HttpPeer, type ProxyHttp, type ResponseHeader, type Session } from '@pingora-ts/proxy';
 import { HashKey } from './hash-key';
 import { HASHING_SELECTIONS, type UpstreamsConf } from './lb-conf';
+import { rawHeader } from './raw-header';
 import { outcomeOf, statusOutcome } from './request-outcome';
 
 /** Extra CAs trusted by a service's TLS upstreams (`ca_file` and `ca_path`), and a name for them in the pool key. */
@@ -47,10 +48,13 @@ export class LbProxy implements ProxyHttp<LbCtx> {
   /** What the selection hashes; `null` when it does not hash (no key is read). */
   readonly #hashKey: HashKey | null;
   readonly #access: AccessLogger;
+  readonly #combined: boolean;
   readonly #peerOptions: ConstructorParameters<typeof HttpPeer>[3];
   readonly #tls: UpstreamsConf['tls'];
   // One HttpPeer per backend, made once: the peer (and its pool key) is not rebuilt per request.
   readonly #peers = new Map<string, HttpPeer>();
+  /** Told the address of a backend whose attempt failed and is tried again (metrics). */
+  onRetry: ((addr: string) => void) | null = null;
 
   /** `trust`: the CAs of `ca_file` and `upstreams.tls.ca_path`, read (and checked) by the caller. */
   constructor(lb: LoadBalancer, upstreams: UpstreamsConf, access: AccessLogger, trust?: UpstreamTrust) {
@@ -61,6 +65,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     });
     this.#hashKey = HASHING_SELECTIONS.has(upstreams.selection) ? new HashKey(upstreams.hash_key ?? 'uri') : null;
     this.#access = access;
+    this.#combined = access.format === 'combined';
     this.#tls = upstreams.tls;
     const tls = upstreams.tls;
     this.#peerOptions = {
@@ -86,6 +91,7 @@ export class LbProxy implements ProxyHttp<LbCtx> {
     // No key (or an empty one): the empty key, which the keyless selection serves.
     const key = this.#hashKey === null ? '' : (this.#hashKey.of(session) ?? '');
     const tried = ctx.tried;
+    if (tried.length > 0) this.onRetry?.(tried[tried.length - 1] as string);
     const backend =
       (tried.length === 0 ? null : lb.selectWith(key, MAX_ITERATIONS, (b, healthy) => healthy && !tried.includes(b.key))) ??
       lb.select(key, MAX_ITERATIONS);
@@ -150,6 +156,8 @@ export class LbProxy implements ProxyHttp<LbCtx> {
       retries: session.retries,
       error: e?.kind ?? null,
       ...(session.cache === null ? {} : { cache: session.cache.status }),
+      // The combined format's request line and last two fields (the JSON line leaves them out).
+      ...(this.#combined ? { httpVersion: session.httpVersion, referer: rawHeader(session.rawHeaders, 'referer'), userAgent: rawHeader(session.rawHeaders, 'user-agent') } : {}),
     });
   }
 }

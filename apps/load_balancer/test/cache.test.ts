@@ -48,6 +48,28 @@ test('cache: { enabled: true } alone caches; the access log says HIT or MISS; PU
   expect(lines.map((l) => `${l.method} ${l.cache}`)).toEqual(['GET MISS', 'GET HIT', 'GET HIT', 'GET HIT', 'GET HIT', 'PURGE null', 'GET MISS']);
 });
 
+test('threads: 2: a PURGE served by one worker drops the key from every worker\'s cache', async () => {
+  let version = 1;
+  const up = await h.upstream(0, (req, res) => {
+    req.resume();
+    res.writeHead(200, { 'cache-control': 'public, max-age=600' });
+    res.end(`v${version}`);
+  });
+  const conf = lbConf(h.dir, [up.addr], 'threads: 2').replace('    upstreams:', '    cache:\n      enabled: true\n      max_size_bytes: 1048576\n      purge_allow: [127.0.0.1]\n    upstreams:');
+  const lb = await h.start(conf);
+  // New connections spread over both workers: fill both caches.
+  const ask = async (method = 'GET'): Promise<string> => {
+    const r = await request(`${lb.url}/p`, { method: method as 'GET', reset: true });
+    return `${r.statusCode} ${await r.body.text()}`;
+  };
+  for (let i = 0; i < 20; i++) expect(await ask()).toBe('200 v1');
+  version = 2;
+  expect(await ask('PURGE')).toMatch(/^200 /);
+  await sleep(200); // the purge reaching the other worker through the primary
+  const after = await Promise.all(Array.from({ length: 20 }, () => ask()));
+  expect(after.every((r) => r === '200 v2')).toBe(true);
+});
+
 test('a service without cache sends no X-Cache-Status and logs no cache field', async () => {
   const up = await h.upstream();
   const lb = await h.start(lbConf(h.dir, [up.addr]));

@@ -9,10 +9,22 @@ export type ServerPhase = 'bootstrap' | 'running' | 'graceful-terminate' | 'fast
 /** What this process is: one process serving alone, a primary of workers, or a worker. */
 export type ServerRole = 'single' | 'primary' | 'worker';
 
+/** A worker that exited while it should have served (a crash, a kill): the primary replaces it. */
+export interface WorkerExit {
+  /** 1..threads. */
+  worker: number;
+  pid: number | undefined;
+  /** The exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** The events a `Server` emits, with their arguments. */
 export interface ServerEvents {
   /** Emitted once per phase, in order, synchronously as the server enters it. */
   phase: [phase: ServerPhase];
+  /** Primary only: a serving worker exited unexpectedly (it is replaced; see README "Workers"). */
+  'worker-exit': [exit: WorkerExit];
 }
 
 /** A conf given as an object: like the YAML file, keys with a default may be left out. */

@@ -48,7 +48,7 @@ import { upgradeOnSignal } from './upgrade/upgrade-on-signal';
 import { runWorker } from './workers/run-worker';
 import type { WorkerPool } from './workers/worker-pool';
 
-export type { BootstrapResult, ConfInput, ServerEvents, ServerOptions, ServerPhase, ServerRole } from './server-options';
+export type { BootstrapResult, ConfInput, ServerEvents, ServerOptions, ServerPhase, ServerRole, WorkerExit } from './server-options';
 
 export class Server<C extends ServerConf = ServerConf> extends EventEmitter<ServerEvents> {
   readonly opt: Opt;
@@ -268,6 +268,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
       gracePeriodMs: () => this.#gracePeriodMs(),
       onSignal: (signal) => this.#onSignal(signal),
       onPool: (pool) => (this.#pool = pool),
+      onWorkerExit: (exit) => this.emit('worker-exit', exit),
       stopServing: (graceful, timeoutMs) => this.#stopServing(graceful, timeoutMs),
     });
   }
@@ -329,6 +330,7 @@ export class Server<C extends ServerConf = ServerConf> extends EventEmitter<Serv
         gracePeriodMs: this.#gracePeriodMs(),
         reloadTls: () => (this.#pool ? this.#pool.broadcast({ pingora: 'reload-tls' }) : registry.reloadTls()),
         checkConf: () => (this.confFile === undefined ? undefined : checkConfFile(this.confFile, this.#schema, this.#validate)),
+        carried: () => this.channel.carried(),
       });
       if (handedOver) this.#requestStop('upgrade');
     } finally {

@@ -1,5 +1,6 @@
 // Access-log cost per line: the old pino logger (sonic-boom, async 4 KiB writes) against
-// AccessLogger (template line, per-ms timestamp, 64 KiB writeSync batches), both to a file.
+// AccessLogger (template line, per-ms timestamp, 64 KiB writeSync batches), both to a file;
+// and AccessLogger's combined format (with referer and user agent) against its JSON.
 //   pnpm build && node bench/access-log.mjs [lines]     (default 1e6)
 import { mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,9 @@ function entry(i) {
     reused: true,
     retries: 0,
     error: null,
+    httpVersion: '1.1',
+    referer: 'https://example.com/page',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) bench/1.0',
   };
 }
 
@@ -55,17 +59,26 @@ function newLogger(file) {
   return { log: (e) => logger.log(e), flush: () => logger.flush() };
 }
 
+function combinedLogger(file) {
+  const logger = new AccessLogger({ path: file, format: 'combined' });
+  return { log: (e) => logger.log(e), flush: () => logger.flush() };
+}
+
 try {
   // One warm-up round each, then the measured round.
   await run('warm-pino', pinoLogger);
   await run('warm-new', newLogger);
+  await run('warm-combined', combinedLogger);
   const old = await run('pino', pinoLogger);
   const cur = await run('new', newLogger);
+  const combined = await run('combined', combinedLogger);
   const fmt = (r) => `${Math.round(N / r.seconds).toLocaleString('en-US')} lines/s (${r.seconds.toFixed(2)} s, ${(r.bytes / 1e6).toFixed(0)} MB)`;
   console.log(`node ${process.version}, ${N.toLocaleString('en-US')} lines to a file in ${tmpdir()}`);
   console.log(`pino (old)     ${fmt(old)}`);
   console.log(`AccessLogger   ${fmt(cur)}`);
   console.log(`ratio          ${(old.seconds / cur.seconds).toFixed(2)}x`);
+  console.log(`AccessLogger, combined format  ${fmt(combined)}`);
+  console.log(`combined / JSON time           ${(combined.seconds / cur.seconds).toFixed(2)}`);
   if (old.bytes !== cur.bytes) console.log(`note: file sizes differ (${old.bytes} vs ${cur.bytes})`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** One finished request, as the access log records it. */
@@ -19,11 +19,22 @@ export interface AccessLogEntry {
   error?: string | null | undefined;
   /** The HTTP cache's status (`HIT`, `MISS`, `EXPIRED`, `STALE`, `REVALIDATED`, `BYPASS`) when the service caches. */
   cache?: string | null | undefined;
+  /** `1.1`, `2`...: the combined format's request line ends with `HTTP/<it>` (default `1.1`). */
+  httpVersion?: string | undefined;
+  /** The `Referer` request header (combined format; in JSON only when given). */
+  referer?: string | undefined;
+  /** The `User-Agent` request header (combined format; in JSON only when given). */
+  userAgent?: string | undefined;
 }
+
+/** `json`: one JSON object per line (default). `combined`: the Apache / nginx combined log format. */
+export type AccessLogFormat = 'json' | 'combined';
 
 export interface AccessLoggerOptions {
   /** File to append to; `stdout` (default) or `stderr`; `false` turns access logging off. */
   path?: string | false | undefined;
+  /** The line format (default `json`). */
+  format?: AccessLogFormat | undefined;
 }
 
 /** A batch is written once the next line might not fit in its 64 KiB... */
@@ -67,6 +78,55 @@ function val(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+function openAppend(path: string): number {
+  mkdirSync(dirname(path), { recursive: true });
+  return openSync(path, 'a');
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => (n < 10 ? '0' + n : '' + n);
+
+/** `03/Dec/2026:18:49:57 +0100`, local time as nginx's `$time_local`. */
+function clfTime(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  const abs = Math.abs(off);
+  return (
+    two(d.getDate()) + '/' + MONTHS[d.getMonth()] + '/' + d.getFullYear() + ':' + two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds()) +
+    ' ' + (off < 0 ? '-' : '+') + two(Math.floor(abs / 60)) + two(abs % 60)
+  );
+}
+
+/** A combined-format field: `-` when absent or empty, else `clfRaw`. */
+function clf(v: unknown): string {
+  return v === undefined || v === null || v === '' ? '-' : clfRaw(v);
+}
+
+/**
+ * A value inside a combined-format line, escaped as nginx does: `"`, `\`, control characters
+ * and every non-ASCII byte (of its UTF-8) as `\xHH`. Most values need none: a scan first.
+ */
+function clfRaw(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(v);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) return clfEscape(s);
+  }
+  return s;
+}
+
+function clfEscape(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    out += b < 0x20 || b === 0x22 || b === 0x5c || b >= 0x7f ? '\\x' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase() : String.fromCharCode(b);
+  }
+  return out;
+}
+
+/** A whole number, or `-` (a non-finite or missing one). */
+function num(v: unknown): string {
+  return typeof v === 'number' && Number.isFinite(v) ? '' + v : '-';
+}
+
 function countLines(buf: Buffer): number {
   let n = 0;
   for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
@@ -97,6 +157,12 @@ export class AccessLogger {
   /** The millisecond `#head` was made for, and `{"level":30,"time":"<ISO>"` for it. */
   #ms = -1;
   #head = '';
+  readonly #combined: boolean;
+  /** The second `#clfTime` was made for, and `03/Dec/2026:18:49:57 +0000` for it. */
+  #sec = -1;
+  #clfTime = '';
+  /** The file reopened by `reopen()`; null for stdout, stderr and off. */
+  readonly #path: string | null;
   #dropped = 0;
   #lastError: Error | null = null;
   readonly #flushOnExit = (): void => this.#write(true);
@@ -109,6 +175,7 @@ export class AccessLogger {
 
   constructor(opts: AccessLoggerOptions = {}) {
     this.enabled = opts.path !== false;
+    this.#combined = opts.format === 'combined';
     this.#batch = Buffer.allocUnsafeSlow(this.enabled ? BATCH_BYTES : 0);
     const target = opts.path === false || opts.path === undefined ? 'stdout' : opts.path;
     if (!this.enabled) this.#fd = -1;
@@ -116,8 +183,35 @@ export class AccessLogger {
     else if (target === 'stderr') this.#fd = 2;
     else {
       // Opened now, synchronously, so a bad path fails at start-up rather than on a later line.
-      mkdirSync(dirname(target), { recursive: true });
-      this.#fd = openSync(target, 'a');
+      this.#fd = openAppend(target);
+    }
+    this.#path = this.enabled && target !== 'stdout' && target !== 'stderr' ? target : null;
+  }
+
+  /** The line format. */
+  get format(): AccessLogFormat {
+    return this.#combined ? 'combined' : 'json';
+  }
+
+  /**
+   * Opens the file again by its path (logrotate's convention: after `mv access.log
+   * access.log.1`, new lines go to a new `access.log`). Lines buffered now are written to the
+   * old file first, so each line lands whole in one file or the other. A target given up after
+   * EPIPE or EBADF is taken up again. No-op for stdout, stderr and off. Throws when the file
+   * cannot be opened; the logger then keeps writing to the old one.
+   */
+  reopen(): void {
+    if (this.#path === null) return;
+    const fd = openAppend(this.#path);
+    this.#write(false);
+    const old = this.#fd;
+    this.#fd = fd;
+    if (old > 2) {
+      try {
+        closeSync(old);
+      } catch {
+        // already closed
+      }
     }
   }
 
@@ -136,30 +230,11 @@ export class AccessLogger {
       if (this.enabled) this.#dropped++;
       return;
     }
-    const now = Date.now();
-    if (now !== this.#ms) {
-      this.#ms = now;
-      this.#head = '{"level":30,"time":"' + new Date(now).toISOString() + '"';
-    }
-    const e = entry;
-    let line = this.#head;
-    if (e.method !== undefined) line += ',"method":' + (typeof e.method === 'string' ? str(e.method) : val(e.method));
-    if (e.path !== undefined) line += ',"path":' + (typeof e.path === 'string' ? str(e.path) : val(e.path));
-    if (e.status !== undefined) line += ',"status":' + val(e.status);
-    if (e.bytes !== undefined) line += ',"bytes":' + val(e.bytes);
-    if (e.durationMs !== undefined) line += ',"durationMs":' + val(e.durationMs);
-    if (e.client !== undefined) line += ',"client":' + (typeof e.client === 'string' ? str(e.client) : val(e.client));
-    if (e.upstream !== undefined) line += ',"upstream":' + (typeof e.upstream === 'string' ? str(e.upstream) : val(e.upstream));
-    if (e.reused !== undefined) line += ',"reused":' + (e.reused === true ? 'true' : e.reused === false ? 'false' : val(e.reused));
-    if (e.retries !== undefined) line += ',"retries":' + val(e.retries);
-    if (e.error !== undefined) line += ',"error":' + (typeof e.error === 'string' ? str(e.error) : val(e.error));
-    if (e.cache !== undefined) line += ',"cache":' + (typeof e.cache === 'string' ? str(e.cache) : val(e.cache));
-
+    const line = this.#combined ? this.#combinedLine(entry) : this.#jsonLine(entry);
     if (this.#stalled && this.#stalled.length > MAX_PENDING_BYTES) {
       this.#dropped++;
       return;
     }
-    line += '}\n';
     // UTF-8 takes at most 3 bytes per UTF-16 unit: write the batch first unless the line surely fits.
     const most = line.length * 3;
     if (this.#used + most > BATCH_BYTES) {
@@ -182,6 +257,48 @@ export class AccessLogger {
       await new Promise((resolve) => setTimeout(resolve, 10));
       this.#write(false);
     }
+  }
+
+  /** `{"level":30,"time":"<ISO>",...}\n`, the fields in `AccessLogEntry` order. */
+  #jsonLine(e: AccessLogEntry): string {
+    const now = Date.now();
+    if (now !== this.#ms) {
+      this.#ms = now;
+      this.#head = '{"level":30,"time":"' + new Date(now).toISOString() + '"';
+    }
+    let line = this.#head;
+    if (e.method !== undefined) line += ',"method":' + (typeof e.method === 'string' ? str(e.method) : val(e.method));
+    if (e.path !== undefined) line += ',"path":' + (typeof e.path === 'string' ? str(e.path) : val(e.path));
+    if (e.status !== undefined) line += ',"status":' + val(e.status);
+    if (e.bytes !== undefined) line += ',"bytes":' + val(e.bytes);
+    if (e.durationMs !== undefined) line += ',"durationMs":' + val(e.durationMs);
+    if (e.client !== undefined) line += ',"client":' + (typeof e.client === 'string' ? str(e.client) : val(e.client));
+    if (e.upstream !== undefined) line += ',"upstream":' + (typeof e.upstream === 'string' ? str(e.upstream) : val(e.upstream));
+    if (e.reused !== undefined) line += ',"reused":' + (e.reused === true ? 'true' : e.reused === false ? 'false' : val(e.reused));
+    if (e.retries !== undefined) line += ',"retries":' + val(e.retries);
+    if (e.error !== undefined) line += ',"error":' + (typeof e.error === 'string' ? str(e.error) : val(e.error));
+    if (e.cache !== undefined) line += ',"cache":' + (typeof e.cache === 'string' ? str(e.cache) : val(e.cache));
+    if (e.referer !== undefined) line += ',"referer":' + (typeof e.referer === 'string' ? str(e.referer) : val(e.referer));
+    if (e.userAgent !== undefined) line += ',"userAgent":' + (typeof e.userAgent === 'string' ? str(e.userAgent) : val(e.userAgent));
+    return line + '}\n';
+  }
+
+  /**
+   * `client - - [03/Dec/2026:18:49:57 +0000] "GET /path HTTP/1.1" 200 43 "referer" "user agent"\n`:
+   * nginx's `combined` (`$remote_addr - $remote_user [$time_local] "$request" $status
+   * $body_bytes_sent "$http_referer" "$http_user_agent"`). The user is always `-` (credentials
+   * are never logged); the time is local, its text made once per second.
+   */
+  #combinedLine(e: AccessLogEntry): string {
+    const sec = Math.floor(Date.now() / 1000);
+    if (sec !== this.#sec) {
+      this.#sec = sec;
+      this.#clfTime = clfTime(new Date(sec * 1000));
+    }
+    return (
+      clf(e.client) + ' - - [' + this.#clfTime + '] "' + clfRaw(e.method) + ' ' + clfRaw(e.path) + ' HTTP/' + (e.httpVersion ?? '1.1') + '" ' +
+      num(e.status) + ' ' + num(e.bytes) + ' "' + clf(e.referer) + '" "' + clf(e.userAgent) + '"\n'
+    );
   }
 
   #arm(): void {

@@ -1,3 +1,8 @@
-export { createErrorLogger, type ErrorLoggerOptions } from './error-logger';
-export { AccessLogger, type AccessLogEntry, type AccessLoggerOptions } from './access-logger';
-export { destination, type LogTarget } from './destination';
+export { createErrorLogger, LOG_LEVELS, type ErrorLogger, type ErrorLoggerOptions } from './error-logger';
+export { AccessLogger, type AccessLogEntry, type AccessLogFormat, type AccessLoggerOptions } from './access-logger';
+export { destination, type LogDestination, type LogTarget } from './destination';
+export { reopenLogs, reopenOnSignal, type Reopenable, type ReopenOnSignalOptions } from './reopen-on-signal';
+export { ProxyMetrics, UpstreamMetrics, type ProxyMetricsOptions, type BackendHealth, type BackendRef } from './proxy-metrics';
+export { MetricsAggregator, monotonic, type WorkerMetrics } from './metrics-aggregator';
+export { familiesOf, isMetricFamilies, type MetricFamily, type MetricSample } from './metric-family';
+export { DURATION_BUCKETS, UPSTREAM_OUTCOMES, type UpstreamOutcome } from './service-stats';

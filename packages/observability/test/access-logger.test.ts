@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AccessLogger, type AccessLogEntry } from '@pingora-ts/observability';
+import { AccessLogger, createErrorLogger, type AccessLogEntry, type ErrorLogger } from '@pingora-ts/observability';
 
 const dist = join(__dirname, '..', 'dist', 'index.js');
 
@@ -194,4 +194,59 @@ test('a closed stdout pipe does not crash the process: the lines are dropped and
   );
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stderr)).toEqual({ dropped: 2010, code: 'EPIPE' });
+});
+
+describe('reopen (log rotation)', () => {
+  test('lines buffered at the reopen go to the old file, later ones to the new file; none lost or split', async () => {
+    const file = join(dir, 'access.log');
+    const log = new AccessLogger({ path: file });
+    for (let i = 0; i < 100; i++) log.log(entry(i));
+    renameSync(file, `${file}.1`);
+    log.reopen();
+    for (let i = 100; i < 150; i++) log.log(entry(i));
+    await log.flush();
+    const old = parse(read(`${file}.1`));
+    const now = parse(read(file));
+    expect(old.map((l) => l.bytes)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(now.map((l) => l.bytes)).toEqual(Array.from({ length: 50 }, (_, i) => 100 + i));
+  });
+
+  test('a file that cannot be opened throws, and the logger keeps writing to the old one; stdout and off are no-ops', async () => {
+    const sub = join(dir, 'logs');
+    const file = join(sub, 'access.log');
+    const log = new AccessLogger({ path: file });
+    renameSync(sub, `${sub}.old`);
+    writeFileSync(sub, 'a file where the folder was'); // mkdir and open now fail
+    expect(() => log.reopen()).toThrow();
+    log.log(entry(7));
+    await log.flush();
+    expect(parse(read(join(`${sub}.old`, 'access.log'))).map((l) => l.bytes)).toEqual([7]);
+    expect(() => new AccessLogger({ path: 'stdout' }).reopen()).not.toThrow();
+    expect(() => new AccessLogger({ path: false }).reopen()).not.toThrow();
+  });
+
+  test('the error logger reopens its file too, and so do its children', () => {
+    const file = join(dir, 'error.log');
+    const logger = createErrorLogger({ path: file });
+    const child = logger.child({ service: 'web' });
+    logger.info({}, 'before');
+    renameSync(file, `${file}.1`);
+    (child as ErrorLogger).reopen(); // typed as a plain pino child; the method is inherited
+    child.info({}, 'after');
+    expect(read(`${file}.1`)).toContain('"msg":"before"');
+    expect(read(file)).toContain('"msg":"after"');
+    expect(read(file)).not.toContain('before');
+  });
+});
+
+test('combined format: nginx combined line; absent fields as -, quotes, backslashes, control and non-ASCII bytes as \\xHH', async () => {
+  const file = join(dir, 'access.log');
+  const log = new AccessLogger({ path: file, format: 'combined' });
+  expect(log.format).toBe('combined');
+  log.log({ method: 'GET', path: '/a?b=1', status: 200, bytes: 12, durationMs: 1, client: '10.0.0.1', httpVersion: '2.0', referer: 'http://r.example/', userAgent: 'agent "x" \\ é\n' });
+  log.log({ method: 'POST', path: '/p', status: 502, bytes: 0, durationMs: 1 });
+  await log.flush();
+  const [a, b] = read(file).split('\n');
+  expect(a).toMatch(/^10\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/a\?b=1 HTTP\/2\.0" 200 12 "http:\/\/r\.example\/" "agent \\x22x\\x22 \\x5C \\xC3\\xA9\\x0A"$/);
+  expect(b).toMatch(/^- - - \[[^\]]+\] "POST \/p HTTP\/1\.1" 502 0 "-" "-"$/);
 });

@@ -14,6 +14,7 @@ import { ProxyError } from '@pingora-ts/core';
 import type { CacheFill } from './cache/cache-fill';
 import { asksProtocolSwitch } from './downstream/request-checks';
 import type { BodySink } from './flow/body-sink';
+import { publishUpstreamConnection } from './diagnostics';
 import { BodyFlow, type ChunkFilter, type FlowOwner, type TrailerFilter } from './flow/body-flow';
 import { Tunnel, type TunnelOwner } from './flow/tunnel';
 import { forwardRequestHeaders, forwardResponseHeaders, switchingResponseHeaders, upstreamFraming, type RequestBodyInfo } from './forwarding';
@@ -64,6 +65,8 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
   /** The response body went to the cache (`divertResponse`): the client is served elsewhere. */
   private diverted = false;
   private fill: CacheFill | null = null;
+  /** Only the response head goes downstream; the upstream body is not read (`passResponse`). */
+  private headOnly = false;
 
   constructor(private readonly task: ProxyTask<Ctx>) {}
 
@@ -130,6 +133,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     const t = this.task;
     this.reused = upstream.reused;
     t.session.setUpstreamReused(upstream.reused);
+    publishUpstreamConnection(t.rt.name, (this.peer as HttpPeer).address, upstream.reused);
     if (t.downstreamFailure !== null) {
       upstream.release();
       t.attemptFailed(t.downstreamFailure);
@@ -216,12 +220,16 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
   private afterUpstreamResponseFilter(): void {
     const cache = this.task.cache;
     // The cache phases decide (`responseCacheFilter`): `passResponse` or `divertResponse` follows.
-    if (cache !== null && !this.switched) cache.responseArrived(this.response as ResponseHeader);
-    else this.passResponse();
+    if (cache !== null && !this.switched && this.failure === null) cache.responseArrived(this.response as ResponseHeader);
+    else this.passResponse(false);
   }
 
-  /** @internal `responseFilter`, then the head goes downstream and the body follows. */
-  passResponse(): void {
+  /**
+   * @internal `responseFilter`, then the head goes downstream and the body follows; with
+   * `headOnly` (a HEAD the cache fetched as a GET and does not store) the body is not read.
+   */
+  passResponse(headOnly: boolean): void {
+    this.headOnly = headOnly;
     const t = this.task;
     let r: void | Promise<void>;
     try {
@@ -245,6 +253,21 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     // A filter turned the upstream's 101 into something else: its connection is of no use, the client gets the head alone.
     const refusedSwitch = this.switched && response.status !== 101;
     if (refusedSwitch) d.closeAfterResponse();
+    if (this.headOnly) {
+      try {
+        d.writeHead(response.status, response.reason, response.headers.raw);
+      } catch (err) {
+        this.upstreamFailed(err);
+        return;
+      }
+      // Its body is not wanted: the connection goes rather than read it to the end.
+      this.abandon();
+      this.waiting = WAIT_BODY;
+      this.completed = true;
+      d.end(null);
+      t.wake();
+      return;
+    }
     try {
       d.writeHead(response.status, response.reason, response.headers.raw);
     } catch (err) {
@@ -331,13 +354,19 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
    * read and dropped), and the upstream connection returns to the pool when it ends. The task
    * no longer reaches this attempt; only upstream events do, for the fill.
    */
-  divertResponse(fill: CacheFill | null): void {
+  divertResponse(fill: CacheFill | null): boolean {
+    const upstream = this.upstream;
+    if (this.failure !== null || upstream === null) {
+      // The try failed while the cache decided (the client went away, the upstream broke).
+      this.upstreamFailed(this.failure ?? ProxyError.internal('InternalError', 'the upstream session is gone'));
+      return false;
+    }
     this.waiting = WAIT_NONE;
     this.diverted = true;
     this.fill = fill;
-    const upstream = this.upstream as UpstreamSession;
     if (fill !== null) fill.setSource(upstream);
     upstream.readBody(fill ?? DISCARD);
+    return true;
   }
 
   /** @internal A cache step on the response failed. */

@@ -22,7 +22,7 @@ import { LlhttpListener } from './downstream/llhttp-listener';
 import { NodeHttpListener } from './downstream/node-http-listener';
 import { llhttp, llhttpUnavailable } from '@pingora-ts/core/internal';
 import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from './flow/tunnel';
-import { HttpCache, type HttpCacheOptions } from './cache/http-cache';
+import { HttpCache, type HttpCacheOptions, type HttpCacheStats } from './cache/http-cache';
 import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
@@ -104,6 +104,8 @@ export interface HttpProxyStats {
   activeConnections: number;
   /** The upstream pool's counters (`h2`: HTTP/2 sessions and streams). */
   pool: { newConnections: number; reusedConnections: number; idleConnections: number; activeConnections: number; h2: H2PoolStats };
+  /** The HTTP cache's counters and what its store holds; null without a cache. */
+  cache: HttpCacheStats | null;
 }
 
 const OPTION_KEYS = new Set([
@@ -269,6 +271,7 @@ export class HttpProxy<Ctx> implements ListeningService {
         activeConnections: p.activeConnections,
         h2: p.h2,
       },
+      cache: this.runtime.cache === null ? null : this.runtime.cache.stats(),
     };
   }
 

@@ -17,7 +17,8 @@ import type { CacheFill } from './cache/cache-fill';
 import { CachePhase, type BackgroundRefresh } from './cache/cache-phase';
 import { CacheServe } from './cache/cache-serve';
 import type { HttpCache } from './cache/http-cache';
-import { publishRequest } from './diagnostics';
+import { publishRequest, publishRequestStart } from './diagnostics';
+import { publishInternalError } from './internal-error-channel';
 import type { DownstreamEvents, DownstreamSession } from './downstream/downstream-session';
 import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
 import { isThenable } from './is-thenable';
@@ -93,6 +94,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   /** Runs the request to its end (`logging`, then `taskDone`); never throws. */
   run(): void {
+    publishRequestStart(this.rt.name, this.session);
     this.stepping = true;
     let r: void | Promise<void>;
     try {
@@ -247,6 +249,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   private failToProxyThrew(err: unknown): void {
     this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'failToProxy hook threw');
+    publishInternalError(this.rt.name, 'failToProxy', err, this.session);
     this.downstream.destroy();
     this.finish(this.error);
   }
@@ -271,6 +274,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
 
   private loggingThrew(err: unknown): void {
     this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'logging hook threw');
+    publishInternalError(this.rt.name, 'logging', err, this.session);
     this.done();
   }
 
@@ -306,6 +310,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     } catch (err) {
       // A bug in the task itself: end the request rather than leave it hanging.
       this.rt.logger.error({ err, service: this.rt.name, method: this.session.method, path: this.session.path }, 'proxy task failed');
+      publishInternalError(this.rt.name, 'task', err, this.session);
       this.downstream.destroy();
     }
     this.leave();
@@ -349,16 +354,22 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     serve.start();
   }
 
-  /** @internal The cache let the upstream response through: `responseFilter`, then to the client. */
-  passResponse(): void {
-    this.attempt?.passResponse();
+  /** @internal The cache let the upstream response through: `responseFilter`, then to the client (`headOnly`: without its body). */
+  passResponse(headOnly: boolean): void {
+    this.attempt?.passResponse(headOnly);
   }
 
-  /** @internal The upstream body goes to the cache (`fill`) or nowhere (null: a 304, or an error answered stale); the client is served from the cache. */
-  divertResponse(fill: CacheFill | null): void {
+  /**
+   * @internal The upstream body goes to the cache (`fill`) or nowhere (null: a 304, or an error
+   * answered stale), and the client is to be served from the cache. `false` when the attempt
+   * failed meanwhile: it goes on as a failure (`errorWhileProxy`), and the cache serves nothing.
+   */
+  divertResponse(fill: CacheFill | null): boolean {
     const a = this.attempt;
-    this.attempt = null;
-    a?.divertResponse(fill);
+    if (a === null) return false;
+    if (!a.divertResponse(fill)) return false;
+    if (this.attempt === a) this.attempt = null;
+    return true;
   }
 
   /** @internal A cache step on the response failed: the attempt fails (`errorWhileProxy`, maybe a retry). */
@@ -392,6 +403,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
       const cause = e.cause instanceof Error ? e.cause : e;
       fields.stack = cause.stack;
       this.rt.logger.error(fields, 'proxy request failed');
+      publishInternalError(this.rt.name, 'request', cause, s);
     } else {
       this.rt.logger.warn(fields, 'proxy request failed');
     }

@@ -46,6 +46,7 @@ describe.each(DOWNSTREAMS)('%s downstream', (downstream) => {
       activeRequests: 0,
       activeConnections: 0,
       pool: { newConnections: 0, reusedConnections: 0, idleConnections: 0, activeConnections: 0, h2: { newSessions: 0, sessions: 0, streams: 0, activeStreams: 0 } },
+      cache: null,
     });
     const pending = client(res, url).request({ path: '/', method: 'GET' });
     // The upstream holds the response until `release`: wait for the request to reach it.

@@ -71,7 +71,19 @@ export function responseCacheable(
   const resCc = cacheControlOf(response.headers);
   const verdict = storable(request, response, cacheControlOf(request.headers), resCc);
   if (!verdict.storable) return { cacheable: false, reason: verdict.reason };
-  return { cacheable: true, meta: buildCacheMeta(response, timing, resolvePolicyOptions(options), resCc) };
+  // Beyond the RFC's "may store", what a shared cache should not: a response setting a cookie
+  // (one user's session replayed to the next), and one that could only ever be served stale
+  // (a client's `max-stale` would get a previous user's page).
+  if (fieldValue(response.headers, 'set-cookie') !== undefined) return { cacheable: false, reason: 'set-cookie' };
+  const meta = buildCacheMeta(response, timing, resolvePolicyOptions(options), resCc);
+  if (meta.freshnessLifetime <= meta.ageValue && meta.staleIfError === 0 && meta.staleWhileRevalidate === 0 && !hasValidatorField(meta.headers)) {
+    return { cacheable: false, reason: 'never-fresh' };
+  }
+  return { cacheable: true, meta };
+}
+
+function hasValidatorField(fields: readonly string[]): boolean {
+  return fieldValue(fields, 'etag') !== undefined || fieldValue(fields, 'last-modified') !== undefined;
 }
 
 /** The meta of a response already judged storable (also used to rebuild it after a 304). */

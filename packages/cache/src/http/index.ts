@@ -27,7 +27,7 @@ export { readByteRange } from './body-range';
 export { invalidatedPrimaryKeys } from './invalidation';
 export type { CacheStatus } from './cache-status';
 export { CACHE_STATUSES, DEFAULT_CACHE_STATUS_HEADER, cacheStatusOfLookup, cacheStatusAfterOrigin } from './cache-status';
-export type { HttpCacheStorage, PrimaryEntry, CacheHit, BodyReader, BodyWriter } from './storage';
+export type { HttpCacheStorage, HttpStorageStats, PrimaryEntry, CacheHit, BodyReader, BodyWriter, PutOptions } from './storage';
 export type { VariantLookup } from './lookup-variant';
 export { lookupVariant } from './lookup-variant';
 export type { MemoryHttpStorageOptions } from './memory-http-storage';

@@ -34,7 +34,11 @@ export async function lookupVariant(
     hit.body.close();
     key = { primary, variance: varianceKey(hit.meta.vary, requestHeaders) };
     const again = await storage.get(key);
-    return { key, hit: again !== null && sameNames(again.meta.vary, hit.meta.vary) ? again : null };
+    if (again !== null && !sameNames(again.meta.vary, hit.meta.vary)) {
+      again.body.close();
+      return { key, hit: null };
+    }
+    return { key, hit: again };
   } catch (e) {
     onError?.(e);
     return { key, hit: null };

@@ -21,7 +21,7 @@
  */
 import type { CacheKey } from './cache-key';
 import type { CacheMeta } from './cache-meta';
-import type { BodyReader, BodyWriter, CacheHit, HttpCacheStorage, PrimaryEntry } from './storage';
+import type { BodyReader, BodyWriter, CacheHit, HttpCacheStorage, HttpStorageStats, PrimaryEntry, PutOptions } from './storage';
 
 export interface MemoryHttpStorageOptions {
   /** Total bytes kept (bodies and heads). Default 64 MiB. */
@@ -52,6 +52,8 @@ class Entry {
   bodyBytes = 0;
   /** Counted in the store's total (false once evicted, purged, aborted or too large). */
   indexed = true;
+  /** Not handed to readers until finished (`PutOptions.hidden`). */
+  hidden = false;
   readonly readerSet = new Set<MemoryBodyReader>();
   private wakers: (() => void)[] = [];
   /** A dropped fill's writes waiting for the readers to catch up. */
@@ -204,6 +206,10 @@ export class MemoryHttpStorage implements HttpCacheStorage {
     return this.evictions;
   }
 
+  stats(): HttpStorageStats {
+    return { sizeBytes: this.total, entries: this.lru.size, evictions: this.evictions };
+  }
+
   lookup(primary: string): Promise<PrimaryEntry | null> {
     const p = this.primaries.get(primary);
     if (p === undefined) return NULL;
@@ -213,17 +219,21 @@ export class MemoryHttpStorage implements HttpCacheStorage {
   get(key: CacheKey): Promise<CacheHit | null> {
     const slot = this.primaries.get(key.primary)?.slots.get(key.variance ?? '');
     if (slot === undefined) return NULL;
-    const entry = slot.pending ?? slot.current;
+    const pending = slot.pending;
+    const entry = pending !== null && !pending.hidden ? pending : slot.current;
     if (entry === null) return NULL;
     if (entry.state === 'done') {
       // Touch: move to the most recently used end.
       this.lru.delete(entry);
       this.lru.add(entry);
+      // A body that arrived in pieces is kept as one, once nobody reads the pieces: every hit
+      // then hands it out in one read and one socket write.
+      if (entry.chunks.length > 1 && entry.readers === 0 && entry.released === 0) entry.chunks = [Buffer.concat(entry.chunks, entry.bodyBytes)];
     }
     return Promise.resolve({ meta: entry.meta, body: new MemoryBodyReader(entry), size: entry.state === 'done' ? entry.bodyBytes : null });
   }
 
-  put(key: CacheKey, meta: CacheMeta, expectedBytes: number | null = null): Promise<BodyWriter | null> {
+  put(key: CacheKey, meta: CacheMeta, expectedBytes: number | null = null, options: PutOptions = {}): Promise<BodyWriter | null> {
     if (expectedBytes !== null && expectedBytes > this.maxObjectBytes) return NULL;
     const slotKey = key.variance ?? '';
     let p = this.primaries.get(key.primary);
@@ -240,6 +250,7 @@ export class MemoryHttpStorage implements HttpCacheStorage {
     // A newer fill of the same variant replaces an older one still running (its readers keep it).
     if (slot.pending !== null) this.unindex(slot.pending);
     const entry = new Entry(key.primary, slotKey, meta, ENTRY_OVERHEAD + headBytes(meta));
+    entry.hidden = options.hidden === true;
     slot.pending = entry;
     this.total += entry.overhead;
     this.evict();
@@ -306,6 +317,7 @@ export class MemoryHttpStorage implements HttpCacheStorage {
         this.evict();
         return Promise.resolve(entry.indexed);
       },
+      needed: (): boolean => entry.state === 'filling' && (entry.indexed || entry.readers > 0),
       abort: (): void => {
         if (entry.state !== 'filling') return;
         entry.state = 'aborted';

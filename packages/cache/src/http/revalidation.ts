@@ -47,7 +47,8 @@ export function hasValidator(stored: CacheMeta): boolean {
 }
 
 // Not taken from a 304 (§3.2): hop-by-hop, Content-Length, and fields describing the body.
-const NOT_UPDATED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'content-encoding', 'content-range', 'transfer-encoding']);
+// Nor `Set-Cookie`: a 304 to one client's revalidation must not put its cookie in the shared head.
+const NOT_UPDATED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'set-cookie']);
 
 /**
  * The stored meta freshened by a 304 (RFC 9111 §4.3.4): every field of the 304 replaces the

@@ -16,7 +16,11 @@ export type NotStorableReason =
   | 'private'
   | 'authorization'
   | 'vary-star'
-  | 'no-explicit-freshness';
+  | 'no-explicit-freshness'
+  /** Carries `Set-Cookie`: one user's cookie is not replayed to others (nginx and Varnish do the same). */
+  | 'set-cookie'
+  /** Stale from the start, with no validator and no stale window: storing it could only serve it stale. */
+  | 'never-fresh';
 
 export type Storability = { storable: true } | { storable: false; reason: NotStorableReason };
 

@@ -54,6 +54,21 @@ export interface BodyWriter {
   finish(): Promise<boolean>;
   /** Discards the fill (origin failed mid-body): never served; readers that joined get an error. Idempotent. */
   abort(): void;
+  /**
+   * Optional: `false` once the fill is neither being stored nor read by anyone (dropped for its
+   * size and every reader left): the writer may stop fetching the rest.
+   */
+  needed?(): boolean;
+}
+
+/** How a fill is put (`HttpCacheStorage.put`). */
+export interface PutOptions {
+  /**
+   * Not handed to readers (`get`) until it is finished: they keep the complete copy stored
+   * meanwhile. For a background refresh, whose readers are better served by the stale copy
+   * than by waiting on a slow origin.
+   */
+  hidden?: boolean;
 }
 
 export interface HttpCacheStorage {
@@ -66,9 +81,21 @@ export interface HttpCacheStorage {
    * `null` when the store declines it (e.g. `expectedBytes` above `maxObjectBytes`): pass it
    * through uncached. The previous variant stays served until `finish`.
    */
-  put(key: CacheKey, meta: CacheMeta, expectedBytes?: number | null): Promise<BodyWriter | null>;
+  put(key: CacheKey, meta: CacheMeta, expectedBytes?: number | null, options?: PutOptions): Promise<BodyWriter | null>;
   /** Replaces the meta of the stored `key` (a 304 freshened it); `false` when not stored. */
   updateMeta(key: CacheKey, meta: CacheMeta): Promise<boolean>;
   /** Removes one variant (`CacheKey`) or every variant of a primary key (`string`); `true` when something was removed. */
   purge(target: CacheKey | string): Promise<boolean>;
+  /** Optional: what the store holds now, for stats and metrics. */
+  stats?(): HttpStorageStats;
+}
+
+/** What a store holds (`HttpCacheStorage.stats`). */
+export interface HttpStorageStats {
+  /** Bytes held (bodies and heads). */
+  sizeBytes: number;
+  /** Complete responses stored. */
+  entries: number;
+  /** Entries evicted to make room since the start. */
+  evictions: number;
 }

@@ -133,6 +133,27 @@ describe('MemoryHttpStorage', () => {
     expect(s.sizeBytes).toBe(0);
   });
 
+  it('a hidden fill (a background refresh) is not handed out until finished: readers keep the complete copy', async () => {
+    const s = new MemoryHttpStorage();
+    await store(s, key(), 'old');
+    const w = (await s.put(key(), META, null, { hidden: true }))!;
+    await w.write(Buffer.from('new'));
+    expect(await readAll((await s.get(key()))!.body)).toBe('old');
+    await w.finish();
+    expect(await readAll((await s.get(key()))!.body)).toBe('new');
+  });
+
+  it('a writer is no longer needed once its fill is neither stored nor read', async () => {
+    const s = new MemoryHttpStorage({ maxSizeBytes: 1000, maxObjectBytes: 10 });
+    const w = (await s.put(key(), META))!;
+    expect(w.needed?.()).toBe(true);
+    const reader = (await s.get(key()))!.body;
+    await w.write(Buffer.from('0123456789abc')); // past maxObjectBytes: dropped from the store
+    expect(w.needed?.()).toBe(true); // still read
+    reader.close();
+    expect(w.needed?.()).toBe(false);
+  });
+
   it('passes objects above maxObjectBytes through uncached; readers already joined still get all of it', async () => {
     const s = new MemoryHttpStorage({ maxSizeBytes: 10_000, maxObjectBytes: 10 });
     expect(await s.put(key(), META, 11)).toBeNull();

@@ -38,6 +38,11 @@ describe('freshening with a 304 (RFC 9111 §4.3.4, §3.2)', () => {
     expect(fields.connection).toBeUndefined();
   });
 
+  it("never takes Set-Cookie from a 304: one client's cookie does not enter the shared head", () => {
+    const fresh = freshenWith304(stored, { status: 304, headers: ['ETag', '"v1"', 'Set-Cookie', 'session=bob'] }, AT_T0)!;
+    expect(fresh.headers.map((h) => h.toLowerCase())).not.toContain('set-cookie');
+  });
+
   it('does not use a 304 whose ETag names another representation', () => {
     expect(freshenWith304(stored, { status: 304, headers: ['ETag', '"v2"'] }, AT_T0)).toBeNull();
     expect(freshenWith304(stored, { status: 304, headers: ['ETag', 'W/"v1"'] }, AT_T0)).not.toBeNull();

@@ -1,5 +1,5 @@
-import { storable } from '../../src/http';
-import { req, res } from './fixtures';
+import { responseCacheable, storable } from '../../src/http';
+import { AT_T0, req, res } from './fixtures';
 
 const verdict = (request: ReturnType<typeof req>, response: ReturnType<typeof res>) => {
   const v = storable(request, response);
@@ -60,5 +60,22 @@ describe('storable for a shared cache (RFC 9111 §3)', () => {
 
   it('stores no-cache responses (they are revalidated on each use)', () => {
     expect(verdict(req(), res(['Cache-Control', 'no-cache, max-age=60']))).toBe('yes');
+  });
+});
+
+describe('responseCacheable: what a shared cache keeps out beyond the RFC', () => {
+  it('does not store a response that sets a cookie, however cacheable', () => {
+    const r = responseCacheable(req(), res(['Cache-Control', 'public, max-age=60', 'Set-Cookie', 'session=alice']), AT_T0);
+    expect(r).toEqual({ cacheable: false, reason: 'set-cookie' });
+  });
+
+  it('does not store a response that could only be served stale: no freshness, no validator, no stale window', () => {
+    expect(responseCacheable(req(), res([]), AT_T0)).toEqual({ cacheable: false, reason: 'never-fresh' });
+    expect(responseCacheable(req(), res(['Cache-Control', 'max-age=0']), AT_T0)).toEqual({ cacheable: false, reason: 'never-fresh' });
+    expect(responseCacheable(req(), res(['Cache-Control', 'max-age=60', 'Age', '90']), AT_T0)).toEqual({ cacheable: false, reason: 'never-fresh' });
+    // A validator makes it worth keeping (revalidated with a 304), as does a stale-if-error window.
+    expect(responseCacheable(req(), res(['Cache-Control', 'no-cache', 'ETag', '"a"']), AT_T0).cacheable).toBe(true);
+    expect(responseCacheable(req(), res(['Cache-Control', 'max-age=0, stale-if-error=60']), AT_T0).cacheable).toBe(true);
+    expect(responseCacheable(req(), res([]), AT_T0, { defaultTtlSeconds: 60 }).cacheable).toBe(true);
   });
 });

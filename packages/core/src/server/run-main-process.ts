@@ -21,6 +21,7 @@ import { takeOverListeners, type TakeOver } from '../upgrade/take-over';
 import type { ReceivedHandoff } from '../upgrade/upgrade-socket';
 import { startWorkers } from '../workers/start-workers';
 import type { WorkerPool } from '../workers/worker-pool';
+import type { WorkerExit } from '../server-options';
 import type { RoleContext } from './role-context';
 import { SHUTDOWN_SLACK_MS } from './service-runner';
 
@@ -38,6 +39,8 @@ export interface MainProcessOptions extends RoleContext {
   gracePeriodMs(): number;
   onSignal(signal: HandledSignal): void;
   onPool(pool: WorkerPool): void;
+  /** Primary: a serving worker exited unexpectedly. */
+  onWorkerExit(exit: WorkerExit): void;
   /** Stops the listening services here, or the workers. */
   stopServing(graceful: boolean, timeoutMs: number): Promise<void>;
 }
@@ -73,6 +76,8 @@ export async function runMainProcess(o: MainProcessOptions): Promise<number> {
       return await fail(`upgrade: ${errorMessage(err)}`);
     }
     const { header, inherited, received } = taken;
+    const carried = header?.carried;
+    if (typeof carried === 'object' && carried !== null && !Array.isArray(carried)) o.channel.setInherited(carried);
     registry = new ListenerRegistry(logger, header ? { ticketKeys: Buffer.from(header.ticketKeys, 'base64') } : {});
     o.onRegistry(registry);
     const failure = await start(o, registry, inherited);
@@ -135,5 +140,5 @@ async function start(o: MainProcessOptions, registry: ListenerRegistry, inherite
     return errorMessage(err);
   }
   if (o.role === 'single') return services.listenAll(o.listenContext(registry));
-  return startWorkers({ count: conf.threads, registry, channel: o.channel, logger: o.logger, confText: o.confText, daemon: o.daemonChild, errorLog: conf.error_log, onPool: o.onPool });
+  return startWorkers({ count: conf.threads, registry, channel: o.channel, logger: o.logger, confText: o.confText, daemon: o.daemonChild, errorLog: conf.error_log, onPool: o.onPool, onUnexpectedExit: o.onWorkerExit });
 }

@@ -19,11 +19,14 @@ import { HANDOFF_ENV } from '../internal/process-role';
 import type { BoundSocket } from '../listeners/bound-socket';
 import { dropExtraAcceptHandles } from '../listeners/listener';
 import { HANDOFF_READY_TIMEOUT_MS } from './upgrade-socket';
+import type { JsonValue } from '../state-channel';
 import { handoffHeader, type HandoffReply, type IpcHandoff } from './handoff';
 
 export interface SpawnGenerationOptions {
   sockets: readonly BoundSocket[];
   ticketKeys: Buffer;
+  /** `StateChannel.carry` values for the new generation. */
+  carried?: Record<string, JsonValue>;
   /** The old process is a daemon: the new one is one too (stderr to error_log once ready). */
   daemon: boolean;
   stdout: IOType | number;
@@ -39,7 +42,7 @@ export function spawnGeneration(opts: SpawnGenerationOptions): Promise<HandoffRe
   // From here this process accepts on one handle per listener (the rest would be inherited).
   dropExtraAcceptHandles();
   const child = spawnSelf({ fds, env, stdout: opts.stdout, stderr: opts.stderr, detached: true });
-  const message: IpcHandoff = { pingora: 'handoff', header: handoffHeader(opts.sockets, opts.ticketKeys), fds: fds.map((_, i) => FIRST_PASSED_FD + i) };
+  const message: IpcHandoff = { pingora: 'handoff', header: handoffHeader(opts.sockets, opts.ticketKeys, opts.carried), fds: fds.map((_, i) => FIRST_PASSED_FD + i) };
   return new Promise<HandoffReply>((resolve) => {
     let settled = false;
     const finish = (reply: HandoffReply): void => {

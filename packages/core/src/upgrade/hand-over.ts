@@ -7,6 +7,7 @@
 import { childStdio } from '../internal/child-stdio';
 import type { BoundSocket } from '../listeners/bound-socket';
 import type { Logger } from '../logger';
+import type { JsonValue } from '../state-channel';
 import { spawnGeneration } from './generation';
 import { handoffHeader, type HandoffReply } from './handoff';
 import { sendListeners } from './upgrade-socket';
@@ -20,6 +21,8 @@ export interface HandOverOptions {
   daemon: boolean;
   errorLog: string | undefined;
   logger: Logger;
+  /** SIGHUP: the `StateChannel.carry` values, taken just before the next generation starts. */
+  carried(): Promise<Record<string, JsonValue>>;
 }
 
 /**
@@ -32,7 +35,7 @@ export async function handOverListeners(signal: 'SIGQUIT' | 'SIGHUP', opts: Hand
   }
   const stdio = childStdio({ daemon: opts.daemon, errorLog: opts.errorLog, logger: opts.logger });
   try {
-    return await spawnGeneration({ sockets: opts.sockets, ticketKeys: opts.ticketKeys, daemon: opts.daemon, stdout: stdio.stdout, stderr: stdio.stderr });
+    return await spawnGeneration({ sockets: opts.sockets, ticketKeys: opts.ticketKeys, carried: await opts.carried(), daemon: opts.daemon, stdout: stdio.stdout, stderr: stdio.stderr });
   } finally {
     stdio.release();
   }

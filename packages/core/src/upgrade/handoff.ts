@@ -4,6 +4,7 @@
  * the TLS session ticket keys so sessions resume across the upgrade.
  */
 import type { BoundSocket } from '../listeners/bound-socket';
+import type { JsonValue } from '../state-channel';
 
 export interface HandoffListener {
   key: string;
@@ -18,11 +19,15 @@ export interface HandoffHeader {
   listeners: HandoffListener[];
   /** Base64 of the 48 ticket key bytes. */
   ticketKeys: string;
+  /** SIGHUP only: the old generation's `StateChannel.carry` values, by topic. */
+  carried?: Record<string, JsonValue>;
 }
 
 /** The header for handing `sockets` over; their descriptors travel alongside, in the same order. */
-export function handoffHeader(sockets: readonly BoundSocket[], ticketKeys: Buffer): HandoffHeader {
-  return { v: 1, pid: process.pid, listeners: sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: ticketKeys.toString('base64') };
+export function handoffHeader(sockets: readonly BoundSocket[], ticketKeys: Buffer, carried?: Record<string, JsonValue>): HandoffHeader {
+  const header: HandoffHeader = { v: 1, pid: process.pid, listeners: sockets.map((s) => ({ key: s.key, addr: s.addr })), ticketKeys: ticketKeys.toString('base64') };
+  if (carried !== undefined) header.carried = carried;
+  return header;
 }
 
 /** The new process's answer once it serves (or why it cannot). */
@@ -42,7 +47,8 @@ export function isIpcHandoff(value: unknown): value is IpcHandoff {
 export function isHandoffHeader(value: unknown): value is HandoffHeader {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<HandoffHeader>;
-  return v.v === 1 && typeof v.pid === 'number' && Array.isArray(v.listeners) && typeof v.ticketKeys === 'string';
+  const carried = v.carried === undefined || (typeof v.carried === 'object' && v.carried !== null && !Array.isArray(v.carried));
+  return v.v === 1 && typeof v.pid === 'number' && Array.isArray(v.listeners) && typeof v.ticketKeys === 'string' && carried;
 }
 
 export function isHandoffReply(value: unknown): value is HandoffReply {

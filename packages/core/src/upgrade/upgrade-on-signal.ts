@@ -9,6 +9,7 @@
 import { errorMessage } from '../internal/error-message';
 import type { ListenerRegistry } from '../listeners/listener-registry';
 import type { Logger } from '../logger';
+import type { JsonValue } from '../state-channel';
 import { handOverListeners } from './hand-over';
 
 export interface UpgradeOnSignalOptions {
@@ -25,6 +26,8 @@ export interface UpgradeOnSignalOptions {
   reloadTls(): void;
   /** SIGHUP: the conf file checked as `-t` would; the problem in one line, if any. */
   checkConf(): string | undefined;
+  /** SIGHUP: the `StateChannel.carry` values for the next generation. */
+  carried(): Promise<Record<string, JsonValue>>;
 }
 
 /** Resolves true once the new process serves: this one should now drain and stop. */
@@ -53,6 +56,7 @@ export async function upgradeOnSignal(signal: 'SIGQUIT' | 'SIGHUP', o: UpgradeOn
       daemon: o.daemon,
       errorLog: o.errorLog,
       logger,
+      carried: o.carried,
     });
     if (!reply.ok) {
       logger.error({ signal, reason: reply.message }, 'the new process failed to start; still serving');

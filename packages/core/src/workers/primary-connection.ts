@@ -48,6 +48,7 @@ export class PrimaryConnection {
       if (m.pingora === 'state') channel.deliver(m.topic, m.payload);
       else if (m.pingora === 'reload-tls') registry.reloadTls();
       else if (m.pingora === 'shutdown') this.#opts.onStop(m.graceful, m.timeoutMs);
+      else if (m.pingora === 'ask') this.#answer(m.id, m.topic);
     });
     return registry;
   }
@@ -66,6 +67,14 @@ export class PrimaryConnection {
   close(): void {
     process.off('disconnect', this.#onDisconnect);
     process.channel?.unref();
+  }
+
+  /** Answers the primary's question `id` from the channel's answerer. */
+  #answer(id: number, topic: string): void {
+    this.#opts.channel.answerLocally(topic).then(
+      (payload) => this.#send(payload === undefined ? { pingora: 'answer', id } : { pingora: 'answer', id, payload }),
+      (err: unknown) => this.#send({ pingora: 'answer', id, error: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   #send(message: WorkerMessage): void {

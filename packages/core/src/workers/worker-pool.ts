@@ -8,6 +8,7 @@
  *   |<-- ready | failed ------------------------------------ worker listens via ctx.openListener
  *   |-- state {topic, payload} to all  (StateChannel.publish in the primary)
  *   |-- shutdown {graceful, timeoutMs} to all (SIGTERM / SIGINT / upgrade)
+ *   |-- ask {id, topic} to all --> answer {id, payload} (StateChannel.ask in the primary)
  *   '-- a worker exits while serving: error logged, a new one started (backoff on crash loops)
  * ```
  *
@@ -19,8 +20,10 @@ import type { BoundSocket } from '../listeners/bound-socket';
 import type { Logger } from '../logger';
 import { FIRST_PASSED_FD, spawnSelf } from '../internal/spawn-self';
 import { CONF_TEXT_ENV, WORKER_ENV } from '../internal/process-role';
-import type { StateChannel } from '../state-channel';
+import type { WorkerExit } from '../server-options';
+import type { StateChannel, WorkerAnswer } from '../state-channel';
 import { isWorkerMessage, type PrimaryMessage } from './worker-messages';
+import { WorkerQuestions } from './worker-questions';
 
 /** A replacement starts this soon after a crash; doubled per crash within `CRASH_WINDOW_MS`, up to `MAX_RESTART_DELAY_MS`. */
 const FIRST_RESTART_DELAY_MS = 50;
@@ -44,6 +47,8 @@ export interface WorkerPoolOptions {
   confText: string | undefined;
   stdout: IOType | number;
   stderr: IOType | number;
+  /** A serving worker exited unexpectedly (before it is replaced). */
+  onUnexpectedExit?(exit: WorkerExit): void;
 }
 
 interface Slot {
@@ -58,6 +63,7 @@ export class WorkerPool {
   readonly #slots: Slot[];
   /** What every worker gets in its environment besides its id. */
   readonly #env: Record<string, string> = {};
+  readonly #questions = new WorkerQuestions();
   #stopping = false;
 
   constructor(opts: WorkerPoolOptions) {
@@ -65,6 +71,21 @@ export class WorkerPool {
     if (opts.confText !== undefined && opts.confText.length < MAX_CONF_TEXT_IN_ENV) this.#env[CONF_TEXT_ENV] = opts.confText;
     this.#slots = Array.from({ length: opts.count }, (_, i) => ({ id: i + 1, child: undefined, startedAt: 0, restartDelay: FIRST_RESTART_DELAY_MS }));
     opts.channel.setBroadcast((topic, payload) => this.broadcast({ pingora: 'state', topic, payload }));
+    opts.channel.setAsker((topic, timeoutMs) => this.#ask(topic, timeoutMs));
+  }
+
+  /** Asks every connected worker `topic` (see `StateChannel.ask`). */
+  #ask(topic: string, timeoutMs: number): Promise<WorkerAnswer[]> {
+    const slots = this.#slots.filter((s) => s.child?.connected === true && s.child.exitCode === null);
+    return this.#questions.ask(
+      slots.map((s) => s.id),
+      timeoutMs,
+      (workerId, id) => {
+        const child = this.#slots[workerId - 1]?.child;
+        if (child?.connected) child.send({ pingora: 'ask', id, topic } satisfies PrimaryMessage, (err) => err && this.#questions.gone(workerId));
+        else this.#questions.gone(workerId);
+      },
+    );
   }
 
   /** Starts every worker; resolves once all are ready, rejects with the first failure. */
@@ -90,6 +111,7 @@ export class WorkerPool {
   async shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
     this.#stopping = true;
     this.#opts.channel.setBroadcast(undefined);
+    this.#opts.channel.setAsker(undefined);
     const running = this.#slots.flatMap((s) => (s.child && s.child.exitCode === null && s.child.signalCode === null ? [s.child] : []));
     this.broadcast({ pingora: 'shutdown', graceful, timeoutMs });
     await Promise.all(running.map((child) => waitExit(child, timeoutMs + KILL_SLACK_MS)));
@@ -124,11 +146,14 @@ export class WorkerPool {
           reject(new Error(message.message));
         } else if (message.pingora === 'publish') {
           this.#opts.channel.publish(message.topic, message.payload);
+        } else if (message.pingora === 'answer' && slot.child === child && child.pid !== undefined) {
+          this.#questions.answered(message.id, slot.id, child.pid, message.payload);
         }
       });
       child.on('error', (err) => logger.error({ worker: slot.id, err }, 'worker process error'));
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
+        if (slot.child === child) this.#questions.gone(slot.id);
         if (!ready) {
           reject(new Error(`worker ${slot.id} exited before it was ready (${signal ?? `code ${code}`})`));
           return;
@@ -144,6 +169,8 @@ export class WorkerPool {
     const delay = crashedEarly ? slot.restartDelay : FIRST_RESTART_DELAY_MS;
     slot.restartDelay = crashedEarly ? Math.min(slot.restartDelay * 2, MAX_RESTART_DELAY_MS) : FIRST_RESTART_DELAY_MS;
     this.#opts.logger.error({ worker: slot.id, pid: slot.child?.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly; starting a new one');
+    // (null, null): a replacement failed to start, logged as such; not a serving worker's exit.
+    if (code !== null || signal !== null) this.#opts.onUnexpectedExit?.({ worker: slot.id, pid: slot.child?.pid, code, signal });
     slot.child = undefined;
     setTimeout(() => {
       if (this.#stopping) return;

@@ -60,6 +60,11 @@ const CLIENT_CONDITIONALS = ['if-match', 'if-none-match', 'if-modified-since', '
 /** How many lookups one request makes at most (a lookup again after each lock wait). */
 const MAX_LOOKUPS = 3;
 
+function hasAuthorization(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'authorization') return true;
+  return false;
+}
+
 /** A background refresh (`stale-while-revalidate`): the lock is held, the stale meta known. */
 export interface BackgroundRefresh {
   key: CacheKey;
@@ -87,6 +92,8 @@ export class CachePhase<Ctx> implements SessionCache {
   private mode: Mode = 'none';
   private primary = '';
   private lookups = 0;
+  /** When this request started waiting on the lock (0: it did not). */
+  private waitStarted = 0;
   /** The stale stored response, while revalidating (its body is served on a 304 or `stale-if-error`). */
   private stored: CacheHit | null = null;
   private storedMeta: CacheMeta | null = null;
@@ -106,6 +113,8 @@ export class CachePhase<Ctx> implements SessionCache {
     private readonly refresh: BackgroundRefresh | null,
   ) {
     this.logger = task.rt.logger;
+    // Held from the start: whatever ends this request (a hook answering it, a throw) releases it.
+    if (refresh !== null) this.permit = refresh.permit;
   }
 
   get background(): boolean {
@@ -149,7 +158,6 @@ export class CachePhase<Ctx> implements SessionCache {
       this.key = refresh.key;
       this.primary = refresh.key.primary;
       this.storedMeta = refresh.meta;
-      this.permit = refresh.permit;
       this.mode = 'revalidate';
       t.proxyUpstream();
       return;
@@ -267,6 +275,12 @@ export class CachePhase<Ctx> implements SessionCache {
         this.serve(hit, 'STALE');
         return;
       case 'revalidate':
+        if (this.lockStatus === 'done' && hit.meta.responseTime >= this.waitStarted && !hasAuthorization(t.downstream.rawHeaders)) {
+          // Validated (or fetched) by the request this one waited for, after it arrived: one
+          // origin trip serves every waiter (collapsed revalidation), even for `no-cache`.
+          this.serve(hit, 'HIT');
+          return;
+        }
         this.closeStored();
         this.stored = hit;
         this.storedMeta = hit.meta;
@@ -323,11 +337,17 @@ export class CachePhase<Ctx> implements SessionCache {
       t.proxyUpstream();
       return;
     }
+    this.waitStarted = Date.now();
     t.wait(locked.wait(), this, this.afterLockWait, this.hookFailed);
   }
 
   private afterLockWait(status: LockStatus): void {
     this.lockStatus = status;
+    if (status === 'transient-error' && this.stored !== null && this.storedMeta !== null && staleIfErrorAllowed(this.storedMeta, this.task.downstream.rawHeaders, Date.now())) {
+      // The origin just failed the request holding the lock: do not ask it again, serve stale.
+      this.serveStored('STALE');
+      return;
+    }
     if (status === 'done' || status === 'transient-error') {
       this.closeStored();
       this.lookup();
@@ -381,6 +401,8 @@ export class CachePhase<Ctx> implements SessionCache {
   }
 
   private afterPurge(removed: boolean): void {
+    if (removed) this.cache.countPurge();
+    this.cache.purged(this.primary);
     this.logger.info({ service: this.task.rt.name, key: this.primary, removed, client: this.task.downstream.clientIp() }, 'cache purge');
     this.answer(removed ? 200 : 404, []);
   }
@@ -435,6 +457,7 @@ export class CachePhase<Ctx> implements SessionCache {
         this.pass();
         return;
       case 'uncached':
+        if (response.status >= 500 && this.serveStaleFor5xx(response)) return;
         this.status = this.storedMeta !== null ? 'EXPIRED' : 'MISS';
         this.pass();
         return;
@@ -450,13 +473,7 @@ export class CachePhase<Ctx> implements SessionCache {
       this.freshen(stored, response);
       return;
     }
-    if (stored !== null && response.status >= 500 && this.stored !== null && staleIfErrorAllowed(stored, t.downstream.rawHeaders, Date.now())) {
-      this.release('transient-error');
-      this.logger.warn({ service: t.rt.name, key: this.primary, status: response.status }, 'origin failed; serving the stale response (stale-if-error)');
-      t.divertResponse(null);
-      this.serveStored('STALE');
-      return;
-    }
+    if (response.status >= 500 && this.serveStaleFor5xx(response)) return;
     let r: ResponseCacheable | Promise<ResponseCacheable>;
     try {
       r = t.rt.hooks.responseCacheFilter(t.session, response, t.ctx);
@@ -466,6 +483,18 @@ export class CachePhase<Ctx> implements SessionCache {
     }
     if (isThenable(r)) t.wait(r, this, this.afterResponseCacheFilter, this.responseStepFailed);
     else this.afterResponseCacheFilter(r);
+  }
+
+  /** A 5xx while a stale response is at hand: serve it when `stale-if-error` allows. */
+  private serveStaleFor5xx(response: ResponseHeader): boolean {
+    const t = this.task;
+    const stored = this.storedMeta;
+    if (stored === null || this.stored === null || !staleIfErrorAllowed(stored, t.downstream.rawHeaders, Date.now())) return false;
+    this.release('transient-error');
+    if (!t.divertResponse(null)) return true;
+    this.logger.warn({ service: t.rt.name, key: this.primary, status: response.status }, 'origin failed; serving the stale response (stale-if-error)');
+    this.serveStored('STALE');
+    return true;
   }
 
   private responseStepFailed(err: unknown): void {
@@ -484,7 +513,14 @@ export class CachePhase<Ctx> implements SessionCache {
       this.closeStored();
       this.storedMeta = null;
       this.mode = 'uncached';
-      this.task.responseStepFailed(ProxyError.upstream('InvalidHTTPResponse', 'a 304 to a cache revalidation names another representation (ETag); the stored response was dropped', undefined));
+      // Retried at once, without validators (the mode is now 'uncached').
+      this.task.responseStepFailed(
+        new ProxyError('a 304 to a cache revalidation names another representation (ETag); the stored response was dropped', {
+          kind: 'InvalidHTTPResponse',
+          source: 'upstream',
+          retry: true,
+        }),
+      );
       return;
     }
     this.storedMeta = meta;
@@ -503,13 +539,20 @@ export class CachePhase<Ctx> implements SessionCache {
   private afterFreshen(): void {
     const t = this.task;
     this.release('done');
-    t.divertResponse(null);
+    if (!t.divertResponse(null)) return;
     if (this.refresh !== null) {
       this.status = 'REVALIDATED';
-      t.finish(null);
+      this.backgroundDone(304);
       return;
     }
     this.serveStored('REVALIDATED');
+  }
+
+  /** A background refresh ends here: its log line shows what the origin answered. */
+  private backgroundDone(status: number): void {
+    const t = this.task;
+    t.downstream.writeHead(status, '', []);
+    t.finish(null);
   }
 
   private serveStored(status: CacheStatus): void {
@@ -546,12 +589,17 @@ export class CachePhase<Ctx> implements SessionCache {
     const expected = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
     const storage = this.cache.storage;
     // The writer and, for the client, a reader of the entry it fills.
+    const background = this.refresh !== null;
     const started = storage
-      .put(key, meta, expected)
+      .put(key, meta, expected, { hidden: background })
       .then(async (writer) => {
-        if (writer === null) return null;
-        const hit = this.refresh !== null ? null : await storage.get(key);
-        return { writer, hit };
+        if (writer === null || background) return writer === null ? null : { writer, hit: null };
+        try {
+          return { writer, hit: await storage.get(key) };
+        } catch (err) {
+          writer.abort();
+          throw err;
+        }
       })
       .catch((err: unknown) => {
         this.storageFailed(err);
@@ -571,11 +619,16 @@ export class CachePhase<Ctx> implements SessionCache {
     }
     const key = this.responseKey as CacheKey;
     const sink = new CacheFill(fill.writer, this.logger, { service: t.rt.name, key: keyString(key) });
+    if (!t.divertResponse(sink)) {
+      fill.writer.abort();
+      fill.hit?.body.close();
+      this.release('transient-error');
+      return;
+    }
     this.release('done');
     this.closeStored();
-    t.divertResponse(sink);
     if (fill.hit === null) {
-      t.finish(null); // a background refresh: nobody to serve
+      this.backgroundDone((this.response as ResponseHeader).status); // nobody to serve
       return;
     }
     this.serve(fill.hit, this.status as CacheStatus);
@@ -588,7 +641,9 @@ export class CachePhase<Ctx> implements SessionCache {
     this.status = status;
     if (header !== null) (this.response as ResponseHeader).headers.set(header, status);
     this.closeStored();
-    this.task.passResponse();
+    // A HEAD fetched as a GET to fill the cache, not stored after all: its body is not wanted.
+    const mode = this.mode;
+    this.task.passResponse(this.task.downstream.method === 'HEAD' && (mode === 'fill' || mode === 'revalidate'));
   }
 
   /** An unsafe method succeeded: drop what is stored for its URL (and same-origin `Location`, `Content-Location`). */
@@ -600,7 +655,10 @@ export class CachePhase<Ctx> implements SessionCache {
       this.storageFailed(err);
       return;
     }
-    for (const k of keys) void this.cache.storage.purge(k).catch(this.storageFailed);
+    for (const k of keys) {
+      void this.cache.storage.purge(k).catch(this.storageFailed);
+      this.cache.purged(k);
+    }
   }
 
   // Errors and the end
@@ -621,6 +679,7 @@ export class CachePhase<Ctx> implements SessionCache {
 
   /** The request is over: a lock still held is released (waiters compete again), an unread stored body closed. */
   done(): void {
+    this.cache.count(this.status, this.refresh !== null);
     this.release('transient-error');
     this.closeStored();
     this.closeFound();

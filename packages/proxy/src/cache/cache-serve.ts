@@ -18,6 +18,8 @@ export class CacheServe<Ctx> implements FlowOwner, CacheSourceOwner {
   /** The head alone goes out (HEAD, 304, 416). */
   private readonly headOnly: boolean;
   private readonly source: CacheBodySource;
+  /** The body is complete in the store: it follows the head at once. */
+  private readonly complete: boolean;
   private flow: BodyFlow | null = null;
   private completed = false;
   private failure: ProxyError | null = null;
@@ -66,6 +68,7 @@ export class CacheServe<Ctx> implements FlowOwner, CacheSourceOwner {
     this.response = response;
     this.headOnly = headOnly;
     this.source = new CacheBodySource(hit.body, this, start, end);
+    this.complete = hit.size !== null;
   }
 
   /** `responseFilter`, then the head and the body. */
@@ -109,7 +112,8 @@ export class CacheServe<Ctx> implements FlowOwner, CacheSourceOwner {
     const flow = new BodyFlow(this.source, d, filter === null ? null : (chunk, end) => filter(session, chunk, end, ctx), this);
     this.flow = flow;
     this.source.pipe(flow);
-    if (!this.completed && this.failure === null && d.bytesSent === 0) d.flushHead();
+    // A fill still under way may be slow to give its first bytes: send the head now.
+    if (!this.complete && !this.completed && this.failure === null && d.bytesSent === 0) d.flushHead();
   }
 
   /** Continues after an event woke the task. */

@@ -6,13 +6,16 @@
  */
 import { BlockList, isIP } from 'node:net';
 import {
+  CACHE_STATUSES,
   CacheKeyTemplate,
   CacheLock,
   DEFAULT_CACHE_STATUS_HEADER,
   MemoryHttpStorage,
   resolvePolicyOptions,
   type HttpCachePolicyOptions,
+  type CacheStatus,
   type HttpCacheStorage,
+  type HttpStorageStats,
   type ResolvedPolicyOptions,
 } from '@pingora-ts/cache';
 
@@ -33,9 +36,26 @@ export interface HttpCacheOptions {
   purgeAllow?: readonly string[];
   /** Freshness and stale-serving knobs (`defaultTtlSeconds`, `staleWhileRevalidateSeconds`, …). */
   policy?: HttpCachePolicyOptions;
+  /**
+   * Called with each primary key a `PURGE` or an unsafe method's invalidation dropped here, so
+   * other caches (other workers' stores) can drop it too (`storage.purge(key)`).
+   */
+  onPurge?: (primaryKey: string) => void;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['storage', 'maxSizeBytes', 'maxObjectBytes', 'key', 'lockTimeoutMs', 'statusHeader', 'purgeAllow', 'policy']);
+/** What a cache did since the start (`HttpCache.stats`, `HttpProxy.stats().cache`). */
+export interface HttpCacheStats {
+  /** Finished requests by cache status (background refreshes not included). */
+  statuses: Record<CacheStatus, number>;
+  /** Background refreshes (`stale-while-revalidate`) run. */
+  backgroundRefreshes: number;
+  /** `PURGE` requests that removed something. */
+  purges: number;
+  /** What the store holds, when it tells (`MemoryHttpStorage` does). */
+  storage: HttpStorageStats | null;
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['storage', 'maxSizeBytes', 'maxObjectBytes', 'key', 'lockTimeoutMs', 'statusHeader', 'purgeAllow', 'policy', 'onPurge']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class HttpCache {
@@ -46,6 +66,10 @@ export class HttpCache {
   /** The status header's name, or null when none is sent. */
   readonly statusHeader: string | null;
   private readonly purgeList: BlockList | null;
+  private readonly onPurge: ((primaryKey: string) => void) | null;
+  private readonly statuses = Object.fromEntries(CACHE_STATUSES.map((s) => [s, 0])) as Record<CacheStatus, number>;
+  private backgroundRefreshes = 0;
+  private purges = 0;
 
   /** Checks every option; a bad one throws a `TypeError` naming it (`cache.<option>`). */
   constructor(options: HttpCacheOptions = {}) {
@@ -66,6 +90,28 @@ export class HttpCache {
     }
     this.statusHeader = header === false ? null : header;
     this.purgeList = purgeList(options.purgeAllow ?? []);
+    if (options.onPurge !== undefined && typeof options.onPurge !== 'function') throw new TypeError('HttpProxy option "cache.onPurge" must be a function');
+    this.onPurge = options.onPurge ?? null;
+  }
+
+  /** @internal A `PURGE` or an invalidation dropped `primaryKey` here: tell `onPurge`. */
+  purged(primaryKey: string): void {
+    this.onPurge?.(primaryKey);
+  }
+
+  /** @internal A request ended with `status` (null: the cache did not decide, e.g. PURGE). */
+  count(status: CacheStatus | null, background: boolean): void {
+    if (background) this.backgroundRefreshes++;
+    else if (status !== null) this.statuses[status]++;
+  }
+
+  /** @internal */
+  countPurge(): void {
+    this.purges++;
+  }
+
+  stats(): HttpCacheStats {
+    return { statuses: { ...this.statuses }, backgroundRefreshes: this.backgroundRefreshes, purges: this.purges, storage: this.storage.stats?.() ?? null };
   }
 
   /** Whether `PURGE` is served at all (an allowlist was given). */
