@@ -1,6 +1,6 @@
 /**
  * The spans of one downstream request (made only when the proxy has a tracer, see
- * `proxyTracer`): a SERVER span from arrival to the end of the response, its parent taken from
+ * `proxyTracing`): a SERVER span from arrival to the end of the response, its parent taken from
  * the client's headers through the registered propagator (W3C `traceparent` / `tracestate`),
  * and a CLIENT span per upstream attempt, its context injected into that attempt's request.
  * Attributes follow the OpenTelemetry HTTP semantic conventions; they are only set on spans that
