@@ -4,22 +4,24 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readPoolStats } from '../lib/pool-stats.mjs';
+import { otlpSink } from './servers/otlp-sink.mjs';
 
 export const LB_MAIN = fileURLToPath(new URL('../../apps/load_balancer/dist/main.js', import.meta.url));
 
 /**
  * A pingora-ts peer.
- * @param {{ threads: number, accessLog?: boolean, name?: string, main?: string, alpn?: UpstreamAlpn, ready?: import('./peer.mjs').Peer['ready'], selection?: string, cache?: ServiceCache, extra?: { conf: string[], about: string }, metrics?: boolean }} o
+ * @param {{ threads: number, accessLog?: boolean, name?: string, main?: string, alpn?: UpstreamAlpn, ready?: import('./peer.mjs').Peer['ready'], selection?: string, cache?: ServiceCache, extra?: { conf: string[], about: string }, metrics?: boolean, sampleRatio?: number }} o
  *   accessLog: write one JSON line per request to a file; main: another build's main.js (`--baseline`);
  *   extra: top-level config lines added (e.g. `access_log_format: combined`), and how the table says so;
  *   metrics: the admin endpoint on (127.0.0.1, any port), so every request is counted in the metrics;
+ *   sampleRatio: `tracing:` on, at this `sample_ratio`, exporting to an OTLP sink in the bench process;
  *   alpn: the upstream protocol (`services[].upstreams.alpn`, left out of the config when absent);
  *   ready: the protocol scenarios' probe (a build without the protocol fails it and is skipped);
  *   selection: `upstreams.selection` over three backends (the upstream on 127.0.0.1, .2 and .3), else one backend;
  *   cache: the service's `cache` (the HTTP cache), left out of the config when absent
  * @returns {import('./peer.mjs').Peer}
  */
-export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, alpn, ready, selection, cache, extra, metrics = false }) {
+export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, alpn, ready, selection, cache, extra, metrics = false, sampleRatio }) {
   const id = name ?? (threads === 1 ? 'pingora-ts' : `pingora-ts-t${threads}`);
   return {
     name: id,
@@ -32,6 +34,7 @@ export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, al
       (cache ? `, \`cache: ${yamlFlow(cache)}\`` : '') +
       (extra ? `, ${extra.about}` : '') +
       (metrics ? ', metrics on (`admin`, not scraped during the run)' : '') +
+      (sampleRatio === undefined ? '' : `, tracing at sample_ratio ${sampleRatio} to an OTLP/HTTP sink`) +
       (main === LB_MAIN ? '' : `, built from ${main}`),
     missing: () => (existsSync(main) ? null : `${main} is missing: run \`pnpm build\` there first`),
     tls: true,
@@ -42,7 +45,9 @@ export function pingoraTs({ threads, accessLog = false, name, main = LB_MAIN, al
       const errorLog = `${base}-error.log`;
       const accessFile = `${base}-access.log`;
       const conf = `${base}.yaml`;
-      writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls, alpn, selection, cache, extra: extra?.conf, metrics }));
+      const tracing = sampleRatio === undefined ? [] : [`tracing: { otlp_endpoint: "${await otlpSink()}", service_name: bench, sample_ratio: ${sampleRatio} }`];
+      const extraConf = [...(extra?.conf ?? []), ...tracing];
+      writeFileSync(conf, pingoraTsConf({ threads, base, port, upstreamPort: upstream.port, accessLog: accessLog ? accessFile : null, tls, alpn, selection, cache, extra: extraConf, metrics }));
       const proc = group.start({ name: id, cmd: process.execPath, args: [main, '-c', conf], cpus: this.cpus });
       return { proc, logFile: errorLog, finalStats: () => readPoolStats({ errorLog, accessLog: accessLog ? accessFile : undefined }) };
     },

@@ -5,6 +5,7 @@ import { FileDiscovery } from '@pingora-ts/load-balancing';
 import { LOG_LEVELS } from '@pingora-ts/observability';
 import { z } from 'zod';
 import { HASH_KEY_FORMS, isHashKey } from './hash-key';
+import { tracingSchema } from './tracing/tracing-conf';
 
 /**
  * The load balancer's config: Pingora's server keys plus `services`. Every object is strict,
@@ -351,6 +352,8 @@ export const lbConfSchema = serverConfSchema.extend({
   sentry: sentrySchema.optional(),
   admin: adminSchema.optional(),
   services: z.array(serviceSchema).min(1, 'at least one service is needed'),
+  /** OpenTelemetry spans exported over OTLP/HTTP (see docs/tracing.md); absent: none. */
+  tracing: tracingSchema.optional(),
 });
 
 export type LbConf = z.infer<typeof lbConfSchema>;

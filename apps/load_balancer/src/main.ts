@@ -9,6 +9,7 @@ import { reopenLogsOnSignal } from './log-reopening';
 import { LbAdmin } from './lb-admin';
 import { readiness } from './readiness';
 import { lbConfSchema, validateLbConf, type LbConf } from './lb-conf';
+import { startTracing } from './tracing/start-tracing';
 import { version } from '../package.json';
 
 /** `load_balancer [-h] [-V] [-c conf.yaml] [-d] [-t] [-u]`: Pingora's quick-start load balancer. */
@@ -52,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
     const internals = Object.fromEntries(nodeInternals().map((i) => [i.name, i.available ? 'ok' : `${i.reason} (${i.fallback ?? 'no fallback'})`]));
     logger.info({ node: process.version, ...internals }, 'node internals');
   }
+  // The SDK where requests are served (each worker with threads > 1), registered before the proxies listen.
+  const tracing = conf.tracing === undefined || server.role === 'primary' ? null : await startTracing(conf.tracing, logger, version);
   const access = new AccessLogger({ path: conf.access_log, format: conf.access_log_format });
   const stopReopening = reopenLogsOnSignal(server, [logger, access], logger);
   const reporting = conf.sentry === undefined ? undefined : await startErrorReporting(server, conf.sentry, logger, version);
@@ -75,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   const { newConnections, reusedConnections } = pool.stats();
   logger.info({ newConnections, reusedConnections }, 'pool stats');
   stopReopening();
+  await tracing?.shutdown(2000);
   await reporting?.close();
   await access.flush();
   logger.flush();

@@ -101,6 +101,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     }
     this.peer = peer;
     t.session.setUpstream(peer.address);
+    t.trace?.attemptPeer(peer);
     if (t.downstreamFailure !== null) {
       t.attemptFailed(t.downstreamFailure);
       return;
@@ -162,6 +163,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     if (d.unframedBody) this.hasBody = true;
     request.readTimeoutMs = grpcTimeoutMs(d.rawHeaders);
     t.cache?.upstreamRequest(request);
+    t.trace?.inject(request, this.peer as HttpPeer);
     this.request = request;
     let r: void | Promise<void>;
     try {
@@ -426,6 +428,7 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
 
   onResponseHead(status: number, reason: string, rawHeaders: string[]): void {
     this.switched = status === 101;
+    this.task.trace?.upstreamResponded(status);
     this.response = new ResponseHeader(status, reason, this.switched ? switchingResponseHeaders(rawHeaders) : forwardResponseHeaders(rawHeaders));
     this.task.wake();
   }

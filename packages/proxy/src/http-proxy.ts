@@ -27,6 +27,7 @@ import { resolveHooks } from './hooks';
 import type { ProxyHttp } from './proxy-http';
 import { ProxyTask, type ProxyRuntime } from './proxy-task';
 import { ProtocolConnector } from './upstream/protocol-connector';
+import { isTracingOption, proxyTracing, type TracingOption } from './tracing/proxy-tracer';
 
 /**
  * One address to accept connections on: core's listener config. `addr` is `"host:port"`
@@ -84,6 +85,13 @@ export interface HttpProxyOptions {
    * Default: none.
    */
   cache?: HttpCache | HttpCacheOptions;
+  /**
+   * OpenTelemetry spans (see docs/tracing.md): a SERVER span per request, a CLIENT span per
+   * upstream attempt, W3C trace context read from the client and sent upstream. A
+   * `TracerProvider` to use; `true`: the global one; `false`: none. Default: the global one if an
+   * SDK registered a provider by the time `listen()` runs, else none (and no cost).
+   */
+  tracing?: TracingOption;
 }
 
 /** Counters of a running proxy. */
@@ -113,6 +121,7 @@ const OPTION_KEYS = new Set([
   'tunnelIdleTimeoutMs',
   'http2',
   'cache',
+  'tracing',
 ]);
 
 export class HttpProxy<Ctx> implements ListeningService {
@@ -132,6 +141,7 @@ export class HttpProxy<Ctx> implements ListeningService {
   private requests = 0;
   private activeRequests = 0;
   private stopping: Promise<void> | null = null;
+  private readonly tracing: TracingOption;
 
   /**
    * Checks `app` (required hooks present, no misspelt hook) and the options (unknown keys
@@ -160,6 +170,7 @@ export class HttpProxy<Ctx> implements ListeningService {
       throw new TypeError('HttpProxy option "headersTimeoutMs" must not exceed "requestTimeoutMs"');
     }
     this.logger = logger;
+    this.tracing = options.tracing;
     this.choice = chooseDownstream(options.downstream ?? 'llhttp', llhttp, llhttpUnavailable);
     this.downstream = this.choice.kind;
     const parser = this.choice.parser;
@@ -184,6 +195,8 @@ export class HttpProxy<Ctx> implements ListeningService {
       tunnelIdleTimeoutMs: options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
       logger,
       cache: options.cache === undefined ? null : options.cache instanceof HttpCache ? options.cache : new HttpCache(options.cache),
+      // Decided in listen(), once: an SDK set up after the proxy was made is still found.
+      tracing: null,
       startBackground: (downstream, refresh) => {
         // Counted as a request in flight (`stats().activeRequests`) like any other.
         this.activeRequests++;
@@ -202,6 +215,7 @@ export class HttpProxy<Ctx> implements ListeningService {
    */
   async listen(ctx?: ListenContext): Promise<void> {
     this.choice.log(this.logger, this.name);
+    this.runtime.tracing = proxyTracing(this.tracing);
     const open = ctx?.openListener ?? openListener;
     const options = { logger: this.logger, alpnServed: ALPN_SERVED };
     const results = await Promise.allSettled(
@@ -284,6 +298,7 @@ function validateOptions(options: HttpProxyOptions): void {
       throw new TypeError(`HttpProxy option "listeners[${i}]${key}": ${issue?.message ?? 'invalid'}`);
     }
   });
+  if (!isTracingOption(options.tracing)) throw new TypeError('HttpProxy option "tracing" must be a boolean or an OpenTelemetry TracerProvider');
   if (options.downstream !== undefined && options.downstream !== 'llhttp' && options.downstream !== 'node:http') {
     throw new TypeError(`HttpProxy option "downstream" must be "llhttp" or "node:http", got ${String(options.downstream)}`);
   }

@@ -13,3 +13,4 @@ export type { InternalErrorPhase, ProxyInternalErrorMessage } from './internal-e
 export { ConnectionPool, type ConnectionPoolOptions } from '@pingora-ts/pool';
 export { HttpCache, type HttpCacheOptions, type HttpCacheStats } from './cache/http-cache';
 export type { SessionCache } from './cache/cache-phase';
+export type { TracingOption } from './tracing/proxy-tracer';

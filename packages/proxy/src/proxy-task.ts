@@ -24,7 +24,9 @@ import type { BoundBodyFilter, BoundTrailerFilter } from './hooks';
 import { isThenable } from './is-thenable';
 import type { FailToProxy, ProxyHttp } from './proxy-http';
 import { Session } from './session';
+import { RequestTrace } from './tracing/request-trace';
 import type { UpstreamConnector } from './upstream/upstream-session';
+import type { ProxyTracing } from './tracing/proxy-tracer';
 
 /** What every request of one `HttpProxy` shares. */
 export interface ProxyRuntime<Ctx> {
@@ -42,6 +44,8 @@ export interface ProxyRuntime<Ctx> {
   readonly logger: Logger;
   /** The HTTP cache, or null when the proxy does not cache. */
   readonly cache: HttpCache | null;
+  /** Makes the request's spans; null (no tracing) until `HttpProxy.listen` decides (see `proxyTracing`). */
+  tracing: ProxyTracing | null;
   /** Runs a background cache refresh (`stale-while-revalidate`) as a request of its own. */
   startBackground(downstream: DownstreamSession, refresh: BackgroundRefresh): void;
   /** The request finished (after `logging`). */
@@ -61,6 +65,8 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   downstreamFailure: ProxyError | null = null;
   /** @internal The cache phases of this request; null when the proxy does not cache. */
   readonly cache: CachePhase<Ctx> | null;
+  /** @internal The request's spans; null when the proxy does not trace. */
+  readonly trace: RequestTrace | null;
   private attempt: Attempt<Ctx> | null = null;
   /** Answering from the cache (instead of an attempt). */
   private serving: CacheServe<Ctx> | null = null;
@@ -80,6 +86,9 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     this.session = new Session(downstream);
     this.cache = rt.cache === null ? null : new CachePhase(rt.cache, this, refresh);
     if (this.cache !== null) this.session.setCache(this.cache);
+    const tracing = rt.tracing;
+    this.trace = tracing === null ? null : new RequestTrace(tracing, downstream);
+    if (this.trace !== null) this.session.setSpan(this.trace.span);
     downstream.setEvents(this);
   }
 
@@ -187,11 +196,13 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
   private startAttempt(): void {
     const attempt = new Attempt(this);
     this.attempt = attempt;
+    this.trace?.startAttempt(this.session.retries);
     attempt.start();
   }
 
   /** @internal The current attempt failed for good: retry on a new one, or fail the request. */
   attemptFailed(err: ProxyError): void {
+    this.trace?.endAttempt(err);
     if (!this.mayRetry(err, this.attempt as Attempt<Ctx>)) {
       this.requestFailed(err);
       return;
@@ -249,6 +260,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     this.serving = null;
     this.cache?.done();
     this.error = error;
+    this.trace?.end(this.downstream.status, error);
     let r: void | Promise<void>;
     try {
       r = this.rt.hooks.logging(this.session, error, this.ctx);

@@ -4,6 +4,7 @@
  * everything they need from it: method, path, status, bytes, duration, upstream, reuse.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Span } from '@opentelemetry/api';
 import type { SessionCache } from './cache/cache-phase';
 import type { DownstreamSession } from './downstream/downstream-session';
 
@@ -45,6 +46,7 @@ export class Session {
   private _retries = 0;
   private _clientAddr: string | null = null;
   private _cache: SessionCache | null = null;
+  private _span: Span | null = null;
 
   /** @internal Made by the proxy for every request. */
   constructor(downstreamSession: DownstreamSession) {
@@ -148,6 +150,21 @@ export class Session {
   /** @internal */
   setCache(cache: SessionCache): void {
     this._cache = cache;
+  }
+
+  /**
+   * The request's OpenTelemetry SERVER span (see docs/tracing.md), or null when the proxy does
+   * not trace. Its `spanContext().traceId` names the trace in logs; hooks may add attributes, or
+   * parent spans of their own on it (`trace.setSpan(context.active(), session.span)`). It ends
+   * before `logging` runs.
+   */
+  get span(): Span | null {
+    return this._span;
+  }
+
+  /** @internal */
+  setSpan(span: Span): void {
+    this._span = span;
   }
 
   /** @internal */
