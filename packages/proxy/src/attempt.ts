@@ -253,21 +253,6 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
     // A filter turned the upstream's 101 into something else: its connection is of no use, the client gets the head alone.
     const refusedSwitch = this.switched && response.status !== 101;
     if (refusedSwitch) d.closeAfterResponse();
-    if (this.headOnly) {
-      try {
-        d.writeHead(response.status, response.reason, response.headers.raw);
-      } catch (err) {
-        this.upstreamFailed(err);
-        return;
-      }
-      // Its body is not wanted: the connection goes rather than read it to the end.
-      this.abandon();
-      this.waiting = WAIT_BODY;
-      this.completed = true;
-      d.end(null);
-      t.wake();
-      return;
-    }
     try {
       d.writeHead(response.status, response.reason, response.headers.raw);
     } catch (err) {
@@ -281,16 +266,18 @@ export class Attempt<Ctx> implements UpstreamEvents, FlowOwner, RequestBodyInfo,
       );
       return;
     }
+    if (refusedSwitch || this.headOnly) {
+      // The head alone: the upstream connection goes (a HEAD the cache fetched as a GET: rather
+      // than read a body nobody wants to its end).
+      this.abandon();
+      this.waiting = WAIT_BODY;
+      this.completed = true;
+      d.end(null);
+      t.wake();
+      return;
+    }
     if (this.switched) {
-      if (refusedSwitch) {
-        this.abandon();
-        this.waiting = WAIT_BODY;
-        this.completed = true;
-        d.end(null);
-        t.wake();
-      } else {
-        this.startTunnel();
-      }
+      this.startTunnel();
       return;
     }
     this.waiting = WAIT_BODY;

@@ -368,7 +368,7 @@ export class ProxyTask<Ctx> implements DownstreamEvents {
     const a = this.attempt;
     if (a === null) return false;
     if (!a.divertResponse(fill)) return false;
-    if (this.attempt === a) this.attempt = null;
+    this.attempt = null;
     return true;
   }
 

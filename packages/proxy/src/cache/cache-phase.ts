@@ -15,6 +15,8 @@
  */
 import { ProxyError, type Logger } from '@pingora-ts/core';
 import {
+  fieldValue,
+  fillRequestHeaders,
   freshenWith304,
   invalidatedPrimaryKeys,
   isSafeMethod,
@@ -27,6 +29,7 @@ import {
   type CacheKey,
   type CacheMeta,
   type CacheRequest,
+  type BodyWriter,
   type CacheStatus,
   type LockStatus,
   type ResponseCacheable,
@@ -54,16 +57,8 @@ type Mode =
   /** The lock timed out or the holder's response was not cacheable: plain proxying, not stored. */
   | 'uncached';
 
-/** The client's request fields a fill does not forward: the cache wants the full 200 and answers these itself. */
-const CLIENT_CONDITIONALS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range'] as const;
-
 /** How many lookups one request makes at most (a lookup again after each lock wait). */
 const MAX_LOOKUPS = 3;
-
-function hasAuthorization(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'authorization') return true;
-  return false;
-}
 
 /** A background refresh (`stale-while-revalidate`): the lock is held, the stale meta known. */
 export interface BackgroundRefresh {
@@ -136,14 +131,8 @@ export class CachePhase<Ctx> implements SessionCache {
 
   private cacheRequest(): CacheRequest {
     const d = this.task.downstream;
-    let authority = '';
     const raw = d.rawHeaders;
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') {
-        authority = raw[i + 1] as string;
-        break;
-      }
-    }
+    const authority = fieldValue(raw, 'host') ?? '';
     // A HEAD is filled by a GET (the stored GET answers it): judge the response as the GET's.
     return { method: d.method === 'HEAD' ? 'GET' : d.method, scheme: d.scheme, authority, path: d.target, headers: raw };
   }
@@ -275,7 +264,7 @@ export class CachePhase<Ctx> implements SessionCache {
         this.serve(hit, 'STALE');
         return;
       case 'revalidate':
-        if (this.lockStatus === 'done' && hit.meta.responseTime >= this.waitStarted && !hasAuthorization(t.downstream.rawHeaders)) {
+        if (this.lockStatus === 'done' && hit.meta.responseTime >= this.waitStarted && fieldValue(t.downstream.rawHeaders, 'authorization') === undefined) {
           // Validated (or fetched) by the request this one waited for, after it arrived: one
           // origin trip serves every waiter (collapsed revalidation), even for `no-cache`.
           this.serve(hit, 'HIT');
@@ -431,15 +420,11 @@ export class CachePhase<Ctx> implements SessionCache {
     const mode = this.mode;
     if (mode !== 'fill' && mode !== 'revalidate') return;
     if (request.method === 'HEAD') request.method = 'GET';
-    const h = request.headers;
-    for (const name of CLIENT_CONDITIONALS) h.remove(name);
-    const meta = mode === 'revalidate' ? this.storedMeta : null;
-    if (meta === null) return;
-    for (let i = 0; i + 1 < meta.headers.length; i += 2) {
-      const lower = (meta.headers[i] as string).toLowerCase();
-      if (lower === 'etag') h.set('If-None-Match', meta.headers[i + 1] as string);
-      else if (lower === 'last-modified') h.set('If-Modified-Since', meta.headers[i + 1] as string);
-    }
+    // Without the client's If-* and Range (the cache answers those itself), with the stored validators.
+    const raw = request.headers.raw;
+    const filled = fillRequestHeaders(raw, mode === 'revalidate' ? this.storedMeta : null);
+    raw.length = 0;
+    for (const f of filled) raw.push(f);
   }
 
   /**
@@ -608,7 +593,7 @@ export class CachePhase<Ctx> implements SessionCache {
     this.task.wait(started, this, this.afterPut, this.responseStepFailed);
   }
 
-  private afterPut(fill: { writer: import('@pingora-ts/cache').BodyWriter; hit: CacheHit | null } | null): void {
+  private afterPut(fill: { writer: BodyWriter; hit: CacheHit | null } | null): void {
     const t = this.task;
     if (fill === null || (fill.hit === null && this.refresh === null)) {
       fill?.writer.abort();

@@ -57,7 +57,6 @@ export class CacheServe<Ctx> implements FlowOwner, CacheSourceOwner {
           end = range.end;
         } else if (range.status === 416) {
           response.status = 416;
-          response.headers.remove('Content-Length');
           response.headers.set('Content-Range', range.contentRange);
           response.headers.set('Content-Length', 0);
           headOnly = true;
