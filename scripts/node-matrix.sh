@@ -52,7 +52,13 @@ for major in "${majors[@]}"; do
   line=$("$dir/node/bin/node" -e '
     const r = require(process.argv[1]);
     const failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
-    for (const s of r.testResults) for (const t of s.assertionResults) if (t.status === "failed") console.error(`  failed: ${t.fullName}`);
+    for (const s of r.testResults) {
+      for (const t of s.assertionResults) if (t.status === "failed") console.error(`  failed: ${t.fullName}`);
+      // A suite that failed to run (a hook timed out, a crash) has no failed test to name.
+      if (s.status === "failed" && !s.assertionResults.some((t) => t.status === "failed")) {
+        console.error(`  suite failed: ${s.name}\n${String(s.message).split("\n").slice(0, 15).join("\n")}`);
+      }
+    }
     console.log(`${r.numPassedTests} ${failed}`);
   ' "$dir/jest.json")
   read -r passed failed <<<"$line"

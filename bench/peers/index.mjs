@@ -27,6 +27,8 @@ export const optionalPeers = [
   // OpenTelemetry tracing exported over OTLP/HTTP (issue 14: at sample_ratio 0.01 within 5 % of off; 1.0 reported).
   pingoraTs({ threads: 1, accessLog: true, sampleRatio: 0.01, name: 'pingora-ts-tracing-0.01' }),
   pingoraTs({ threads: 1, accessLog: true, sampleRatio: 1, name: 'pingora-ts-tracing-1' }),
+  // Both: what an operator leaving observability on pays (issue 14: within 5 % of both off).
+  pingoraTs({ threads: 1, accessLog: true, metrics: true, sampleRatio: 0.01, name: 'pingora-ts-observed' }),
 ];
 
 /** The peer every ratio is relative to. */

@@ -1,10 +1,13 @@
 import type { Logger, Server } from '@pingora-ts/core';
+import type { SentryCounts } from '@pingora-ts/observability';
 import type { LbConf } from './lb-conf';
 
 export type SentryConf = NonNullable<LbConf['sentry']>;
 
-/** What `main` keeps of the error reporting: its end. */
+/** What `main` keeps of the error reporting: its counts (for metrics) and its end. */
 export interface ErrorReporting {
+  /** Events sent and dropped so far. */
+  readonly counts: SentryCounts;
   /** Stops reporting and waits (a bounded time) for events still being sent. */
   close(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export async function startErrorReporting(server: Server<LbConf>, conf: SentryCo
   const onException = (err: unknown): void => void reporter.captureError(err, { origin: 'uncaughtException' });
   process.on('uncaughtException', onException);
   return {
+    counts: reporter,
     async close() {
       unsubscribe();
       server.off('worker-exit', onWorkerExit);

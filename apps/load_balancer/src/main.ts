@@ -61,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   const publishes = server.role !== 'worker';
   // Metrics only with the admin endpoint that serves them: without it nothing subscribes, and the proxy builds no message.
   const admin = conf.admin === undefined ? undefined : new LbAdmin(server, publishes, version);
+  if (admin !== undefined && tracing !== null) admin.metrics.metrics.trackSpanExport(() => tracing.stats());
+  if (admin !== undefined && reporting !== undefined) admin.metrics.metrics.trackSentry(() => reporting.counts);
   const { services, pool } = buildServices(conf, logger, access, { channel: server.channel, publishes }, admin);
   server.addServices(services);
   if (conf.admin !== undefined && admin !== undefined && publishes) {

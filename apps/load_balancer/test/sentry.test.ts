@@ -7,7 +7,8 @@ import { HttpPeer, HttpProxy, type ProxyHttp } from '@pingora-ts/proxy';
 import { SentryReporter } from '@pingora-ts/observability/sentry';
 import { request } from 'undici';
 import { fakeSentryIngest, type FakeIngest } from '../../../test-support/fake-sentry-ingest';
-import { Harness, lbConf, sleep } from './harness';
+import { adminUrl, get } from './admin-client';
+import { Harness, lbConf, sleep, type RunningLb } from './harness';
 
 let h: Harness;
 let ingest: FakeIngest;
@@ -92,10 +93,9 @@ test('an ingest that never answers or is gone: the hook\'s requests still get th
 
 test('load balancer with sentry: a worker killed under threads: 2 is reported by the primary; the replacement serves', async () => {
   const up = await h.upstream();
-  const conf = lbConf(h.dir, [up.addr], ['threads: 2', 'sentry:', `  dsn: ${ingest.dsn}`, '  environment: ci', '  sample_rate: 1'].join('\n'));
+  const conf = lbConf(h.dir, [up.addr], ['threads: 2', 'admin: { addr: "127.0.0.1:0" }', 'sentry:', `  dsn: ${ingest.dsn}`, '  environment: ci', '  sample_rate: 1'].join('\n'));
   const lb = await h.start(conf);
-  const line = lb.stderr().split('\n').find((l) => l.includes('"msg":"workers listening"'));
-  const workers = (JSON.parse(line as string) as { workers: number[] }).workers;
+  const workers = await workersOf(lb);
   expect(workers).toHaveLength(2);
   process.kill(workers[0] as number, 'SIGKILL');
 
@@ -104,6 +104,7 @@ test('load balancer with sentry: a worker killed under threads: 2 is reported by
   expect(event?.tags).toMatchObject({ role: 'primary', signal: 'SIGKILL', worker_pid: String(workers[0]) });
   expect(event?.environment).toBe('ci');
   expect(event?.release).toMatch(/^load_balancer@/);
+  await until(async () => /^pingora_ts_sentry_events_sent_total 1$/m.test((await get(`${await adminUrl(lb)}/metrics`)).text), 'the sent event on /metrics');
   for (let i = 0; i < 50 && !lb.stderr().includes('worker replaced'); i++) await sleep(50);
   for (let i = 0; i < 4; i++) {
     const res = await request(lb.url, { reset: true });
@@ -113,6 +114,34 @@ test('load balancer with sentry: a worker killed under threads: 2 is reported by
   lb.child.kill('SIGTERM');
   expect((await lb.exited).code).toBe(0);
 });
+
+test('load balancer with sentry and an ingest answering garbage: the event is dropped, counted on /metrics, and the replacement serves', async () => {
+  ingest.mode = 'garbage';
+  const up = await h.upstream();
+  const lb = await h.start(lbConf(h.dir, [up.addr], ['threads: 2', 'admin: { addr: "127.0.0.1:0" }', 'sentry:', `  dsn: ${ingest.dsn}`].join('\n')));
+  const admin = await adminUrl(lb);
+  const workers = await workersOf(lb);
+  process.kill(workers[0] as number, 'SIGKILL');
+  await until(async () => /^pingora_ts_sentry_events_dropped_total 1$/m.test((await get(`${admin}/metrics`)).text), 'the dropped event on /metrics');
+  expect((await get(`${admin}/metrics`)).text).toMatch(/^pingora_ts_sentry_events_sent_total 0$/m);
+  const res = await request(lb.url, { reset: true });
+  expect(res.statusCode).toBe(200);
+  await res.body.text();
+});
+
+/** The workers' pids, once the primary logs them (after the first "listening" line the harness waits for). */
+async function workersOf(lb: RunningLb): Promise<number[]> {
+  let line: string | undefined;
+  await until(async () => (line = lb.stderr().split('\n').find((l) => l.includes('"msg":"workers listening"'))) !== undefined, 'the workers');
+  return (JSON.parse(line as string) as { workers: number[] }).workers;
+}
+
+async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  for (let waited = 0; !(await cond()); waited += 100) {
+    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 test('-t rejects a malformed sentry.dsn and an out-of-range sample_rate, naming the key', async () => {
   const up = await h.upstream();

@@ -6,6 +6,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { adminUrl, get } from './admin-client';
 import { Harness, lbConf, sleep, type RunningLb, type Upstream } from './harness';
 
 let h: Harness;
@@ -264,6 +265,13 @@ function dropLines(lb: RunningLb): DropLine[] {
     .map((l) => JSON.parse(l) as DropLine);
 }
 
+/** The value of one sample (name with its labels, as printed) in a Prometheus text scrape. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no ${series} in the scrape:\n${text}`);
+  return Number(line.slice(series.length + 1));
+}
+
 /** Sends `n` requests one after another; every one must succeed. */
 async function requestsSucceed(url: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -276,9 +284,14 @@ async function requestsSucceed(url: string, n: number): Promise<void> {
 describe('a collector in trouble changes nothing for the requests; drops are counted and reported once a minute', () => {
   test('down (connection refused)', async () => {
     const { up } = await recordingUpstream();
-    const lb = await h.start(lbConf(h.dir, [up.addr], tracingConf(`http://127.0.0.1:${await refusedPort()}`, '  export_timeout_ms: 1000')));
+    const conf = tracingConf(`http://127.0.0.1:${await refusedPort()}`, '  export_timeout_ms: 1000');
+    const lb = await h.start(lbConf(h.dir, [up.addr], `${conf}\nadmin: { addr: "127.0.0.1:0" }`));
     await requestsSucceed(lb.url, 10);
     await until(() => dropLines(lb).length > 0, 'the drop warning');
+    // The same drops on /metrics: a counter an alert can watch, not only a log line.
+    const metrics = (await get(`${await adminUrl(lb)}/metrics`)).text;
+    expect(sample(metrics, 'pingora_ts_tracing_spans_dropped_total{reason="export_failed"}')).toBeGreaterThan(0);
+    expect(sample(metrics, 'pingora_ts_tracing_spans_exported_total')).toBe(0);
     await requestsSucceed(lb.url, 10);
     await sleep(300); // more failed exports, which must not log again within the minute
     const lines = dropLines(lb);
@@ -315,9 +328,11 @@ describe('a collector in trouble changes nothing for the requests; drops are cou
     const { up } = await recordingUpstream();
     const extra = ['  max_queue_size: 4', '  max_export_batch_size: 2', '  export_timeout_ms: 500'].join('\n');
     const endpoint = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-    const lb = await h.start(lbConf(h.dir, [up.addr], tracingConf(endpoint, extra)));
+    const lb = await h.start(lbConf(h.dir, [up.addr], `${tracingConf(endpoint, extra)}\nadmin: { addr: "127.0.0.1:0" }`));
     await requestsSucceed(lb.url, 20);
     await until(() => dropLines(lb).length > 0, 'the drop warning');
+    const metrics = (await get(`${await adminUrl(lb)}/metrics`)).text;
+    expect(sample(metrics, 'pingora_ts_tracing_spans_dropped_total{reason="queue_full"}')).toBeGreaterThan(0);
     // The first export hangs with 2 spans, 4 more fill the queue: the third request's spans do not fit.
     const [line] = dropLines(lb);
     expect(line).toMatchObject({ reason: 'queue_full' });

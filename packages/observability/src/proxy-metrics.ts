@@ -49,6 +49,21 @@ export interface ProxyMetricsOptions {
   defaultMetrics?: boolean;
 }
 
+/** A span exporter's counts (the load balancer's `BoundedBatchSpanProcessor.stats()`). */
+export interface SpanExportCounts {
+  exported: number;
+  /** Dropped because the queue was full (the collector slower than the spans). */
+  queueFull: number;
+  /** Dropped because their export failed or timed out. */
+  exportFailed: number;
+}
+
+/** A Sentry reporter's counts (`SentryReporter.sent` / `.dropped`). */
+export interface SentryCounts {
+  sent: number;
+  dropped: number;
+}
+
 /** One backend's health, as `trackBackends` reports it. */
 export interface BackendHealth {
   addr: string;
@@ -91,6 +106,8 @@ export class ProxyMetrics {
   readonly #health = new Map<string, () => Iterable<BackendHealth>>();
   #pool: (() => { idleConnections: number }) | null = null;
   readonly #caches = new Map<string, () => CacheStorageSize | null>();
+  #spans: (() => SpanExportCounts) | null = null;
+  #sentry: (() => SentryCounts) | null = null;
   #started = false;
 
   readonly #onStart = (m: unknown): void => {
@@ -156,6 +173,16 @@ export class ProxyMetrics {
   /** `pingora_ts_cache_size_bytes`, `…_entries`, `…_evictions_total` of `service` read `storage()` (e.g. `() => proxy.stats().cache?.storage ?? null`) at each scrape. */
   trackCache(service: string, storage: () => CacheStorageSize | null): void {
     this.#caches.set(service, storage);
+  }
+
+  /** `pingora_ts_tracing_spans_exported_total` and `…_dropped_total{reason}` read `counts()` at each scrape. */
+  trackSpanExport(counts: () => SpanExportCounts): void {
+    this.#spans = counts;
+  }
+
+  /** `pingora_ts_sentry_events_sent_total` and `…_dropped_total` (Sentry events) read `counts()` at each scrape. */
+  trackSentry(counts: () => SentryCounts): void {
+    this.#sentry = counts;
   }
 
   /** This process's metrics as JSON (what a worker hands the primary). */
@@ -258,6 +285,23 @@ export class ProxyMetrics {
     registerCollected(r, { name: 'pingora_ts_cache_size_bytes', help: 'Bytes the HTTP cache holds (bodies and heads).', type: 'gauge', aggregator: 'sum' }, () => storage('sizeBytes'));
     registerCollected(r, { name: 'pingora_ts_cache_entries', help: 'Responses the HTTP cache holds.', type: 'gauge', aggregator: 'sum' }, () => storage('entries'));
     registerCollected(r, { name: 'pingora_ts_cache_evictions_total', help: 'Responses evicted from the HTTP cache to make room.', type: 'counter', aggregator: 'sum' }, () => storage('evictions'));
+    registerCollected(r, { name: 'pingora_ts_tracing_spans_exported_total', help: 'Spans the OTLP exporter delivered.', type: 'counter', aggregator: 'sum' }, () =>
+      this.#spans === null ? [] : [{ value: this.#spans().exported, labels: {} }],
+    );
+    registerCollected(r, { name: 'pingora_ts_tracing_spans_dropped_total', help: 'Spans dropped: queue_full (the collector slower than the spans) or export_failed (down, slow or refusing).', type: 'counter', aggregator: 'sum' }, () => {
+      if (this.#spans === null) return [];
+      const c = this.#spans();
+      return [
+        { value: c.queueFull, labels: { reason: 'queue_full' } },
+        { value: c.exportFailed, labels: { reason: 'export_failed' } },
+      ];
+    });
+    registerCollected(r, { name: 'pingora_ts_sentry_events_sent_total', help: 'Sentry events the ingest accepted.', type: 'counter', aggregator: 'sum' }, () =>
+      this.#sentry === null ? [] : [{ value: this.#sentry().sent, labels: {} }],
+    );
+    registerCollected(r, { name: 'pingora_ts_sentry_events_dropped_total', help: 'Sentry events dropped: too many in flight, or the ingest down, slow or refusing.', type: 'counter', aggregator: 'sum' }, () =>
+      this.#sentry === null ? [] : [{ value: this.#sentry().dropped, labels: {} }],
+    );
     registerCollected(r, { name: 'pingora_ts_backend_healthy', help: 'Whether a backend takes traffic (1) or not (0: unhealthy, ejected or disabled).', type: 'gauge', aggregator: 'max' }, () => {
       const out: MetricSample[] = [];
       for (const [service, list] of this.#health) for (const b of list()) out.push({ value: b.healthy ? 1 : 0, labels: { service, backend: b.addr } });

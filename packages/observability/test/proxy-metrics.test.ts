@@ -121,6 +121,23 @@ test('an upstream address no backend list named is labelled other; backend healt
   expect(snap.some((f) => f.name.startsWith('process_'))).toBe(false);
 });
 
+test('span exports and Sentry events are read at scrape; without a source their families are empty', async () => {
+  metrics = new ProxyMetrics({ defaultMetrics: false });
+  let snap = await metrics.snapshot();
+  expect(snap.find((f) => f.name === 'pingora_ts_tracing_spans_dropped_total')?.values).toEqual([]);
+  expect(snap.find((f) => f.name === 'pingora_ts_sentry_events_sent_total')?.values).toEqual([]);
+  const spans = { exported: 7, queueFull: 2, exportFailed: 5 };
+  metrics.trackSpanExport(() => spans);
+  metrics.trackSentry(() => ({ sent: 3, dropped: 1 }));
+  spans.exportFailed = 6; // read when scraped, not when tracked
+  snap = await metrics.snapshot();
+  expect(value(snap, 'pingora_ts_tracing_spans_exported_total', {})).toBe(7);
+  expect(value(snap, 'pingora_ts_tracing_spans_dropped_total', { reason: 'queue_full' })).toBe(2);
+  expect(value(snap, 'pingora_ts_tracing_spans_dropped_total', { reason: 'export_failed' })).toBe(6);
+  expect(value(snap, 'pingora_ts_sentry_events_sent_total', {})).toBe(3);
+  expect(value(snap, 'pingora_ts_sentry_events_dropped_total', {})).toBe(1);
+});
+
 test('after stop() nothing is counted (and nothing is built: the proxy publishes only to subscribers)', async () => {
   const up = await res.httpServer((_req, r) => r.end('ok'));
   metrics = new ProxyMetrics({ defaultMetrics: false }).start();
