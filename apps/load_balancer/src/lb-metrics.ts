@@ -6,7 +6,7 @@ import type { LbProxy } from './lb-proxy';
 
 /** The `StateChannel.ask` topic the primary scrapes its workers with. */
 const METRICS_TOPIC = 'admin:metrics';
-/** The `StateChannel.carry` topic of the totals a SIGHUP hands to the next generation. */
+/** The `StateChannel.carry` topic of the totals an upgrade hands to the next process. */
 const TOTALS_TOPIC = 'admin:metrics-totals';
 
 /** What `LbMetrics` needs of the `Server`. */
@@ -24,7 +24,7 @@ export interface MetricsHost {
  * process), so it is counted once. Workers answer the primary's scrape; the primary sums them
  * with its own (`MetricsAggregator`).
  *
- * Across a SIGHUP upgrade the old generation hands its counters and histograms to the new one
+ * Across an upgrade (SIGHUP, or `-u` + SIGQUIT) the old process hands its counters and histograms to the new one
  * (`StateChannel.carry`), which adds them to every scrape. From the handoff on, the old one's
  * `/metrics` answers with the totals it handed over (what it counts while it drains is not
  * shown), so a scrape of either generation never sees a counter go backwards.
@@ -37,7 +37,7 @@ export class LbMetrics {
   readonly #aggregator = new MetricsAggregator();
   /** Whether the previous generation's totals were looked for (they arrive when the server runs). */
   #inheritChecked = false;
-  /** The scrape taken at a SIGHUP handoff, served from then on (a failed handoff never enters `graceful-upgrade`). */
+  /** The scrape taken at an upgrade's handoff, served from then on (a failed handoff never enters `graceful-upgrade`). */
   #handedOver: string | null = null;
 
   /** `checksHealth`: this process runs the health checks and discovery (the one that publishes). */

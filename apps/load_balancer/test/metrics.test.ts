@@ -1,8 +1,8 @@
 /**
  * Metrics across processes for real: the load balancer with `threads: 2` and `admin:`,
- * real upstreams, undici as client and scraper; a worker killed, a SIGHUP upgrade.
+ * real upstreams, undici as client and scraper; a worker killed, a SIGHUP upgrade, -u + SIGQUIT.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminUrl, get } from './admin-client';
 import { alive, Harness, lbConf, sleep } from './harness';
@@ -118,3 +118,33 @@ test('threads: 2 across a SIGHUP upgrade: the new generation starts from the old
   }
 });
 
+
+test('-u + SIGQUIT: the process started with -u starts from the old one\'s totals, no counter goes backwards', async () => {
+  const a = await h.upstream();
+  const port = await freePort();
+  const sock = join(h.dir, 'upgrade.sock');
+  const old = await h.start(lbConf(h.dir, [a.addr], `upgrade_sock: ${sock}\ngrace_period_seconds: 1\nadmin: { addr: "127.0.0.1:${port}" }`));
+  const admin = await adminUrl(old);
+  const N = 20;
+  for (let i = 0; i < N; i++) expect((await get(old.url)).status).toBe(200);
+  const before = counters((await get(`${admin}/metrics`)).text);
+  expect(before.get(`pingora_ts_requests_total{service="web",status="200"}`)).toBe(N);
+
+  const next = h.spawn(['-u', '-c', join(h.dir, 'conf.yaml')]);
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  old.child.kill('SIGQUIT');
+  expect(await old.exited).toEqual({ code: 0, signal: null });
+  // The new process binds the admin address once the old one let it go (it retries every second).
+  let second: { status: number; text: string } | null = null;
+  for (let i = 0; i < 100 && second === null; i++) {
+    second = await get(`${admin}/metrics`).catch(() => null);
+    if (second === null) await sleep(100);
+  }
+  expect(second?.status).toBe(200);
+  const after = counters(second!.text);
+  expect([...before].filter(([k, v]) => k.startsWith('pingora_ts_') && (after.get(k) ?? 0) < v)).toEqual([]);
+  expect(requestsTotal(second!.text)).toBe(N);
+  for (let i = 0; i < 5; i++) expect((await get(old.url)).status).toBe(200);
+  expect(requestsTotal((await get(`${admin}/metrics`)).text)).toBe(N + 5);
+  next.kill('SIGTERM');
+});

@@ -18,7 +18,7 @@
  * primary:  ask('metrics') --IPC--> worker 1..N: answer('metrics', fn) --> fn() --IPC--> [answers]
  * ```
  *
- * And across a SIGHUP upgrade, the old generation hands what it registered with `carry` to
+ * And across an upgrade (SIGHUP, or `-u` + SIGQUIT), the old process hands what it registered with `carry` to
  * the new one, which reads it with `inherited` (counters that must not start from zero).
  */
 
@@ -117,10 +117,10 @@ export class StateChannel {
   }
 
   /**
-   * At a SIGHUP upgrade (in the process that hands its sockets over: the one process, or the
-   * primary), `fn`'s value is taken just before the next generation starts and handed to it,
-   * where `inherited(topic)` returns it. A failing `fn` hands nothing for its topic. Not for
-   * `-u` + SIGQUIT, whose handoff carries only the sockets. Returns the function that removes it.
+   * At an upgrade (in the process that hands its sockets over: the one process, or the
+   * primary), `fn`'s value is taken just before the handoff and handed to the next process
+   * (the SIGHUP generation, or the one started with `-u` on SIGQUIT), where `inherited(topic)`
+   * returns it. A failing `fn` hands nothing for its topic. Returns the function that removes it.
    */
   carry(topic: string, fn: StateAnswerer): () => void {
     this.#carriers.set(topic, fn);

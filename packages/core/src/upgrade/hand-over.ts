@@ -21,7 +21,7 @@ export interface HandOverOptions {
   daemon: boolean;
   errorLog: string | undefined;
   logger: Logger;
-  /** SIGHUP: the `StateChannel.carry` values, taken just before the next generation starts. */
+  /** The `StateChannel.carry` values, taken just before the handoff (either signal). */
   carried(): Promise<Record<string, JsonValue>>;
 }
 
@@ -31,7 +31,7 @@ export interface HandOverOptions {
  */
 export async function handOverListeners(signal: 'SIGQUIT' | 'SIGHUP', opts: HandOverOptions): Promise<HandoffReply> {
   if (signal === 'SIGQUIT') {
-    return sendListeners(opts.upgradeSock, handoffHeader(opts.sockets, opts.ticketKeys), opts.sockets.map((s) => s.fd));
+    return sendListeners(opts.upgradeSock, handoffHeader(opts.sockets, opts.ticketKeys, await opts.carried()), opts.sockets.map((s) => s.fd));
   }
   const stdio = childStdio({ daemon: opts.daemon, errorLog: opts.errorLog, logger: opts.logger });
   try {

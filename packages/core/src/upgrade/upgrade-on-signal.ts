@@ -26,7 +26,7 @@ export interface UpgradeOnSignalOptions {
   reloadTls(): void;
   /** SIGHUP: the conf file checked as `-t` would; the problem in one line, if any. */
   checkConf(): string | undefined;
-  /** SIGHUP: the `StateChannel.carry` values for the next generation. */
+  /** The `StateChannel.carry` values for the next process (SIGHUP's generation or the `-u` one). */
   carried(): Promise<Record<string, JsonValue>>;
 }
 
